@@ -1,0 +1,113 @@
+"""Loading and validating YAML configuration against JSON schemas.
+
+Validation happens before anything runs. Messages name the file, the exact
+key path (``stats.contrasts[1].levels``) and, for a misspelt key, the key it
+was probably meant to be.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from .errors import ConfigError
+
+__all__ = ["load_yaml", "validate", "load_config", "key_path", "deep_merge"]
+
+
+def load_yaml(path: str | os.PathLike) -> Any:
+    """Parse a YAML file; a syntax error becomes a :class:`ConfigError` with its line."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: file not found") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
+
+
+def key_path(path: Any) -> str:
+    """Render a jsonschema error path as ``a.b[0].c``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _describe(error: jsonschema.ValidationError, source: str) -> str:
+    where = key_path(error.absolute_path)
+    if error.validator == "additionalProperties":
+        allowed = list(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in allowed
+                 and not any(re.match(p, k) for p in error.schema.get("patternProperties", {}))]
+        hints = []
+        for key in extra:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hints.append(f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        scope = "at top level" if where == "(top level)" else f"in '{where}'"
+        return f"{source}: {'; '.join(hints)} {scope}; allowed keys: {', '.join(allowed)}"
+    if error.validator == "required":
+        return f"{source}: {error.message} in '{where}'"
+    return f"{source}: '{where}': {error.message}"
+
+
+def validate(instance: Any, schema: Mapping[str, Any], *, source: str = "config") -> None:
+    """Validate ``instance`` against ``schema``; raise :class:`ConfigError` listing every problem."""
+    validator_cls = jsonschema.validators.validator_for(schema)
+    validator = validator_cls(schema)
+    errors = sorted(validator.iter_errors(instance), key=lambda e: (list(map(str, e.absolute_path)), e.message))
+    if errors:
+        raise ConfigError("\n".join(_describe(e, source) for e in errors))
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Recursively merge ``override`` into a copy of ``base`` (lists replace)."""
+    out = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def load_config(config: Mapping[str, Any] | str | os.PathLike, schema_path: str | os.PathLike,
+                *, source: str | None = None) -> dict[str, Any]:
+    """Validate a config (mapping or YAML path) against the schema at ``schema_path``.
+
+    Returns the config with schema defaults filled in for missing keys.
+    """
+    if not isinstance(config, Mapping):
+        source = source or str(config)
+        config = load_yaml(config)
+        if not isinstance(config, Mapping):
+            raise ConfigError(f"{source}: expected a mapping at top level")
+    schema = load_yaml(schema_path)
+    data = copy.deepcopy(dict(config))
+    validate(data, schema, source=source or "config")
+    return _fill_defaults(data, schema)
+
+
+def _fill_defaults(instance: Any, schema: Mapping[str, Any]) -> Any:
+    if isinstance(instance, dict) and schema.get("type") == "object":
+        for key, sub in schema.get("properties", {}).items():
+            if key not in instance and "default" in sub:
+                instance[key] = copy.deepcopy(sub["default"])
+            if key in instance:
+                instance[key] = _fill_defaults(instance[key], sub)
+    elif isinstance(instance, list) and isinstance(schema.get("items"), Mapping):
+        return [_fill_defaults(x, schema["items"]) for x in instance]
+    return instance
