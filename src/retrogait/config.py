@@ -101,13 +101,27 @@ def load_config(config: Mapping[str, Any] | str | os.PathLike, schema_path: str 
     return _fill_defaults(data, schema)
 
 
-def _fill_defaults(instance: Any, schema: Mapping[str, Any]) -> Any:
+def _fill_defaults(instance: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | None = None) -> Any:
+    """Fill ``default`` values of missing object properties, following local ``$ref`` s."""
+    root = schema if root is None else root
+    schema = _resolve(schema, root)
     if isinstance(instance, dict) and schema.get("type") == "object":
         for key, sub in schema.get("properties", {}).items():
+            sub = _resolve(sub, root)
             if key not in instance and "default" in sub:
                 instance[key] = copy.deepcopy(sub["default"])
             if key in instance:
-                instance[key] = _fill_defaults(instance[key], sub)
+                instance[key] = _fill_defaults(instance[key], sub, root)
     elif isinstance(instance, list) and isinstance(schema.get("items"), Mapping):
-        return [_fill_defaults(x, schema["items"]) for x in instance]
+        return [_fill_defaults(x, schema["items"], root) for x in instance]
     return instance
+
+
+def _resolve(schema: Mapping[str, Any], root: Mapping[str, Any]) -> Mapping[str, Any]:
+    ref = schema.get("$ref") if isinstance(schema, Mapping) else None
+    if not ref or not ref.startswith("#/"):
+        return schema
+    node: Any = root
+    for part in ref[2:].split("/"):
+        node = node[part]
+    return _resolve(node, root)

@@ -51,6 +51,7 @@ __all__ = [
     "TrialMeta",
     "Stream",
     "Trial",
+    "SUBJECT_FILES",
     "write_subject",
     "read_subject",
 ]
@@ -193,13 +194,17 @@ class Trial:
 
 _STREAMS = ("kinematics", "forces", "emg")
 
+#: Files written by :func:`write_subject`, in a subject's folder.
+SUBJECT_FILES = ("trials.parquet", *(f"{s}.parquet" for s in _STREAMS), "events.parquet", "plates.parquet")
+
 
 def write_subject(trials: list[Trial], folder: str | os.PathLike) -> None:
     """Store one subject's canonical trials in ``folder`` (parquet files).
 
-    Files: ``trials.parquet`` (metadata and stream rates), one parquet per
-    stream holding all trials (column ``trial``), ``events.parquet`` and
-    ``plates.parquet``. Each file is written atomically.
+    Files (always all of them, see :data:`SUBJECT_FILES`): ``trials.parquet``
+    (metadata and stream rates), one parquet per stream holding all trials
+    (column ``trial``; empty when no trial has the stream),
+    ``events.parquet`` and ``plates.parquet``. Each file is written atomically.
     """
     if not trials:
         raise ValueError("no trials to write")
@@ -239,9 +244,9 @@ def write_subject(trials: list[Trial], folder: str | os.PathLike) -> None:
                                   f"another trial has {units[col]}")
         if parts:
             frame = pd.concat(parts, ignore_index=True)
-            write_parquet(frame, folder / f"{s}.parquet", units={"time_s": "s", **units})
-        else:
-            _remove(folder / f"{s}.parquet")
+        else:  # no trial has this stream: an empty table keeps the file set fixed
+            frame = pd.DataFrame({"trial": pd.Series(dtype=str), "time_s": pd.Series(dtype=float)})
+        write_parquet(frame, folder / f"{s}.parquet", units={"time_s": "s", **units})
 
     events = pd.concat([t.events.assign(trial=t.meta.trial) for t in trials], ignore_index=True)
     write_parquet(events[["trial", "side", "event", "time_s", "source"]], folder / "events.parquet",
@@ -250,22 +255,13 @@ def write_subject(trials: list[Trial], folder: str | os.PathLike) -> None:
     write_parquet(plates[["trial", "plate", "foot"]], folder / "plates.parquet")
 
 
-def _remove(path: Path) -> None:
-    try:
-        path.unlink()
-    except FileNotFoundError:
-        pass
-
-
 def read_subject(folder: str | os.PathLike) -> list[Trial]:
     """Read the trials stored by :func:`write_subject`, in stored order."""
     folder = Path(folder)
     meta, _ = read_parquet(folder / "trials.parquet")
     streams: dict[str, tuple[pd.DataFrame, dict[str, str]]] = {}
     for s in _STREAMS:
-        path = folder / f"{s}.parquet"
-        if path.exists():
-            streams[s] = read_parquet(path)
+        streams[s] = read_parquet(folder / f"{s}.parquet")
     events, _ = read_parquet(folder / "events.parquet")
     plates, _ = read_parquet(folder / "plates.parquet")
 
@@ -276,7 +272,7 @@ def read_subject(folder: str | os.PathLike) -> list[Trial]:
         kw = {}
         for s in _STREAMS:
             rate = row[f"{s}_rate_hz"]
-            if s not in streams or not np.isfinite(rate):
+            if not np.isfinite(rate):
                 kw[s] = None
                 continue
             frame, units = streams[s]

@@ -77,6 +77,14 @@ class Adapter:
     def subjects(self) -> list[str]:
         return sorted(self.plan())
 
+    def config_files(self) -> list[str]:
+        """Project files (relative to the root) that change how data are read.
+
+        The workflow lists them as inputs of the ingest step, so editing a
+        channel map reruns ingestion.
+        """
+        return []
+
     # -- how to read -------------------------------------------------------
     def read_subject(self, subject: str, raw_dir: str | os.PathLike) -> list["Trial"]:
         """Read one subject's files from ``raw_dir`` into canonical trials."""

@@ -93,6 +93,9 @@ class C3DAdapter(Adapter):
         full = self.root / path
         return load_config(full, MAP_SCHEMA, source=str(path))
 
+    def config_files(self) -> list[str]:
+        return [str(self.spec.options["map"])]
+
     # -- planning ------------------------------------------------------------
     def _subject_of(self, f: RawFile) -> str:
         how = self.map["subject"].get("from", "path")

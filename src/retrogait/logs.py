@@ -1,0 +1,52 @@
+"""Logging for workflow jobs: one log file per job, errors also on stderr."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import RetrogaitError
+
+__all__ = ["logged"]
+
+_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+
+
+@contextlib.contextmanager
+def logged(path: str | os.PathLike, *, level: int = logging.INFO) -> Iterator[logging.Logger]:
+    """Send log records of the ``retrogait`` loggers to ``path`` for the duration of a job.
+
+    Warnings issued with :mod:`warnings` are captured into the log too. An
+    exception is logged with its traceback, its message is printed to stderr
+    (so Snakemake shows it next to the failed rule) and it is re-raised.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, mode="w", encoding="utf-8")
+    handler.setFormatter(logging.Formatter(_FORMAT))
+    logger = logging.getLogger("retrogait")
+    warn_logger = logging.getLogger("py.warnings")
+    old_level = logger.level
+    logger.setLevel(level)
+    logger.addHandler(handler)
+    warn_logger.addHandler(handler)
+    logging.captureWarnings(True)
+    try:
+        yield logger
+    except RetrogaitError as exc:
+        logger.error("%s", exc, exc_info=True)
+        print(f"retrogait error: {exc}", file=sys.stderr)
+        raise
+    except Exception:
+        logger.exception("unexpected error")
+        raise
+    finally:
+        logging.captureWarnings(False)
+        warn_logger.removeHandler(handler)
+        logger.removeHandler(handler)
+        logger.setLevel(old_level)
+        handler.close()

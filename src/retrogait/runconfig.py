@@ -1,0 +1,82 @@
+"""A validated run: config + manifest + adapters, resolved before anything runs.
+
+The Snakemake workflow builds one :class:`Run` at parse time
+(``workflow/rules/common.smk``) so that a typo in ``config.yaml`` or the
+manifest, an unknown dataset id or an adapter that cannot plan its files
+stops the run with a clear message before any job starts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from .adapters.base import Adapter, RawFile
+from .config import load_config
+from .errors import ConfigError
+from .manifest import DatasetSpec, load_manifest, make_adapter
+
+__all__ = ["Run", "load_run", "CONFIG_SCHEMA", "MANIFEST_SCHEMA"]
+
+CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"
+MANIFEST_SCHEMA = "workflow/schemas/datasets.schema.yaml"
+
+
+@dataclass
+class Run:
+    """Everything a run needs to know before it starts."""
+
+    root: Path
+    config: dict[str, Any]
+    manifest: dict[str, DatasetSpec]
+
+    @property
+    def datasets(self) -> list[str]:
+        return list(self.config["datasets"])
+
+    def spec(self, dataset: str) -> DatasetSpec:
+        return self.manifest[dataset]
+
+    def adapter(self, dataset: str) -> Adapter:
+        return self._adapters[dataset]
+
+    @cached_property
+    def _adapters(self) -> dict[str, Adapter]:
+        opts = self.config.get("dataset_options", {})
+        return {d: make_adapter(self.manifest[d], options=opts.get(d), root=self.root) for d in self.datasets}
+
+    @cached_property
+    def plan(self) -> dict[str, dict[str, list[RawFile]]]:
+        """``{dataset: {subject: [RawFile, ...]}}`` for every dataset of the run."""
+        out = {}
+        for d in self.datasets:
+            plan = self.adapter(d).plan()
+            if not plan:
+                raise ConfigError(f"dataset '{d}' has no subjects to analyse")
+            out[d] = plan
+        return out
+
+    def subjects(self, dataset: str) -> list[str]:
+        return sorted(self.plan[dataset])
+
+    def pairs(self) -> list[tuple[str, str]]:
+        """(dataset, subject) units of parallelism."""
+        return [(d, s) for d in self.datasets for s in self.subjects(d)]
+
+
+def load_run(config: Mapping[str, Any], *, root: str | os.PathLike = ".") -> Run:
+    """Validate ``config`` and the manifest it names; fail early with clear messages."""
+    root = Path(root)
+    cfg = load_config(config, root / CONFIG_SCHEMA, source="config (config/config.yaml + --config)")
+    manifest = load_manifest(root / cfg["manifest"], root / MANIFEST_SCHEMA)
+    unknown = [d for d in cfg["datasets"] if d not in manifest]
+    if unknown:
+        raise ConfigError(f"config key 'datasets' names unknown dataset(s) {unknown}; "
+                          f"the manifest {cfg['manifest']} declares: {sorted(manifest)}")
+    run = Run(root=root, config=cfg, manifest=manifest)
+    run.plan  # noqa: B018 - adapters validate their options and files now
+    return run

@@ -1,0 +1,123 @@
+"""Config and manifest validation: errors name the file, the key and a likely fix."""
+
+import copy
+
+import pytest
+import yaml
+
+from retrogait.config import load_config, load_yaml
+from retrogait.errors import ConfigError
+from retrogait.manifest import load_manifest
+from retrogait.runconfig import load_run
+
+CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"
+MANIFEST_SCHEMA = "workflow/schemas/datasets.schema.yaml"
+
+
+@pytest.fixture
+def config(repo_root):
+    return load_yaml(repo_root / "config" / "config.yaml")
+
+
+@pytest.fixture
+def manifest(repo_root):
+    return load_yaml(repo_root / "config" / "datasets.yaml")
+
+
+def test_shipped_config_and_manifest_are_valid(repo_root, config):
+    run = load_run(config, root=repo_root)
+    assert run.datasets == config["datasets"]
+    assert len(run.subjects("biomechzoo-esmac")) == 12 if "biomechzoo-esmac" in run.datasets else True
+
+
+def test_misspelt_top_level_key_is_named_with_a_suggestion(repo_root, config):
+    bad = copy.deepcopy(config)
+    bad["datsets"] = bad.pop("datasets")
+    with pytest.raises(ConfigError) as err:
+        load_config(bad, repo_root / CONFIG_SCHEMA, source="config.yaml")
+    msg = str(err.value)
+    assert "unknown key 'datsets'" in msg and "did you mean 'datasets'" in msg
+    assert "'datasets' is a required property" in msg
+
+
+def test_misspelt_nested_key_names_its_path(repo_root, config):
+    bad = copy.deepcopy(config)
+    bad["emg"]["envelope"]["lowpas_hz"] = 6
+    with pytest.raises(ConfigError, match=r"unknown key 'lowpas_hz' \(did you mean 'lowpass_hz'\?\) in 'emg.envelope'"):
+        load_config(bad, repo_root / CONFIG_SCHEMA)
+
+
+def test_wrong_type_names_the_key_path(repo_root, config):
+    bad = copy.deepcopy(config)
+    bad["stats"]["contrasts"][0]["levels"] = ["only-one"]
+    with pytest.raises(ConfigError, match=r"'stats.contrasts\[0\].levels'.*too short"):
+        load_config(bad, repo_root / CONFIG_SCHEMA)
+
+
+def test_unknown_dataset_id_lists_the_declared_ones(repo_root, config):
+    bad = copy.deepcopy(config)
+    bad["datasets"] = ["no-such-dataset"]
+    with pytest.raises(ConfigError, match="unknown dataset.*no-such-dataset.*declares"):
+        load_run(bad, root=repo_root)
+
+
+def test_command_line_dataset_override_is_accepted(repo_root, config):
+    run = load_run({**config, "datasets": ["gaitalytics"]}, root=repo_root)
+    assert run.subjects("gaitalytics") == ["19290829m", "SI02"]
+
+
+def _write(tmp_path, data):
+    p = tmp_path / "datasets.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def test_manifest_bad_checksum_format(repo_root, tmp_path, manifest):
+    bad = copy.deepcopy(manifest)
+    bad["datasets"]["gaitalytics"]["files"][0]["sha256"] = "abc"
+    with pytest.raises(ConfigError, match=r"datasets.gaitalytics.files\[0\].sha256.*does not match"):
+        load_manifest(_write(tmp_path, bad), repo_root / MANIFEST_SCHEMA)
+
+
+def test_manifest_missing_licence_is_named(repo_root, tmp_path, manifest):
+    bad = copy.deepcopy(manifest)
+    del bad["datasets"]["gaitalytics"]["licence"]
+    with pytest.raises(ConfigError, match="'licence' is a required property in 'datasets.gaitalytics'"):
+        load_manifest(_write(tmp_path, bad), repo_root / MANIFEST_SCHEMA)
+
+
+def test_manifest_path_escaping_the_dataset_folder_is_refused(repo_root, tmp_path, manifest):
+    bad = copy.deepcopy(manifest)
+    bad["datasets"]["gaitalytics"]["files"][0]["path"] = "../../etc/passwd"
+    with pytest.raises(ConfigError, match=r"files\[0\].path"):
+        load_manifest(_write(tmp_path, bad), repo_root / MANIFEST_SCHEMA)
+
+
+def test_manifest_duplicate_file_is_refused(repo_root, tmp_path, manifest):
+    bad = copy.deepcopy(manifest)
+    files = bad["datasets"]["gaitalytics"]["files"]
+    files.append(dict(files[0]))
+    with pytest.raises(ConfigError, match="lists file 'test_small.c3d' twice"):
+        load_manifest(_write(tmp_path, bad), repo_root / MANIFEST_SCHEMA)
+
+
+def test_manifest_misspelt_field_gets_a_suggestion(repo_root, tmp_path, manifest):
+    bad = copy.deepcopy(manifest)
+    bad["datasets"]["gaitalytics"]["licnce"] = bad["datasets"]["gaitalytics"].pop("licence")
+    with pytest.raises(ConfigError, match="unknown key 'licnce' \\(did you mean 'licence'\\?\\)"):
+        load_manifest(_write(tmp_path, bad), repo_root / MANIFEST_SCHEMA)
+
+
+def test_malformed_yaml_names_file_and_line(tmp_path):
+    p = tmp_path / "broken.yaml"
+    p.write_text("datasets: [a, b\nmanifest: x\n")
+    with pytest.raises(ConfigError, match=r"broken.yaml: malformed YAML \(line \d+"):
+        load_yaml(p)
+
+
+def test_unknown_adapter_is_named(repo_root, tmp_path, manifest, config):
+    bad = copy.deepcopy(manifest)
+    bad["datasets"]["gaitalytics"]["adapter"] = "nope"
+    path = _write(tmp_path, bad)
+    with pytest.raises(ConfigError, match="dataset 'gaitalytics': unknown adapter 'nope'"):
+        load_run({**config, "datasets": ["gaitalytics"], "manifest": str(path)}, root=repo_root)

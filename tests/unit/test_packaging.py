@@ -1,0 +1,66 @@
+"""Dependency declarations agree; the workflow keeps its thin shape."""
+
+import re
+import tomllib
+
+import yaml
+
+# pip name -> conda-forge/bioconda name where they differ
+CONDA_NAMES = {"matplotlib": "matplotlib-base", "snakemake": "snakemake-minimal"}
+
+
+def _req(spec: str) -> tuple[str, str]:
+    m = re.match(r"^\s*([A-Za-z0-9_.-]+)\s*(.*)$", spec)
+    return m.group(1).lower(), m.group(2).replace(" ", "")
+
+
+def _conda_deps(path):
+    deps = yaml.safe_load(path.read_text())["dependencies"]
+    return dict(_req(d) for d in deps if isinstance(d, str))
+
+
+def test_environment_files_match_pyproject(repo_root):
+    py = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
+    wanted = dict(_req(d) for d in py["dependencies"] + py["optional-dependencies"]["test"])
+    for env_file in ("environment.yml", "workflow/envs/retrogait.yaml"):
+        conda = _conda_deps(repo_root / env_file)
+        for name, bound in wanted.items():
+            cname = CONDA_NAMES.get(name, name)
+            assert cname in conda, f"{env_file} lacks {cname} (pyproject: {name}{bound})"
+            assert conda[cname] == bound, f"{env_file}: {cname}{conda[cname]} vs pyproject {name}{bound}"
+        assert conda["python"] == ">=" + py["requires-python"].removeprefix(">="), env_file
+
+
+def test_environment_channels_are_conda_forge_and_bioconda(repo_root):
+    for env_file in ("environment.yml", "workflow/envs/retrogait.yaml"):
+        channels = yaml.safe_load((repo_root / env_file).read_text())["channels"]
+        assert channels[:2] == ["conda-forge", "bioconda"], env_file
+
+
+def test_snakefile_only_includes_rule_files(repo_root):
+    lines = [ln.strip() for ln in (repo_root / "workflow" / "Snakefile").read_text().splitlines()]
+    code = [ln for ln in lines if ln and not ln.startswith("#")]
+    assert code and all(re.fullmatch(r'include: "rules/\w+\.smk"', ln) for ln in code), code
+
+
+def test_one_rule_file_per_stage_and_every_rule_logs(repo_root):
+    rules = repo_root / "workflow" / "rules"
+    stages = {"fetch", "ingest", "cycles", "measures", "stats", "figures", "report"}
+    assert stages | {"common"} == {p.stem for p in rules.glob("*.smk")}
+    for smk in rules.glob("*.smk"):
+        text = smk.read_text()
+        for block in re.split(r"\n(?=rule )", text):
+            if block.startswith("rule ") and ("script:" in block or "shell:" in block):
+                assert "\n    log:" in block, f"{smk.name}: {block.splitlines()[0]} has no log"
+
+
+def test_scripts_are_thin(repo_root):
+    for script in (repo_root / "workflow" / "scripts").glob("*.py"):
+        code = [ln for ln in script.read_text().splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+        assert len(code) <= 20, f"{script.name} has {len(code)} lines: logic belongs in src/retrogait"
+        assert "import retrogait" in script.read_text() or "from retrogait" in script.read_text()
+
+
+def test_library_does_not_import_snakemake(repo_root):
+    for py in (repo_root / "src" / "retrogait").rglob("*.py"):
+        assert not re.search(r"^\s*(import|from)\s+snakemake", py.read_text(), re.M), py
