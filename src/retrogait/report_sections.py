@@ -1,0 +1,310 @@
+"""Content of the report: sections built from the run's tables.
+
+Kept apart from :mod:`retrogait.report` (rendering) so the wording of each
+section can be tested on small tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .contrasts import Contrast
+from .cycles import CycleSettings
+from .io import read_parquet
+from .manifest import DatasetSpec
+from .measures import describe
+from .report import Figure, Section, fmt
+
+__all__ = ["QUESTION", "build_sections", "FIGURE_CAPTIONS"]
+
+QUESTION = ("How does walking backward change knee load and muscle activation compared with walking "
+            "forward? This report answers from public data, processing every gait cycle the same way.")
+
+FIGURE_CAPTIONS = {
+    "waveforms_kinematics": ("Knee flexion", "Mean ± SD across subjects of subject-mean knee flexion curves "
+                             "(flexion positive), time-normalised to 101 points per cycle, by condition."),
+    "waveforms_kinetics": ("Knee moments and load over stance", "Internal knee extensor moment, external knee "
+                           "adduction moment, vertical GRF (body weights) and patellofemoral stress, over stance "
+                           "(foot strike to foot off on a force plate or belt), mean ± SD across subjects."),
+    "waveforms_emg": ("EMG envelopes", "Linear envelopes normalised to one reference per subject, side and "
+                      "muscle spanning all conditions (% of reference), mean ± SD across subjects."),
+    "paired_measures": ("Paired subject means", "Each grey line joins one subject's means at the two levels of "
+                        "a contrast; red: mean with 95 % CI."),
+    "qc_overview": ("Quality control", "Gait cycles kept and rejected per subject, rejected cycles by first "
+                    "reason."),
+}
+
+
+def _load(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    parts = [read_parquet(p)[0] for p in paths]
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec],
+                   provenance: Sequence[str | os.PathLike], tables: Mapping[str, Sequence[str | os.PathLike]],
+                   stats: Mapping[str, str | os.PathLike], figures: Sequence[str | os.PathLike],
+                   mirror_used: bool | None = None) -> list[Section]:
+    """All report sections, in reading order."""
+    trials = _load(tables["trials"])
+    cycles = _load(tables["cycles"])
+    measures = _load(tables["measures"])
+    quality = _load(tables["emg_quality"])
+    references = _load(tables["emg_references"])
+    results = read_parquet(stats["contrasts"])[0]
+    exclusions = read_parquet(stats["exclusions"])[0]
+    prov = [json.loads(Path(p).read_text()) for p in provenance]
+    contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
+    alpha = float(config["stats"]["alpha"])
+    return [
+        _summary(config, trials, cycles, results, contrasts, alpha),
+        _datasets(config, specs, prov, trials),
+        _methods(config, contrasts, measures, references),
+        _qc(trials, cycles, quality, exclusions),
+        _results(results, contrasts, alpha),
+        _figures(figures),
+        _limitations(trials, cycles, measures, results, contrasts),
+    ]
+
+
+# -- sections -------------------------------------------------------------------
+def _summary(config, trials, cycles, results, contrasts, alpha) -> Section:
+    s = Section("Summary")
+    n_sub = trials.groupby("dataset")["subject"].nunique() if len(trials) else pd.Series(dtype=int)
+    kept = int((cycles["qc_status"] == "kept").sum()) if len(cycles) else 0
+    s.paragraphs.append(
+        f"Datasets analysed: {', '.join(f'{d} ({n} subjects)' for d, n in n_sub.items()) or 'none'}; "
+        f"{len(trials)} trials; {kept} gait cycles kept of {len(cycles)} candidates.")
+    for c in contrasts:
+        r = results[results["contrast"] == c.id] if len(results) else results
+        if r.empty:
+            s.paragraphs.append(f"{c.label}: not applicable to the data of this run (no dataset has both "
+                                f"{c.factor} = {c.levels[0]} and {c.levels[1]} within subjects).")
+            continue
+        sig = r[r["p_holm"] < alpha]
+        head = (f"{c.label} ({c.describe()}): {len(r)} measures tested in family '{c.family}'; "
+                f"{len(sig)} differ after Holm adjustment (paired t, alpha = {alpha}).")
+        s.paragraphs.append(head)
+        for row in sig.itertuples(index=False):
+            s.paragraphs.append(
+                f"• {row.dataset}: {row.measure} {row.level_a} − {row.level_b} = {fmt(row.mean_diff)} {row.unit} "
+                f"(95 % CI {fmt(row.ci_low)} to {fmt(row.ci_high)}; d_z = {fmt(row.dz)}; "
+                f"Holm p = {fmt(row.p_holm)}; n = {row.n_subjects})")
+    return s
+
+
+def _datasets(config, specs, prov, trials) -> Section:
+    s = Section("Datasets")
+    by_ds: dict[str, list[dict]] = {}
+    for p in prov:
+        for f in p["files"]:
+            by_ds.setdefault(p["dataset"], []).append({"subject": p["subject"], **f})
+    for d in config["datasets"]:
+        spec = specs[d]
+        sub = Section(spec.title)
+        t = trials[trials["dataset"] == d] if len(trials) else trials
+        sub.items = [("Dataset id", d), ("Citation", spec.citation), ("DOI", spec.doi or "none"),
+                     ("Licence", f"{spec.licence}" + (f" ({spec.licence_url})" if spec.licence_url else "")),
+                     ("Homepage", spec.homepage or ""), ("Adapter", spec.adapter),
+                     ("Subjects / trials", f"{t['subject'].nunique() if len(t) else 0} / {len(t)}")]
+        files = pd.DataFrame(by_ds.get(d, []))
+        if len(files):
+            files = files.sort_values(["subject", "path"])
+            sources = files["source"].astype(str)
+            origin = "a local mirror" if sources.str.startswith("mirror:").all() else (
+                "the network" if not sources.str.startswith("mirror:").any() else "a mirror and the network")
+            sub.paragraphs.append(f"{len(files)} files obtained from {origin}; each was verified against its "
+                                  "sha256 before use.")
+            cols = [c for c in ("subject", "path", "size", "sha256", "status", "source", "member", "crc32")
+                    if c in files.columns]
+            sub.tables.append(("Files and checksums", files[cols]))
+        s.subsections.append(sub)
+    return s
+
+
+def _methods(config, contrasts, measures, references) -> Section:
+    settings = CycleSettings.from_config(config)
+    ev, env = settings.events, settings.envelope
+    s = Section("Methods")
+    s.subsections.append(Section("Gait events and cycles", items=[
+        ("Force-based events", f"vertical GRF of each plate or belt, zero-lag low-pass {ev.force_lowpass_hz} Hz, "
+                               f"contact when Fz > {ev.force_threshold_n} N for at least {ev.min_state_s * 1000:g} ms "
+                               "(methods.md 4.1; thresholds as in the Fox pfjrf-methods and Moissenet "
+                               "GaitEventsAlgorithms code). Plate contacts are assigned to a foot from the centre "
+                               "of pressure and the foot markers."),
+        ("Kinematic fallback", "direction-agnostic Zeni et al. (2008) form: direction of travel from pelvis "
+                               "velocity relative to the stance foot (not from facing); contact marker heel when "
+                               "travelling forward, toe when travelling backward (toe-first contact; Gottlieb et "
+                               "al. 2020); marker low-pass "
+                               f"{ev.kinematic_lowpass_hz} Hz."),
+        ("Stored events", "events stored in the files are used only after the same sequence checks."),
+        ("Event-sequence QC", f"foot strike < foot off < next foot strike; stance {ev.min_stance_s} s minimum, "
+                              f"swing {ev.min_swing_s} s minimum; stride {ev.min_stride_s}-{ev.max_stride_s} s and "
+                              f"within median ± {ev.stride_tolerance * 100:g} %; stance "
+                              f"{ev.stance_pct_range[0]:g}-{ev.stance_pct_range[1]:g} % of stride (methods.md 4.5). "
+                              "Rejected cycles are kept in the cycles table with their reason."),
+        ("Time normalisation", f"{settings.nodes} points (0-100 %) over the stride and over stance, linear "
+                               "interpolation (methods.md 0.2)."),
+        ("Kinetics", "moments, GRF and knee-load measures only for stances that are one clean single-foot "
+                     "contact on a force plate or instrumented belt."),
+    ]))
+    s.subsections.append(Section("EMG", items=[
+        ("Processing", f"mean removed; band-pass {env.band_hz[0]:g}-{env.band_hz[1]:g} Hz, Butterworth order "
+                       f"{env.band_order}, zero-lag; full-wave rectification; low-pass {env.lowpass_hz:g} Hz, "
+                       f"order {env.lowpass_order}, zero-lag (linear envelope; SENIAM/ISEK band, pyCGM2 6 Hz "
+                       "envelope; methods.md 5.2-5.3). Zero-lag filtering doubles the effective order."),
+        ("Channel QC", "channels that are flat (noise floor only), saturated (clipped at the converter's rails) "
+                       "or dominated by mains hum are excluded and listed in the QC section."),
+        ("Amplitude normalisation", f"method '{settings.normalisation_method}'"
+                                    + (f", reference condition '{settings.reference_condition}'"
+                                       if settings.reference_condition else "")
+                                    + ": one reference per subject, side and muscle spanning all conditions, "
+                                      "never per trial, so amplitude differences between conditions remain "
+                                      "visible (CEDE, Besomi et al. 2020; methods.md 5.4). Units: % of reference."),
+        ("Co-contraction", "quadriceps (mean of RF, VL, VM available) vs hamstrings (BF, ST or unspecified "
+                           "hamstrings) over stance: Rudolph et al. (2000) index and Falconer & Winter (1985) "
+                           "%COACT (methods.md 5.6)."),
+    ]))
+    s.subsections.append(Section("Knee-load models", items=[
+        ("Patellofemoral joint", settings.pfj.describe()),
+        ("Knee adduction moment", "external KAM from the dataset's own inverse dynamics (Plug-in Gait frontal "
+                                  "moment), first and second half-stance peaks and positive impulse in time "
+                                  "(methods.md 2.4). Datasets without a frontal-plane moment have no KAM."),
+        ("Medial tibiofemoral proxy", "F_vertical/2 + KAM/d with d = 0.04 m (OpenCap computeMCF, Lerner 2015; "
+                                      "methods.md 3.1), from external loads only: a lower-bound proxy, not a "
+                                      "contact force (muscles add 2-3 BW in walking)."),
+        ("Normalisation", "forces in body weights (m·g, g = 9.81 m/s²); moments in N·m/kg."),
+    ]))
+    alpha = config["stats"]["alpha"]
+    boot = config["stats"]["bootstrap"]
+    s.subsections.append(Section("Statistics", items=[
+        ("Contrasts", "; ".join(f"{c.id}: {c.describe()} (family {c.family})" for c in contrasts)),
+        ("Paired analysis", "subject means per level (kept cycles of both sides pooled); mean difference with "
+                            f"{100 * (1 - alpha):g} % CI, paired t and Wilcoxon signed-rank tests, Cohen's d_z "
+                            "(CI by noncentral-t inversion) and Hedges' g_av (Lakens 2013; methods.md 6.3)."),
+        ("Multiplicity", "Holm (1979) within each contrast family, over measures and datasets."),
+        ("Mixed model", "statsmodels MixedLM (REML) on cycle-level values: level fixed, covariates centred, "
+                        "subject random intercept (random slope where the data support it). Wald z inference, "
+                        f"plus a subject-level cluster bootstrap CI ({boot['n']} resamples, seed {boot['seed']})."),
+    ]))
+    names = sorted(measures["measure"].unique()) if len(measures) else []
+    rows = []
+    for name in names:
+        m = describe(name)
+        rows.append({"measure": name, "unit": m.unit, "window": m.window, "definition": m.description,
+                     "reference": m.reference})
+    s.subsections.append(Section("Measures", tables=[("", pd.DataFrame(rows))]))
+    return s
+
+
+def _qc(trials, cycles, quality, exclusions) -> Section:
+    s = Section("Quality control")
+    if len(trials):
+        cols = [c for c in ("dataset", "subject", "trial", "condition", "direction", "speed_mps", "mass_kg",
+                            "kinetic_sides", "n_cycles_kept", "n_cycles_rejected", "event_methods")
+                if c in trials.columns]
+        s.tables.append(("Trials and cycles", trials[cols]))
+    if len(cycles):
+        rej = cycles[cycles["qc_status"] != "kept"]
+        if len(rej):
+            counts = (rej.assign(reason=rej["qc_reason"].fillna("").replace("", "unspecified"))
+                      .groupby(["dataset", "reason"]).size().rename("cycles").reset_index())
+            s.tables.append(("Rejected cycles by reason", counts))
+        methods = cycles[cycles["qc_status"] == "kept"].groupby(["dataset", "event_method", "kind"]).size() \
+            .rename("cycles").reset_index()
+        s.tables.append(("Event detection method of kept cycles", methods))
+    if len(trials) and "cycle_notes" in trials.columns:
+        notes = trials.loc[trials["cycle_notes"].fillna("") != "", ["dataset", "subject", "trial", "cycle_notes"]]
+        if len(notes):
+            s.tables.append(("Event detection notes", notes))
+    if len(quality):
+        bad = quality[quality["status"] != "used"]
+        s.paragraphs.append(f"EMG channels: {int((quality['status'] == 'used').sum())} channel-trials used, "
+                            f"{len(bad)} excluded.")
+        if len(bad):
+            s.tables.append(("Excluded EMG channels", bad[["dataset", "subject", "trial", "channel", "reason"]]))
+    if len(exclusions):
+        s.tables.append(("Subjects missing a level (excluded from the paired analysis of these tests)",
+                         exclusions))
+    else:
+        s.paragraphs.append("Every subject had data at both levels of every test it entered.")
+    return s
+
+
+def _results(results, contrasts, alpha) -> Section:
+    s = Section("Results")
+    if results.empty:
+        s.paragraphs.append("No contrast applies to the data of this run.")
+        return s
+    cols = ["dataset", "measure", "unit", "n_subjects", "mean_a", "mean_b", "mean_diff", "ci_low", "ci_high",
+            "dz", "dz_ci_low", "dz_ci_high", "g_av", "p_t", "p_wilcoxon", "p_holm", "lmm_estimate", "lmm_ci_low",
+            "lmm_ci_high", "lmm_boot_ci_low", "lmm_boot_ci_high", "lmm_p", "lmm_p_holm"]
+    for c in contrasts:
+        r = results[results["contrast"] == c.id]
+        if r.empty:
+            continue
+        sub = Section(c.label)
+        sub.paragraphs.append(f"Effect = {c.levels[0]} − {c.levels[1]} ({c.describe()}). mean_a/mean_b: means "
+                              "of subject means; CI: 95 %; p_holm: Holm-adjusted paired-t p within family "
+                              f"'{c.family}'; lmm_*: mixed-model estimate, Wald and cluster-bootstrap CIs.")
+        sub.tables.append(("", r[[k for k in cols if k in r.columns]]))
+        s.subsections.append(sub)
+    return s
+
+
+def _figures(figures) -> Section:
+    s = Section("Figures")
+    by_ds: dict[str, list[Figure]] = {}
+    for f in figures:
+        p = Path(f)
+        title, caption = FIGURE_CAPTIONS.get(p.stem, (p.stem, ""))
+        by_ds.setdefault(p.parent.name, []).append(Figure(f"{p.parent.name}: {title}", str(p), caption))
+    for d, figs in by_ds.items():
+        s.subsections.append(Section(d, figures=figs))
+    return s
+
+
+def _limitations(trials, cycles, measures, results, contrasts) -> Section:
+    s = Section("What these data can and cannot show")
+    p = s.paragraphs
+    if len(trials):
+        n = trials.groupby("dataset")["subject"].nunique()
+        p.append("Sample size: " + ", ".join(f"{d}: {k} subjects" for d, k in n.items()) +
+                 ". With about a dozen subjects, only large within-subject effects are detectable; a non-"
+                 "significant difference is not evidence of no difference (equivalence needs its own test).")
+        surfaces = trials.groupby("dataset")["surface"].agg(lambda x: ", ".join(sorted(set(x))))
+        p.append("Setting: " + "; ".join(f"{d}: {v}" for d, v in surfaces.items()) +
+                 ". Treadmill and overground walking differ (belt speed is imposed; overground speed is "
+                 "self-selected), so effects need not transfer between settings.")
+        speeds = trials["speed_mps"].dropna()
+        if speeds.empty:
+            p.append("Speed: walking speed is not controlled or not recorded in these data; differences "
+                     "between conditions may partly be speed effects.")
+        else:
+            p.append("Speed: forward and backward walking are compared at matched speed only where a contrast "
+                     "says so; where directions are walked at different speeds, direction and speed are "
+                     "confounded unless speed enters the model as a covariate, and then the direction effect "
+                     "extrapolates beyond the speeds observed in one direction.")
+    if len(cycles) and (cycles["kind"] == "stance").any():
+        p.append("Some cycles are stance phases only (no next foot strike was found), so stride measures "
+                 "(stride time, stance %) come from fewer cycles than stance measures.")
+    if len(measures) and not measures["measure"].str.startswith("kam_").any():
+        p.append("Knee adduction moment: not available (no frontal-plane knee moment in these data).")
+    p.append("Knee-load values are model estimates: the patellofemoral model sees only the net knee moment "
+             "(co-contraction is ignored, flexor moments give zero load) and the medial tibiofemoral value is an "
+             "external-load proxy, not a contact force.")
+    p.append("EMG is normalised to a within-subject reference, so it compares conditions within a muscle; it "
+             "does not compare muscles or subjects in absolute terms (that needs an MVC reference).")
+    if not any(str(c.factor) == "direction" for c in contrasts) or (
+            len(trials) and not (trials["direction"] == "BW").any()):
+        p.append("No backward walking is in the data of this run: its contrasts illustrate the machinery "
+                 "(the same statistics the forward vs backward comparison uses) but say nothing about "
+                 "backward walking.")
+    return s

@@ -1,0 +1,248 @@
+"""Entry points of the workflow's stages.
+
+Each function is what one Snakemake job does; the scripts in
+``workflow/scripts/`` only translate ``snakemake.input/output/params`` into a
+call of one of these. They take plain paths and the run config, so they are
+testable without Snakemake.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import DataError
+from .io import read_parquet, write_json
+from .runconfig import load_run
+from .trial import read_subject, write_subject
+
+__all__ = [
+    "fetch_subject",
+    "ingest_subject",
+    "cycles_subject",
+    "measures_subject",
+    "combine_dataset",
+    "stats_run",
+    "figures_dataset",
+    "report_run",
+]
+
+log = logging.getLogger("retrogait.stages")
+
+
+def fetch_subject(config: Mapping[str, Any], *, dataset: str, subject: str, output: str | os.PathLike,
+                  root: str | os.PathLike = ".", environ: Mapping[str, str] = os.environ) -> list[dict]:
+    """Obtain one subject's raw files into ``data/raw/<dataset>/`` and record provenance.
+
+    ``output`` is the provenance JSON, ``data/raw/<dataset>/.provenance/<subject>.json``;
+    the files go next to it, in ``data/raw/<dataset>/``.
+    """
+    from .fetch import fetch_files, resolve_mirror
+
+    run = load_run(config, root=root)
+    spec = run.spec(dataset)
+    files = run.plan[dataset][subject]
+    dest = Path(output).parent.parent
+    fcfg = run.config["fetch"]
+    mirror = resolve_mirror(run.config.get("mirror"), environ=environ)
+    log.info("fetching %d file(s) of %s/%s into %s (%s)", len(files), dataset, subject, dest,
+             f"mirror {mirror}" if mirror else "network")
+    common = dict(mirror=mirror, retries=fcfg["retries"], backoff_s=fcfg["backoff_s"],
+                  timeout_s=fcfg["timeout_s"], progress=fcfg["progress"], logger=log)
+    if spec.archive:
+        from .archive import fetch_members
+
+        lock = spec.archive.get("lock")
+        records = fetch_members(dataset, spec.archive["url"], spec.archive["name"], files, dest,
+                                pinned_lock=(Path(root) / lock) if lock else None,
+                                archive_size=spec.archive.get("size"), parallel=fcfg["parallel"], **common)
+    else:
+        records = fetch_files(dataset, files, dest, **common)
+    write_json({"dataset": dataset, "subject": subject, "files": records}, output)
+    return records
+
+
+def ingest_subject(config: Mapping[str, Any], *, dataset: str, subject: str,
+                   provenance: str | os.PathLike, outputs: Sequence[str | os.PathLike],
+                   root: str | os.PathLike = ".") -> None:
+    """Read one subject's raw files with the dataset's adapter into canonical trials.
+
+    The checksums recorded at fetch time are compared with the bytes the
+    adapter actually read, so a raw file changed after fetching is an error.
+    """
+    import json
+
+    run = load_run(config, root=root)
+    raw_dir = Path(provenance).parent.parent
+    fetched = {r["path"]: r["sha256"] for r in json.loads(Path(provenance).read_text())["files"]}
+    trials = run.adapter(dataset).read_subject(subject, raw_dir)
+    if not trials:
+        raise DataError("the adapter found no trials", dataset=dataset, subject=subject)
+    for t in trials:
+        for path, sha in zip(t.meta.source_files.split(";"), t.meta.source_sha256.split(";")):
+            if path in fetched and fetched[path] != sha:
+                raise t.error(f"{path} changed after it was fetched (sha256 {sha}, fetched {fetched[path]}); "
+                              "delete it and rerun fetch")
+        log.info("%s: %s, %s, %.1f kg, streams: %s%s", t.meta.trial, t.meta.condition, t.meta.direction,
+                 t.meta.mass_kg, ", ".join(s for s in ("kinematics", "forces", "emg") if getattr(t, s) is not None),
+                 f"; notes: {t.meta.notes}" if t.meta.notes else "")
+    folder = Path(outputs[0]).parent
+    write_subject(trials, folder)
+    missing = [str(p) for p in outputs if not Path(p).exists()]
+    if missing:
+        raise DataError(f"ingest did not write {missing}", dataset=dataset, subject=subject)
+
+
+# units of table columns (identifier columns have none)
+_CYCLE_UNITS = {"speed_mps": "m/s", "fs_s": "s", "fo_s": "s", "next_fs_s": "s", "stance_time_s": "s",
+                "stride_time_s": "s", "stance_pct": "%"}
+_UNITS = {
+    "cycles": _CYCLE_UNITS,
+    "events_used": {"speed_mps": "m/s", "time_s": "s"},
+    "waveforms": {"speed_mps": "m/s"},
+    "emg_quality": {"speed_mps": "m/s"},
+    "emg_references": {"reference": "V"},
+    "trial_notes": {"speed_mps": "m/s"},
+    "measures": {"speed_mps": "m/s"},
+    "subject_means": {"speed_mps": "m/s"},
+    "trials": {"speed_mps": "m/s", "mass_kg": "kg", "height_m": "m", "kinematics_rate_hz": "Hz",
+               "forces_rate_hz": "Hz", "emg_rate_hz": "Hz"},
+}
+
+
+def _write_table(df, path: str | os.PathLike, kind: str) -> None:
+    from .io import write_parquet
+
+    units = {k: v for k, v in _UNITS.get(kind, {}).items() if k in df.columns}
+    write_parquet(df, path, units=units)
+
+
+def _named(paths: Sequence[str | os.PathLike]) -> dict[str, Path]:
+    """Map output paths to their stem: ``.../cycles.parquet`` -> ``cycles``."""
+    return {Path(p).name.split(".")[0]: Path(p) for p in paths}
+
+
+def cycles_subject(config: Mapping[str, Any], *, subject_dir: str | os.PathLike,
+                   outputs: Sequence[str | os.PathLike]) -> None:
+    """Events, cycles, EMG envelopes and time-normalised waveforms of one subject."""
+    from .cycles import CycleSettings, process_subject
+
+    trials = read_subject(subject_dir)
+    tables = process_subject(trials, settings=CycleSettings.from_config(config))
+    out = _named(outputs)
+    for name, path in out.items():
+        _write_table(tables[name], path, name)
+    c = tables["cycles"]
+    log.info("%d cycles kept, %d rejected", int((c["qc_status"] == "kept").sum()), int((c["qc_status"] != "kept").sum()))
+
+
+def measures_subject(config: Mapping[str, Any], *, subject_dir: str | os.PathLike, cycles: str | os.PathLike,
+                     waveforms: str | os.PathLike, output: str | os.PathLike) -> None:
+    """Per-cycle measures of one subject (long table)."""
+    from .cycles import CycleSettings
+    from .measures import subject_measures
+
+    settings = CycleSettings.from_config(config)
+    trials = read_subject(subject_dir)
+    cyc, _ = read_parquet(cycles)
+    wav, _ = read_parquet(waveforms)
+    table = subject_measures(trials, cyc, wav, pfj=settings.pfj, nodes=settings.nodes)
+    _write_table(table, output, "measures")
+    log.info("%d measure values, %d rejected by plausibility rules", len(table),
+             int((table["qc_status"] != "kept").sum()))
+
+
+def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
+                    outputs: Sequence[str | os.PathLike]) -> None:
+    """Concatenate one dataset's per-subject tables; add trial QC counts and subject means."""
+    import pandas as pd
+
+    from .measures import subject_means
+
+    def concat(name):
+        parts = [read_parquet(p)[0] for p in inputs[name]]
+        parts = [p for p in parts if len(p)]
+        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+    tables = {name: concat(name) for name in inputs}
+    notes = tables.pop("trial_notes")
+    trials = tables["trials"]
+    if len(notes):
+        keys = ["subject", "trial"]
+        trials = trials.merge(notes[keys + ["n_cycles_kept", "n_cycles_rejected", "event_methods", "notes"]]
+                              .rename(columns={"notes": "cycle_notes"}), on=keys, how="left")
+    tables["trials"] = trials
+    tables["subject_means"] = subject_means(tables["measures"])
+    for name, path in _named(outputs).items():
+        _write_table(tables[name], path, name)
+
+
+def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike],
+              outputs: Sequence[str | os.PathLike]) -> None:
+    """All configured contrasts on all datasets: paired tests, mixed models, Holm."""
+    import pandas as pd
+
+    from .analysis import run_contrasts
+    from .contrasts import Contrast
+
+    table = pd.concat([read_parquet(p)[0] for p in measures], ignore_index=True)
+    st = config["stats"]
+    contrasts = [Contrast.from_config(c) for c in st["contrasts"]]
+    results, exclusions = run_contrasts(table, contrasts, alpha=st["alpha"], n_boot=st["bootstrap"]["n"],
+                                        seed=st["bootstrap"]["seed"], only=st.get("measures"))
+    out = _named(outputs)
+    _write_table(results, out["contrasts"], "contrasts")
+    _write_table(exclusions, out["exclusions"], "exclusions")
+    for name, df in (("contrasts", results), ("exclusions", exclusions)):
+        csv = out[name].with_suffix(".csv")
+        from .io import write_text
+        write_text(df.to_csv(index=False, float_format="%.6g", lineterminator="\n"), csv)
+
+
+def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str | os.PathLike,
+                    measures: str | os.PathLike, cycles: str | os.PathLike,
+                    outputs: Sequence[str | os.PathLike]) -> None:
+    """The figures of one dataset."""
+    from . import figures as F
+    from .contrasts import Contrast
+
+    wav, _ = read_parquet(waveforms)
+    mea, _ = read_parquet(measures)
+    cyc, _ = read_parquet(cycles)
+    nodes = int(config.get("cycles", {}).get("nodes", 101))
+    out = _named(outputs)
+    stride = F.subject_mean_curves(wav, domain="stride", nodes=nodes) if len(wav) else wav
+    stance = F.subject_mean_curves(wav, domain="stance", nodes=nodes) if len(wav) else wav
+    kin_curves, kin_domain = (stride, "stride") if len(stride) else (stance, "stance")
+    F.save(F.plot_waveforms(kin_curves, F.KINEMATIC_VARIABLES, domain=kin_domain,
+                            title=f"{dataset}: knee kinematics (mean ± SD across subjects)"),
+           out["waveforms_kinematics"])
+    F.save(F.plot_waveforms(stance, F.KINETIC_VARIABLES, domain="stance",
+                            title=f"{dataset}: knee kinetics and load over stance (mean ± SD across subjects)"),
+           out["waveforms_kinetics"])
+    emg_vars = sorted(v for v in set(kin_curves["variable"]) if v.startswith("emg_")) if len(kin_curves) else []
+    F.save(F.plot_waveforms(kin_curves, emg_vars, domain=kin_domain, ncols=4,
+                            title=f"{dataset}: EMG linear envelopes, % of subject reference (mean ± SD)"),
+           out["waveforms_emg"])
+    contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
+    F.save(F.plot_paired(mea, contrasts, title=f"{dataset}: subject means of key measures"), out["paired_measures"])
+    F.save(F.plot_qc(cyc, title=f"{dataset}: gait cycles kept and rejected"), out["qc_overview"])
+
+
+def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
+               inputs: Mapping[str, Sequence[str | os.PathLike]], output: str | os.PathLike) -> None:
+    """Render ``reports/report.html`` from the run's tables and figures."""
+    from .report import render_report, software_versions
+    from .report_sections import QUESTION, build_sections
+
+    run = load_run(config, root=root)
+    tables = {k: inputs[k] for k in ("trials", "cycles", "measures", "emg_quality", "emg_references")}
+    sections = build_sections(config=run.config, specs=run.manifest, provenance=inputs["provenance"],
+                              tables=tables, stats={"contrasts": inputs["contrasts"][0],
+                                                    "exclusions": inputs["exclusions"][0]},
+                              figures=inputs["figures"])
+    render_report(title=run.config["report"]["title"], question=QUESTION, sections=sections,
+                  software=software_versions(), output=output)

@@ -1,0 +1,100 @@
+# Helpers shared by the rule files. Configuration and the dataset manifest
+# are validated here, at parse time, before any job runs.
+
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+from retrogait.runconfig import load_run
+
+min_version("8.10")
+
+
+configfile: "config/config.yaml"
+
+
+report: "../report/workflow.rst"
+
+
+# Project root: the folder holding workflow/, config/ and src/.
+ROOT = Path(workflow.basedir).parent
+
+# Validated config + manifest + adapter plans (raises a ConfigError naming
+# the offending key, dataset or file).
+RUN = load_run(config, root=ROOT)
+
+
+wildcard_constraints:
+    dataset="[a-z0-9][a-z0-9_-]*",
+    subject="[^/]+",
+
+
+SUBJECT_FILES = ["trials", "kinematics", "forces", "emg", "events", "plates"]
+CYCLE_FILES = [
+    "cycles",
+    "events_used",
+    "waveforms",
+    "emg_quality",
+    "emg_references",
+    "trial_notes",
+]
+DATASET_TABLES = [
+    "trials",
+    "cycles",
+    "waveforms",
+    "measures",
+    "subject_means",
+    "emg_quality",
+    "emg_references",
+]
+FIGURES = [
+    "waveforms_kinematics",
+    "waveforms_kinetics",
+    "waveforms_emg",
+    "paired_measures",
+    "qc_overview",
+]
+STATS_TABLES = ["contrasts", "exclusions"]
+
+
+def subject_path(dataset, subject, name):
+    return f"data/processed/{dataset}/subjects/{subject}/{name}.parquet"
+
+
+def subject_outputs(names):
+    """Output paths of a per-subject rule, with wildcards."""
+    return [f"data/processed/{{dataset}}/subjects/{{subject}}/{n}.parquet" for n in names]
+
+
+def dataset_subject_files(name):
+    """Input function: one per-subject file of every subject of a dataset."""
+
+    def inner(wildcards):
+        return [
+            subject_path(wildcards.dataset, s, name)
+            for s in RUN.subjects(wildcards.dataset)
+        ]
+
+    return inner
+
+
+def adapter_config_files(wildcards):
+    """Channel maps and tables that change how a dataset is read."""
+    return [
+        str(ROOT / p) for p in RUN.adapter(wildcards.dataset).config_files()
+    ]
+
+
+def dataset_tables(name):
+    """Combined table ``name`` of every dataset of the run."""
+    return [f"data/processed/{d}/{name}.parquet" for d in RUN.datasets]
+
+
+def all_figures():
+    return [f"reports/figures/{d}/{f}.png" for d in RUN.datasets for f in FIGURES]
+
+
+def all_provenance():
+    return [
+        f"data/raw/{d}/.provenance/{s}.json" for d, s in RUN.pairs()
+    ]

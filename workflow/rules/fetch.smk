@@ -1,0 +1,12 @@
+rule fetch:
+    """Download (or copy from a mirror) one subject's files, verifying checksums."""
+    output:
+        "data/raw/{dataset}/.provenance/{subject}.json",
+    log:
+        "logs/fetch/{dataset}/{subject}.log",
+    conda:
+        "../envs/retrogait.yaml"
+    resources:
+        network=1,
+    script:
+        "../scripts/fetch.py"

@@ -1,0 +1,36 @@
+rule measures:
+    """Per-cycle measures (long table) of one subject."""
+    input:
+        signals=subject_outputs(SUBJECT_FILES),
+        cycles="data/processed/{dataset}/subjects/{subject}/cycles.parquet",
+        waveforms="data/processed/{dataset}/subjects/{subject}/waveforms.parquet",
+    output:
+        "data/processed/{dataset}/subjects/{subject}/measures.parquet",
+    params:
+        knee_load=config["knee_load"],
+    log:
+        "logs/measures/{dataset}/{subject}.log",
+    conda:
+        "../envs/retrogait.yaml"
+    script:
+        "../scripts/measures.py"
+
+
+rule combine:
+    """One dataset's canonical tables: subjects concatenated, subject x condition means."""
+    input:
+        trials=dataset_subject_files("trials"),
+        trial_notes=dataset_subject_files("trial_notes"),
+        cycles=dataset_subject_files("cycles"),
+        waveforms=dataset_subject_files("waveforms"),
+        measures=dataset_subject_files("measures"),
+        emg_quality=dataset_subject_files("emg_quality"),
+        emg_references=dataset_subject_files("emg_references"),
+    output:
+        expand("data/processed/{{dataset}}/{name}.parquet", name=DATASET_TABLES),
+    log:
+        "logs/combine/{dataset}.log",
+    conda:
+        "../envs/retrogait.yaml"
+    script:
+        "../scripts/combine.py"

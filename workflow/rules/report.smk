@@ -1,0 +1,23 @@
+rule report:
+    """The self-contained HTML report (figures embedded)."""
+    input:
+        provenance=all_provenance(),
+        trials=dataset_tables("trials"),
+        cycles=dataset_tables("cycles"),
+        measures=dataset_tables("measures"),
+        emg_quality=dataset_tables("emg_quality"),
+        emg_references=dataset_tables("emg_references"),
+        contrasts="reports/tables/contrasts.parquet",
+        exclusions="reports/tables/exclusions.parquet",
+        figures=all_figures(),
+    output:
+        report("reports/report.html", caption="../report/report.rst", category="Report"),
+    params:
+        report=config["report"],
+    log:
+        "logs/report.log",
+    conda:
+        "../envs/retrogait.yaml"
+    script:
+        "../scripts/report.py"
+

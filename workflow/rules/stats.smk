@@ -1,0 +1,21 @@
+rule stats:
+    """Configured contrasts on every dataset: paired tests, mixed models, Holm."""
+    input:
+        measures=dataset_tables("measures"),
+    output:
+        contrasts="reports/tables/contrasts.parquet",
+        exclusions="reports/tables/exclusions.parquet",
+        contrasts_csv=report(
+            "reports/tables/contrasts.csv",
+            caption="../report/contrasts.rst",
+            category="Tables",
+        ),
+        exclusions_csv="reports/tables/exclusions.csv",
+    params:
+        stats=config["stats"],
+    log:
+        "logs/stats.log",
+    conda:
+        "../envs/retrogait.yaml"
+    script:
+        "../scripts/stats.py"
