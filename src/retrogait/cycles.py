@@ -149,7 +149,7 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
         cyc = result.cycles.copy()
         for col, value in reversed(list(base.items())):
             cyc.insert(0, col, value)
-        cyc = _add_timing(cyc)
+        cyc = cyc.rename(columns={"stride_s": "stride_time_s", "stance_s": "stance_time_s"})
         cycle_rows.append(cyc)
         event_rows.append(result.events.assign(**base))
         kept = cyc[cyc["qc_status"] == "kept"]
@@ -181,14 +181,6 @@ def _trial_columns(trial: Trial) -> dict[str, Any]:
     m = trial.meta
     return {"dataset": m.dataset, "subject": m.subject, "trial": m.trial, "condition": m.condition,
             "direction": m.direction, "speed_mps": m.speed_mps, "surface": m.surface}
-
-
-def _add_timing(cyc: pd.DataFrame) -> pd.DataFrame:
-    cyc = cyc.copy()
-    cyc["stance_time_s"] = cyc["fo_s"] - cyc["fs_s"]
-    cyc["stride_time_s"] = cyc["next_fs_s"] - cyc["fs_s"]
-    cyc["stance_pct"] = 100.0 * cyc["stance_time_s"] / cyc["stride_time_s"]
-    return cyc
 
 
 def _emg_envelopes(trial: Trial, settings: CycleSettings) -> tuple[dict[str, np.ndarray], list[dict]]:

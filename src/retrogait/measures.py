@@ -52,6 +52,8 @@ _M = [
     Measure("knee_flexion_at_contact", "deg", "contact", "knee flexion at foot strike (flexion +)", "methods.md 0.2"),
     Measure("knee_flexion_at_toe_off", "deg", "contact", "knee flexion at foot off", "methods.md 0.2"),
     Measure("knee_flexion_peak_stance", "deg", "stance", "maximum knee flexion in stance", "methods.md 0.2"),
+    Measure("knee_flexion_mean_stance", "deg", "stance", "mean knee flexion over stance (time average)",
+            "methods.md 0.2"),
     Measure("knee_flexion_rom_stance", "deg", "stance", "max - min knee flexion in stance", "methods.md 0.2"),
     Measure("knee_flexion_rom_stride", "deg", "stride", "max - min knee flexion over the stride", "methods.md 0.2"),
     Measure("knee_extensor_moment_peak", "N.m/kg", "stance", "peak internal knee extensor moment in stance",
@@ -182,6 +184,8 @@ def _cycle_values(trial: Trial, row, pfj: PFJModel) -> dict[str, float]:
         fs = flex[stance]
         if np.isfinite(fs).all() and fs.size:
             v["knee_flexion_peak_stance"] = float(fs.max())
+            v["knee_flexion_mean_stance"] = float(np.trapezoid(fs, t[stance]) / (t[stance][-1] - t[stance][0])) \
+                if fs.size > 1 else float(fs[0])
             v["knee_flexion_rom_stance"] = float(fs.max() - fs.min())
         if stride:
             fw = flex[_window(t, row.fs_s, row.next_fs_s)]

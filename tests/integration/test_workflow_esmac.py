@@ -158,3 +158,16 @@ def test_gaitalytics_runs_alone_from_the_command_line(tmp_path, fixtures_dir):
                         args=("--config", 'datasets=["gaitalytics"]', "-n"))
     assert "gaitalytics" in proc.stdout and "biomechzoo-esmac" not in proc.stdout
     assert REPO.exists()
+
+
+def test_every_written_column_is_documented(esmac):
+    work, _, _ = esmac
+    doc = (REPO / "docs" / "tables.md").read_text()
+    tables = list((work / "data" / "processed" / "biomechzoo-esmac").glob("*.parquet"))
+    tables += list((work / "reports" / "tables").glob("*.parquet"))
+    for path in tables:
+        for col in pd.read_parquet(path).columns:
+            if col.startswith("pct_") and col != "pct_000":
+                continue
+            name = re.sub(r"^lmm_speed_mps_", "lmm_<covariate>_", col)
+            assert f"`{name}`" in doc, f"{path.name}: column {col} is not documented in docs/tables.md"
