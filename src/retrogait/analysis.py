@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
@@ -40,7 +41,7 @@ _LMM = ["estimate", "se", "z", "p", "ci_low", "ci_high", "boot_ci_low", "boot_ci
 
 
 def run_contrasts(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, alpha: float = 0.05,
-                  n_boot: int = 1000, seed: int = 0, only: Sequence[str] | None = None
+                  n_boot: int = 1000, seed: int = 0, only: Sequence[str] | None = None, workers: int = 1
                   ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Results (one row per contrast x dataset x measure) and subject exclusions.
 
@@ -49,11 +50,14 @@ def run_contrasts(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, alph
     ``p_t``, ...), ``p_holm``, the mixed-model columns prefixed ``lmm_`` and,
     for each covariate, ``lmm_<covariate>_estimate``/``_ci_low``/``_ci_high``/``_p``,
     then ``lmm_p_holm``.
+
+    Every test uses the same ``seed``, so each is reproducible on its own;
+    ``workers`` > 1 runs tests in parallel processes with identical results.
     """
     kept = measures[measures["qc_status"] == "kept"]
     if only:
         kept = kept[kept["measure"].isin(list(only))]
-    rows, exclusions = [], []
+    tasks = []
     for c in contrasts:
         for dataset, data in kept.groupby("dataset", sort=True):
             sel = select_levels(data, c)
@@ -61,9 +65,15 @@ def run_contrasts(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, alph
                 log.info("contrast %s does not apply to %s (a level has no data)", c.id, dataset)
                 continue
             for measure, msel in sel.groupby("measure", sort=True):
-                row, excl = _one(c, dataset, measure, msel, alpha=alpha, n_boot=n_boot, seed=seed)
-                rows.append(row)
-                exclusions.extend(excl)
+                tasks.append((c, dataset, measure, msel))
+    kw = dict(alpha=alpha, n_boot=n_boot, seed=seed)
+    if workers > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            done = list(pool.map(_one_task, tasks, [kw] * len(tasks), chunksize=max(1, len(tasks) // (4 * workers))))
+    else:
+        done = [_one_task(t, kw) for t in tasks]
+    rows = [row for row, _ in done]
+    exclusions = [e for _, excl in done for e in excl]
     results = pd.DataFrame(rows)
     if results.empty:
         results = pd.DataFrame(columns=RESULT_KEYS + ["n_subjects", "n_excluded"] + _PAIRED + ["p_holm"])
@@ -78,6 +88,11 @@ def run_contrasts(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, alph
     excl = pd.DataFrame(exclusions, columns=["contrast", "dataset", "measure", "subject", "missing_level",
                                              "excluded_from", "reason"])
     return results, excl
+
+
+def _one_task(task: tuple, kw: dict) -> tuple[dict, list[dict]]:
+    c, dataset, measure, sel = task
+    return _one(c, dataset, measure, sel, **kw)
 
 
 def _one(c: Contrast, dataset: str, measure: str, sel: pd.DataFrame, *, alpha: float, n_boot: int,

@@ -353,9 +353,12 @@ class ArchiveIndex:
     """
 
     def __init__(self, url: str, size: int, infos: Sequence[zipfile.ZipInfo], *, cd_offset: int,
-                 bytes_transferred: int = 0, known: _ByteMap | None = None, label: str | None = None):
+                 bytes_transferred: int = 0, known: _ByteMap | None = None, label: str | None = None,
+                 comment: str = ""):
         self.url = url
         self.size = size
+        #: The archive's ZIP comment (end of central directory), e.g. a replica's self-description.
+        self.comment = comment
         self.cd_offset = cd_offset
         self.bytes_transferred = bytes_transferred
         self.label = label or f"archive {url}"
@@ -380,7 +383,8 @@ class ArchiveIndex:
 
     @classmethod
     def _from_zipfile(cls, zf: zipfile.ZipFile, *, url: str, size: int, **kw) -> "ArchiveIndex":
-        return cls(url, size, zf.infolist(), cd_offset=zf.start_dir, **kw)
+        comment = zf.comment.decode("utf-8", "replace") if zf.comment else ""
+        return cls(url, size, zf.infolist(), cd_offset=zf.start_dir, comment=comment, **kw)
 
     @property
     def cd_size(self) -> int:
@@ -624,7 +628,17 @@ def _load_lock(path: Path, *, pinned: bool) -> dict[str, dict]:
     return members
 
 
-def _update_lock(path: Path, archive_name: str, new: dict[str, dict], log: logging.Logger) -> None:
+def _lock_comment(path: Path) -> str:
+    """The archive comment recorded in a lock file ("" when absent or unreadable)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    return str(data.get("comment", "")) if isinstance(data, dict) else ""
+
+
+def _update_lock(path: Path, archive_name: str, new: dict[str, dict], log: logging.Logger,
+                 comment: str | None = None) -> None:
     """Add ``new`` entries to the local lock (merged with what is on disk now).
 
     Runs under :func:`retrogait.fetch._folder_lock`, re-reading the file, so
@@ -640,6 +654,10 @@ def _update_lock(path: Path, archive_name: str, new: dict[str, dict], log: loggi
         entries = {**current, **new}
         content = {"archive": archive_name, "format": _LOCK_VERSION,
                    "members": {k: entries[k] for k in sorted(entries)}}
+        if comment is None:
+            comment = _lock_comment(path)
+        if comment:
+            content["comment"] = comment
         if path.is_file():
             with contextlib.suppress(OSError, ValueError):
                 if json.loads(path.read_text(encoding="utf-8")) == content:
@@ -675,6 +693,7 @@ class _Ctx:
     log: logging.Logger
     lock_path: Path
     progress: bool
+    comment: str | None = None  # ZIP comment of the archive the members came from
 
 
 def _label(ctx: _Ctx, job: _Job, member: str | None = None) -> str:
@@ -768,6 +787,7 @@ def _extract_local(ctx: _Ctx, jobs: list[_Job], zip_path: Path, *, source: str, 
     with zf:
         index = ArchiveIndex._from_zipfile(zf, url=str(zip_path), size=zip_path.stat().st_size,
                                            label=f"{ctx.dataset} archive {zip_path}")
+        ctx.comment = index.comment
         for job in jobs:
             job.info = index.resolve(job.requested)
             tmp = _tmp_out(ctx, job)
@@ -1043,7 +1063,8 @@ def fetch_members(dataset: str, archive_url: str, archive_name: str, members: Se
     todo = [j for j in jobs if not _cached(ctx, j)]
     if not todo:
         log.info("%s: all %d members present and verified", dataset, len(jobs))
-        return [j.result for j in jobs if j.result is not None]
+        comment = _lock_comment(lock_path)
+        return [{**j.result, "archive_comment": comment} for j in jobs if j.result is not None]
 
     dest_existed = dest.exists()
     failure: BaseException | None = None
@@ -1057,7 +1078,7 @@ def fetch_members(dataset: str, archive_url: str, archive_name: str, members: Se
         new = {j.raw.path: {"size": j.result["size"], "sha256": j.result["sha256"], "crc32": j.result["crc32"]}
                for j in jobs if j.result is not None and j.result["status"] != "cached"}
         if new:
-            _update_lock(lock_path, archive_name, new, log)
+            _update_lock(lock_path, archive_name, new, log, comment=ctx.comment)
             if pinned_path is not None:
                 missing = sorted(p for p in new if p not in pinned)
                 if missing:
@@ -1067,6 +1088,10 @@ def fetch_members(dataset: str, archive_url: str, archive_name: str, members: Se
         if failure is not None:
             done = sum(1 for j in jobs if j.result is not None)
             log.error("%s: %d of %d members obtained before the error", dataset, done, len(jobs))
+    comment = ctx.comment if ctx.comment is not None else _lock_comment(lock_path)
+    for j in jobs:
+        if j.result is not None:
+            j.result["archive_comment"] = comment
     counts = {s: sum(1 for j in jobs if j.result and j.result["status"] == s)
               for s in ("cached", "downloaded", "copied", "extracted")}
     log.info("%s: %d members (%s)", dataset, len(jobs), ", ".join(f"{n} {s}" for s, n in counts.items() if n))
@@ -1176,6 +1201,7 @@ def _obtain(ctx: _Ctx, todo: list[_Job], *, mirror: Path | None, archive_size: i
         if archive_size is not None and index.size != archive_size:
             log.warning("%s: the archive at %s has %d bytes, the manifest declares %d; members are still "
                         "verified by CRC-32 and checksums", ctx.dataset, ctx.archive_url, index.size, archive_size)
+        ctx.comment = index.comment
         for job in todo:
             job.info = index.resolve(job.requested)
         spans = [index._span(j.info) for j in todo if j.info is not None]

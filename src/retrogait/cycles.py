@@ -189,10 +189,17 @@ def _emg_envelopes(trial: Trial, settings: CycleSettings) -> tuple[dict[str, np.
         return {}, []
     envelopes, rows = {}, []
     rate = trial.emg.rate_hz
+    band_high = settings.envelope.band_hz[1]
     for channel in trial.emg.signals:
         side, muscle = channel.split("_", 1)
+        if band_high >= rate / 2:
+            rows.append({"side": side, "muscle": muscle, "channel": channel, "status": "excluded",
+                         "flat": False, "saturated": False, "mains_hum": False,
+                         "reason": f"sampling rate {rate:g} Hz cannot carry the {band_high:g} Hz band-pass edge "
+                                   f"(needs > {2 * band_high:g} Hz): not raw EMG"})
+            continue
         x = trial.emg.get(channel)
-        q = channel_quality(x, rate)
+        q = channel_quality(x, rate, envelope=settings.envelope)
         usable = not (q.flat or q.saturated or q.mains_hum)
         rows.append({"side": side, "muscle": muscle, "channel": channel,
                      "status": "used" if usable else "excluded", "flat": bool(q.flat),

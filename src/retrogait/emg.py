@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -219,8 +220,17 @@ def design_filters(rate_hz: float, *, params: EnvelopeParams = EnvelopeParams())
     if params.lowpass_hz >= nyquist:
         raise ValueError(f"envelope low-pass {params.lowpass_hz:g} Hz must be below the Nyquist frequency "
                          f"({nyquist:g} Hz) of EMG sampled at {rate:g} Hz")
-    band = signal.butter(params.band_order, [lo, hi], btype="bandpass", fs=rate, output="sos")
-    low = signal.butter(params.lowpass_order, params.lowpass_hz, btype="lowpass", fs=rate, output="sos")
+    band, low = _butter_sos(rate, float(lo), float(hi), int(params.band_order), float(params.lowpass_hz),
+                            int(params.lowpass_order))
+    return band.copy(), low.copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _butter_sos(rate: float, lo: float, hi: float, band_order: int, lowpass_hz: float,
+                lowpass_order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Butterworth designs, cached: every channel of a dataset shares its rate and parameters."""
+    band = signal.butter(band_order, [lo, hi], btype="bandpass", fs=rate, output="sos")
+    low = signal.butter(lowpass_order, lowpass_hz, btype="lowpass", fs=rate, output="sos")
     return band, low
 
 

@@ -129,13 +129,13 @@ def subject_measures(trials: list[Trial], cycles: pd.DataFrame, waveforms: pd.Da
     by_trial = {t.meta.trial: t for t in trials}
     rows: list[dict[str, Any]] = []
     kept = cycles[cycles["qc_status"] == "kept"]
-    cols = node_columns(nodes)
+    emg_curves = _emg_curves(waveforms, node_columns(nodes))
     for trial_id, tcycles in kept.groupby("trial", sort=False):
         trial = by_trial[trial_id]
         per_cycle = []
         for row in tcycles.itertuples(index=False):
             values = _cycle_values(trial, row, pfj)
-            values.update(_emg_values(waveforms, trial_id, row.side, row.cycle, cols))
+            values.update(_emg_values(emg_curves.get((trial_id, row.side, int(row.cycle)), {})))
             per_cycle.append((row, values))
         peaks = np.array([v.get("knee_extensor_moment_peak", np.nan) for _, v in per_cycle])
         if np.isfinite(peaks).any():
@@ -232,17 +232,25 @@ def _cycle_values(trial: Trial, row, pfj: PFJModel) -> dict[str, float]:
     return v
 
 
-def _emg_values(waveforms: pd.DataFrame, trial: str, side: str, cycle: int, cols: list[str]) -> dict[str, float]:
+def _emg_curves(waveforms: pd.DataFrame, cols: list[str]) -> dict[tuple, dict[tuple[str, str], np.ndarray]]:
+    """``{(trial, side, cycle): {(muscle, domain): curve}}`` of the normalised EMG curves."""
     if waveforms.empty:
         return {}
-    sel = waveforms[(waveforms["trial"] == trial) & (waveforms["side"] == side) & (waveforms["cycle"] == cycle)
-                    & waveforms["variable"].str.startswith("emg_")]
+    emg = waveforms[waveforms["variable"].str.startswith("emg_")]
+    values = emg[cols].to_numpy(dtype=float)
+    out: dict[tuple, dict[tuple[str, str], np.ndarray]] = {}
+    keys = zip(emg["trial"], emg["side"], emg["cycle"].astype(int), emg["variable"], emg["domain"])
+    for (trial, side, cycle, variable, domain), curve in zip(keys, values):
+        out.setdefault((trial, side, cycle), {})[(variable.removeprefix("emg_"), domain)] = curve
+    return out
+
+
+def _emg_values(curves: dict[tuple[str, str], np.ndarray]) -> dict[str, float]:
+    """EMG measures of one cycle from its normalised stride and stance envelopes."""
     v: dict[str, float] = {}
     stance_curves: dict[str, np.ndarray] = {}
-    for row in sel.itertuples(index=False):
-        muscle = row.variable.removeprefix("emg_")
-        y = np.array([getattr(row, c) for c in cols], dtype=float)
-        if row.domain == "stride":
+    for (muscle, domain), y in curves.items():
+        if domain == "stride":
             v[f"emg_mean_{muscle}"] = float(y.mean())
             v[f"emg_peak_{muscle}"] = float(y.max())
         else:

@@ -63,8 +63,15 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
     prov = [json.loads(Path(p).read_text()) for p in provenance]
     contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
     alpha = float(config["stats"]["alpha"])
+    summary = _summary(config, trials, cycles, results, contrasts, alpha)
+    for p in prov:
+        comment = replica_comment(pd.DataFrame(p["files"]))
+        if comment:
+            summary.paragraphs.insert(0, f"REPLICA DATA: dataset {p['dataset']} was read from a synthetic replica "
+                                         f"(\"{comment}\"); its results demonstrate the pipeline only.")
+            break
     return [
-        _summary(config, trials, cycles, results, contrasts, alpha),
+        summary,
         _datasets(config, specs, prov, trials),
         _methods(config, contrasts, measures, references),
         _qc(trials, cycles, quality, exclusions),
@@ -117,16 +124,52 @@ def _datasets(config, specs, prov, trials) -> Section:
         files = pd.DataFrame(by_ds.get(d, []))
         if len(files):
             files = files.sort_values(["subject", "path"])
-            sources = files["source"].astype(str)
-            origin = "a local mirror" if sources.str.startswith("mirror:").all() else (
-                "the network" if not sources.str.startswith("mirror:").any() else "a mirror and the network")
-            sub.paragraphs.append(f"{len(files)} files obtained from {origin}; each was verified against its "
-                                  "sha256 before use.")
+            sub.paragraphs.extend(_provenance_text(spec, files))
             cols = [c for c in ("subject", "path", "size", "sha256", "status", "source", "member", "crc32")
                     if c in files.columns]
             sub.tables.append(("Files and checksums", files[cols]))
         s.subsections.append(sub)
     return s
+
+
+def replica_comment(files: pd.DataFrame) -> str | None:
+    """The self-description of a replica archive the files came from, if any."""
+    if "archive_comment" not in files.columns:
+        return None
+    comments = {str(c) for c in files["archive_comment"].dropna() if str(c).strip()}
+    return next((c for c in sorted(comments) if "replica" in c.lower()), None)
+
+
+def _provenance_text(spec: DatasetSpec, files: pd.DataFrame) -> list[str]:
+    """Where the files came from, and whether they are the published data or a replica."""
+    sources = files["source"].astype(str)
+    mirror = sources.str.startswith("mirror:")
+    origin = "a local mirror" if mirror.all() else ("the network" if not mirror.any() else
+                                                    "a mirror and the network")
+    out = []
+    if spec.archive:
+        where = sorted(set(sources))
+        out.append(f"{len(files)} members of the archive {spec.archive['name']} obtained from {origin} "
+                   f"({'; '.join(where[:3])}{' ...' if len(where) > 3 else ''}); each member was checked against "
+                   "the CRC-32 stored in the archive and its size and sha256 recorded in a lock file, against "
+                   "which later runs verify it.")
+        comment = replica_comment(files)
+        if comment:
+            out.append(f"REPLICA: the archive identifies itself as \"{comment}\". These are synthetic data in the "
+                       "published layout, not measurements: the numbers in this report demonstrate the pipeline "
+                       "and say nothing about real walking.")
+        elif mirror.all():
+            out.append("Source: a local copy of the archive; not identified as a replica. Whether it is the "
+                       "published archive can only be confirmed with a pinned lock file of member checksums.")
+        else:
+            published = spec.archive["url"]
+            same = set(sources) == {published}
+            out.append(f"Source: {'the archive URL declared in the manifest' if same else 'not the manifest URL'} "
+                       f"({published}); not identified as a replica.")
+    else:
+        out.append(f"{len(files)} files obtained from {origin}; each was verified against the sha256 declared in "
+                   "the manifest before use.")
+    return out
 
 
 def _methods(config, contrasts, measures, references) -> Section:

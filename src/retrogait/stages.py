@@ -181,7 +181,7 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
 
 
 def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike],
-              outputs: Sequence[str | os.PathLike]) -> None:
+              outputs: Sequence[str | os.PathLike], workers: int = 1) -> None:
     """All configured contrasts on all datasets: paired tests, mixed models, Holm."""
     import pandas as pd
 
@@ -192,7 +192,7 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
     st = config["stats"]
     contrasts = [Contrast.from_config(c) for c in st["contrasts"]]
     results, exclusions = run_contrasts(table, contrasts, alpha=st["alpha"], n_boot=st["bootstrap"]["n"],
-                                        seed=st["bootstrap"]["seed"], only=st.get("measures"))
+                                        seed=st["bootstrap"]["seed"], only=st.get("measures"), workers=workers)
     out = _named(outputs)
     _write_table(results, out["contrasts"], "contrasts")
     _write_table(exclusions, out["exclusions"], "exclusions")

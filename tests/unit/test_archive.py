@@ -196,7 +196,7 @@ def test_ranged_subset_within_byte_budget(tmp_path, members, subset, variant, ca
         zi = infos[prefix + n]
         assert rec == {"path": n, "size": len(members[n]), "sha256": hashlib.sha256(members[n]).hexdigest(),
                        "source": srv.url(ZIP), "status": "downloaded", "member": prefix + n,
-                       "crc32": f"{zi.CRC:08x}"}
+                       "crc32": f"{zi.CRC:08x}", "archive_comment": ""}
     assert not (dest / PARTIAL_DIR).exists()
 
 
@@ -593,3 +593,23 @@ def test_sparse_byte_map_merges_and_reports_gaps():
         if got is not None:
             assert got == truth[lo:hi]
     assert known.nbytes == sum(have)
+
+
+def test_archive_comment_is_recorded_in_provenance_and_lock(tmp_path):
+    """A replica says what it is in its ZIP comment; provenance and lock keep it."""
+    import io as _io
+    import zipfile as _zf
+
+    buf = _io.BytesIO()
+    with _zf.ZipFile(buf, "w", compression=_zf.ZIP_DEFLATED) as zf:
+        zf.writestr("AB01/t/AB01_t_angle.csv", "time,x\n0.000,1\n")
+        zf.comment = b"retrogait GT23 replica: synthetic data"
+    with serve({"a.zip": buf.getvalue()}) as srv:
+        recs = fetch_members("gt23", srv.url("a.zip"), "a.zip", [RawFile(path="AB01/t/AB01_t_angle.csv",
+                             member="AB01/t/AB01_t_angle.csv")], tmp_path / "d", progress=False)
+        assert recs[0]["archive_comment"] == "retrogait GT23 replica: synthetic data"
+        lock = json.loads((tmp_path / "d" / LOCK_NAME).read_text())
+        assert lock["comment"] == "retrogait GT23 replica: synthetic data"
+        again = fetch_members("gt23", srv.url("a.zip"), "a.zip", [RawFile(path="AB01/t/AB01_t_angle.csv",
+                              member="AB01/t/AB01_t_angle.csv")], tmp_path / "d", progress=False)
+        assert again[0]["status"] == "cached" and again[0]["archive_comment"] == lock["comment"]

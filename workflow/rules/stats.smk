@@ -13,6 +13,7 @@ rule stats:
         exclusions_csv="reports/tables/exclusions.csv",
     params:
         stats=config["stats"],
+    threads: workflow.cores
     log:
         "logs/stats.log",
     conda:

@@ -8,4 +8,5 @@ with logged(snakemake.log[0]):
         snakemake.config,
         measures=snakemake.input.measures,
         outputs=[snakemake.output.contrasts, snakemake.output.exclusions],
+        workers=snakemake.threads,
     )
