@@ -2,9 +2,10 @@
 # Both create the virtual environment .venv (and install the package with
 # its test dependencies) when it is missing or pyproject.toml has changed.
 #
-#   make run                               # datasets from config/config.yaml
+#   make run                               # datasets from config/config.yaml (GT23)
 #   make run DATASETS=biomechzoo-esmac     # comma-separated dataset ids
-#   RETROGAIT_MIRROR=/path/to/mirror make run DATASETS=biomechzoo-esmac
+#   RETROGAIT_MIRROR=/path/to/mirror make run
+#        # offline: without DATASETS, the declared datasets found in the mirror
 #   make report                            # also Snakemake's own report
 
 PYTHON ?= python3
@@ -15,7 +16,14 @@ STAMP  := $(VENV)/.installed-stamp
 SNAKEMAKE_ARGS ?=
 DATASETS ?=
 
-CONFIG_ARGS := $(if $(DATASETS),--config datasets='[$(DATASETS)]')
+comma := ,
+empty :=
+space := $(empty) $(empty)
+# dataset ids declared in the manifest, and those a mirror folder holds
+MANIFEST_IDS := $(shell sed -n 's/^  \([a-z0-9][a-z0-9_-]*\):$$/\1/p' config/datasets.yaml)
+MIRROR_IDS := $(if $(RETROGAIT_MIRROR),$(filter $(MANIFEST_IDS),$(notdir $(wildcard $(RETROGAIT_MIRROR)/*))))
+RUN_DATASETS := $(or $(DATASETS),$(subst $(space),$(comma),$(strip $(MIRROR_IDS))))
+CONFIG_ARGS := $(if $(RUN_DATASETS),--config datasets='[$(RUN_DATASETS)]')
 
 .PHONY: run test lint report bench clean help
 
@@ -29,6 +37,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	@$(if $(and $(RETROGAIT_MIRROR),$(if $(DATASETS),,x)),echo "RETROGAIT_MIRROR=$(RETROGAIT_MIRROR): analysing the datasets found in the mirror: $(or $(RUN_DATASETS),none)")
 	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARGS) $(SNAKEMAKE_ARGS)
 
 test: $(STAMP)

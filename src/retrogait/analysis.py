@@ -19,14 +19,14 @@ QC section can say which test each exclusion affected.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 import pandas as pd
 
 from .contrasts import Contrast, select_levels, subject_level_pairs
-from .stats import holm, mixed_model, paired_summary
+from .stats import holm, mixed_model, paired_summary, tost_paired
 
 __all__ = ["run_contrasts", "RESULT_KEYS"]
 
@@ -41,8 +41,8 @@ _LMM = ["estimate", "se", "z", "p", "ci_low", "ci_high", "boot_ci_low", "boot_ci
 
 
 def run_contrasts(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, alpha: float = 0.05,
-                  n_boot: int = 1000, seed: int = 0, only: Sequence[str] | None = None, workers: int = 1
-                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  n_boot: int = 1000, seed: int = 0, only: Sequence[str] | None = None, workers: int = 1,
+                  sesoi: Mapping[str, float] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Results (one row per contrast x dataset x measure) and subject exclusions.
 
     Columns of the results: :data:`RESULT_KEYS`, ``n_subjects``,
@@ -66,7 +66,7 @@ def run_contrasts(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, alph
                 continue
             for measure, msel in sel.groupby("measure", sort=True):
                 tasks.append((c, dataset, measure, msel))
-    kw = dict(alpha=alpha, n_boot=n_boot, seed=seed)
+    kw = dict(alpha=alpha, n_boot=n_boot, seed=seed, sesoi=dict(sesoi or {}))
     if workers > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             done = list(pool.map(_one_task, tasks, [kw] * len(tasks), chunksize=max(1, len(tasks) // (4 * workers))))
@@ -96,7 +96,7 @@ def _one_task(task: tuple, kw: dict) -> tuple[dict, list[dict]]:
 
 
 def _one(c: Contrast, dataset: str, measure: str, sel: pd.DataFrame, *, alpha: float, n_boot: int,
-         seed: int) -> tuple[dict, list[dict]]:
+         seed: int, sesoi: Mapping[str, float]) -> tuple[dict, list[dict]]:
     unit = str(sel["unit"].iloc[0])
     row: dict = {"contrast": c.id, "label": c.label, "family": c.family, "dataset": dataset, "factor": c.factor,
                  "level_a": str(c.levels[0]), "level_b": str(c.levels[1]), "measure": measure, "unit": unit}
@@ -116,8 +116,21 @@ def _one(c: Contrast, dataset: str, measure: str, sel: pd.DataFrame, *, alpha: f
         paired = {k: np.nan for k in _PAIRED}
         paired["n"] = len(pairs)
     row.update({k: paired.get(k, np.nan) for k in _PAIRED})
+    if measure in sesoi:
+        row.update(_tost(pairs, sesoi[measure], alpha=alpha))
     row.update(_mixed(c, sel, alpha=alpha, n_boot=n_boot, seed=seed))
     return row, exclusions
+
+
+def _tost(pairs: pd.DataFrame, bound: float, *, alpha: float) -> dict:
+    out = {"sesoi": float(bound), "tost_p": np.nan, "tost_ci90_low": np.nan, "tost_ci90_high": np.nan,
+           "equivalent": False}
+    if len(pairs) < 2:
+        return out
+    t = tost_paired(pairs["a"].to_numpy(), pairs["b"].to_numpy(), low=-bound, upp=bound, alpha=alpha).iloc[0]
+    out.update(tost_p=float(t["p_tost"]), tost_ci90_low=float(t["ci90_low"]), tost_ci90_high=float(t["ci90_high"]),
+               equivalent=bool(t["equivalent"]))
+    return out
 
 
 def _mixed(c: Contrast, sel: pd.DataFrame, *, alpha: float, n_boot: int, seed: int) -> dict:

@@ -23,7 +23,8 @@ import pandas as pd
 
 from .cycles import node_columns
 from .emg import co_contraction
-from .kneeload import PFJModel, kam_summary, medial_contact_proxy, moment_summary, pfj_load, vgrf_summary
+from .kneeload import (KAM_LEVER_ARM_DESCRIPTION, MEDIAL_PROXY_DESCRIPTION, PFJModel, kam_lever_arm, kam_summary,
+                       medial_contact_proxy, moment_summary, pfj_load, to_percent_bw_ht, vgrf_summary)
 from .plausibility import check_cycle, check_trial_scale
 from .trial import Trial
 from .units import G
@@ -49,6 +50,10 @@ _M = [
     Measure("stance_time", "s", "stance", "foot strike to foot off", "methods.md 4.5"),
     Measure("stance_pct", "%", "stride", "stance duration as % of stride", "methods.md 4.5"),
     Measure("cadence", "steps/min", "stride", "120 / stride time", "-"),
+    Measure("stride_length", "m", "stride", "distance travelled in one stride: belt speed x stride time on a "
+            "treadmill, foot-centre marker displacement overground", "-"),
+    Measure("ankle_dorsiflexion_at_contact", "deg", "contact",
+            "ankle dorsiflexion at foot strike (negative = plantarflexed, toe-first landing)", "methods.md 0.2"),
     Measure("knee_flexion_at_contact", "deg", "contact", "knee flexion at foot strike (flexion +)", "methods.md 0.2"),
     Measure("knee_flexion_at_toe_off", "deg", "contact", "knee flexion at foot off", "methods.md 0.2"),
     Measure("knee_flexion_peak_stance", "deg", "stance", "maximum knee flexion in stance", "methods.md 0.2"),
@@ -70,8 +75,18 @@ _M = [
             "methods.md 2.4"),
     Measure("kam_impulse", "N.m.s/kg", "stance", "knee adduction angular impulse (positive part, in time)",
             "methods.md 2.4"),
+    Measure("kam_peak1_bwht", "%BW.Ht", "stance", "first-half-stance KAM peak normalised to body weight x height",
+            "methods.md 2.2 (Favre et al. 2012)"),
+    Measure("kam_peak2_bwht", "%BW.Ht", "stance", "second-half-stance KAM peak normalised to body weight x height",
+            "methods.md 2.2"),
+    Measure("kam_est_peak1", "N.m/kg", "stance", "first-half-stance peak of the quasi-static lever-arm KAM ESTIMATE "
+            "(only when the data have no frontal knee moment)", "methods.md 2.3 (Knee 2015: poor agreement with ID)"),
+    Measure("kam_est_peak2", "N.m/kg", "stance", "second-half-stance peak of the lever-arm KAM ESTIMATE",
+            "methods.md 2.3"),
+    Measure("kam_est_impulse", "N.m.s/kg", "stance", "positive impulse of the lever-arm KAM ESTIMATE", "methods.md 2.3"),
     Measure("pfj_force_peak", "BW", "stance", "peak patellofemoral joint reaction force",
             "methods.md 1.1-1.4 (van Eijden 1986 k, effective moment arm, contact area set)"),
+    Measure("pfj_force_peak_n", "N", "stance", "peak patellofemoral joint reaction force", "methods.md 1.1-1.4"),
     Measure("pfj_stress_peak", "MPa", "stance", "peak patellofemoral joint stress", "methods.md 1.1-1.4"),
     Measure("pfj_stress_integral", "MPa.s", "stance", "stress-time integral over stance",
             "methods.md 1.1 (Vannatta & Kernozek 2015)"),
@@ -134,14 +149,14 @@ def subject_measures(trials: list[Trial], cycles: pd.DataFrame, waveforms: pd.Da
         trial = by_trial[trial_id]
         per_cycle = []
         for row in tcycles.itertuples(index=False):
-            values = _cycle_values(trial, row, pfj)
+            values, methods = _cycle_values(trial, row, pfj)
             values.update(_emg_values(emg_curves.get((trial_id, row.side, int(row.cycle)), {})))
-            per_cycle.append((row, values))
-        peaks = np.array([v.get("knee_extensor_moment_peak", np.nan) for _, v in per_cycle])
+            per_cycle.append((row, values, methods))
+        peaks = np.array([v.get("knee_extensor_moment_peak", np.nan) for _, v, _ in per_cycle])
         if np.isfinite(peaks).any():
             check_trial_scale(peak_extensor_moments_nm_per_kg=peaks[np.isfinite(peaks)],
                               where=dict(dataset=trial.meta.dataset, subject=trial.meta.subject, trial=trial_id))
-        for row, values in per_cycle:
+        for row, values, methods in per_cycle:
             reasons = check_cycle(values)
             status = "rejected" if reasons else "kept"
             for name, value in values.items():
@@ -153,9 +168,9 @@ def subject_measures(trials: list[Trial], cycles: pd.DataFrame, waveforms: pd.Da
                     "condition": row.condition, "direction": row.direction, "speed_mps": row.speed_mps,
                     "surface": row.surface, "side": row.side, "cycle": int(row.cycle),
                     "event_method": row.event_method, "measure": name, "value": float(value), "unit": m.unit,
-                    "qc_status": status, "qc_reason": "; ".join(reasons)})
+                    "method": _method(name, methods), "qc_status": status, "qc_reason": "; ".join(reasons)})
     columns = ["dataset", "subject", "trial", "condition", "direction", "speed_mps", "surface", "side", "cycle",
-               "event_method", "measure", "value", "unit", "qc_status", "qc_reason"]
+               "event_method", "measure", "value", "unit", "method", "qc_status", "qc_reason"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -163,20 +178,35 @@ def _window(t: np.ndarray, t0: float, t1: float) -> np.ndarray:
     return (t >= t0) & (t <= t1)
 
 
-def _cycle_values(trial: Trial, row, pfj: PFJModel) -> dict[str, float]:
+def _method(name: str, methods: dict[str, str]) -> str:
+    """How a measure's value was obtained (model, coefficient set, estimate)."""
+    for prefix, label in methods.items():
+        if name.startswith(prefix):
+            return label
+    return ""
+
+
+def _cycle_values(trial: Trial, row, pfj: PFJModel) -> tuple[dict[str, float], dict[str, str]]:
+    """Discrete measures of one kept cycle from raw samples, and how each family was computed."""
     v: dict[str, float] = {"stance_time": row.fo_s - row.fs_s}
+    methods: dict[str, str] = {}
     stride = row.kind == "stride" and np.isfinite(row.next_fs_s)
+    kin = trial.kinematics
+    side = row.side
+    mass = trial.meta.mass_kg
     if stride:
         v["stride_time"] = row.next_fs_s - row.fs_s
         v["stance_pct"] = 100.0 * v["stance_time"] / v["stride_time"]
         v["cadence"] = 120.0 / v["stride_time"]
-    kin = trial.kinematics
-    side = row.side
-    mass = trial.meta.mass_kg
+        length, how = _stride_length(trial, row)
+        if length is not None:
+            v["stride_length"], methods["stride_length"] = length, how
     if kin is None:
-        return v
+        return v, methods
     t = kin.time
     stance = _window(t, row.fs_s, row.fo_s)
+    if kin.has(f"{side}_ankle_dorsiflexion"):
+        v["ankle_dorsiflexion_at_contact"] = float(np.interp(row.fs_s, t, kin.get(f"{side}_ankle_dorsiflexion")))
     if kin.has(f"{side}_knee_flexion"):
         flex = kin.get(f"{side}_knee_flexion")
         v["knee_flexion_at_contact"] = float(np.interp(row.fs_s, t, flex))
@@ -192,7 +222,7 @@ def _cycle_values(trial: Trial, row, pfj: PFJModel) -> dict[str, float]:
             if np.isfinite(fw).all() and fw.size:
                 v["knee_flexion_rom_stride"] = float(fw.max() - fw.min())
     if not row.kinetics_valid:
-        return v
+        return v, methods
     ts = t[stance]
     if kin.has(f"{side}_knee_extensor_moment"):
         m = kin.get(f"{side}_knee_extensor_moment")[stance]
@@ -204,16 +234,24 @@ def _cycle_values(trial: Trial, row, pfj: PFJModel) -> dict[str, float]:
             if kin.has(f"{side}_knee_flexion"):
                 load = pfj_load(kin.get(f"{side}_knee_flexion")[stance], m * mass, model=pfj)
                 stress = load["stress_mpa"]
-                v["pfj_force_peak"] = float(np.max(load["pfjrf_n"]) / (mass * G))
+                v["pfj_force_peak_n"] = float(np.max(load["pfjrf_n"]))
+                v["pfj_force_peak"] = v["pfj_force_peak_n"] / (mass * G)
                 v["pfj_stress_peak"] = float(np.max(stress))
                 v["pfj_stress_integral"] = float(np.trapezoid(stress, ts))
                 v["pfj_stress_peak_time"] = float(100.0 * (ts[np.argmax(stress)] - row.fs_s) / (row.fo_s - row.fs_s))
+                methods["pfj_"] = (f"torque-driven PFJ model: k {pfj.k_ratio}, moment arm {pfj.moment_arm}, "
+                                   f"contact area {pfj.contact_area}")
     kam = None
     if kin.has(f"{side}_knee_adduction_moment"):
         kam = kin.get(f"{side}_knee_adduction_moment")[stance]
         if np.isfinite(kam).all() and kam.size > 2:
             s = kam_summary(kam, ts)
             v.update({"kam_peak1": s["peak1"], "kam_peak2": s["peak2"], "kam_impulse": s["impulse"]})
+            methods["kam_"] = "external KAM from the dataset's inverse dynamics (frontal knee moment in the file)"
+            height = trial.meta.height_m
+            if np.isfinite(height) and height > 0:
+                v["kam_peak1_bwht"] = float(to_percent_bw_ht(s["peak1"] * mass, mass, height))
+                v["kam_peak2_bwht"] = float(to_percent_bw_ht(s["peak2"] * mass, mass, height))
         else:
             kam = None
     forces = trial.forces
@@ -225,11 +263,61 @@ def _cycle_values(trial: Trial, row, pfj: PFJModel) -> dict[str, float]:
             s = vgrf_summary(fz, tf[win], body_weight_n=mass * G)
             v.update({"vgrf_peak1": s["peak1_bw"], "vgrf_peak2": s["peak2_bw"],
                       "vgrf_loading_rate": s["loading_rate_bw_s"]})
+            if kam is None:
+                est = _kam_estimate(trial, row, ts)
+                if est is not None:
+                    s = kam_summary(est, ts)
+                    v.update({"kam_est_peak1": s["peak1"], "kam_est_peak2": s["peak2"],
+                              "kam_est_impulse": s["impulse"]})
+                    methods["kam_est_"] = KAM_LEVER_ARM_DESCRIPTION
+                    kam = est
+                    methods["medial_"] = MEDIAL_PROXY_DESCRIPTION + " KAM: the lever-arm ESTIMATE."
             if kam is not None:
                 fz_kin = np.interp(ts, tf[win], fz)
                 proxy = medial_contact_proxy(fz_kin, kam * mass)
                 v["medial_load_proxy_peak"] = float(np.max(proxy) / (mass * G))
-    return v
+                methods.setdefault("medial_", MEDIAL_PROXY_DESCRIPTION)
+    return v, methods
+
+
+def _stride_length(trial: Trial, row) -> tuple[float | None, str]:
+    """Stride length: belt speed x stride time on a treadmill, foot-centre displacement overground."""
+    stride_time = row.next_fs_s - row.fs_s
+    if trial.meta.surface == "treadmill":
+        if np.isfinite(trial.meta.speed_mps):
+            return float(trial.meta.speed_mps * stride_time), "belt speed x stride time"
+        return None, ""
+    kin = trial.kinematics
+    cols = [f"{row.side}_{m}_{a}" for m in ("heel", "toe") for a in "xy"]
+    if kin is None or not all(kin.has(c) for c in cols):
+        return None, ""
+    t = kin.time
+    pos = []
+    for when in (row.fs_s, row.next_fs_s):
+        xy = [np.interp(when, t, kin.get(c)) for c in cols]
+        pos.append(np.array([(xy[0] + xy[2]) / 2, (xy[1] + xy[3]) / 2]))
+    length = float(np.hypot(*(pos[1] - pos[0])))
+    return (length, "foot-centre (heel-toe midpoint) displacement between foot strikes") if np.isfinite(length) \
+        else (None, "")
+
+
+def _kam_estimate(trial: Trial, row, ts: np.ndarray) -> np.ndarray | None:
+    """Lever-arm KAM estimate (N.m/kg) over stance, or None when markers or COP are missing."""
+    kin, forces, side = trial.kinematics, trial.forces, row.side
+    other = "R" if side == "L" else "L"
+    need_kin = [f"{s}_kjc_{a}" for s in (side, other) for a in "xyz"]
+    need_f = [f"{row.plate}_{c}" for c in ("fx", "fy", "fz", "cop_x", "cop_y", "cop_z")]
+    if not all(kin.has(c) for c in need_kin) or not all(forces.has(c) for c in need_f):
+        return None
+    t, tf = kin.time, forces.time
+    sel = (t >= ts[0]) & (t <= ts[-1])
+    kjc = np.column_stack([kin.get(f"{side}_kjc_{a}")[sel] for a in "xyz"])
+    medial = np.column_stack([kin.get(f"{other}_kjc_{a}")[sel] for a in "xyz"]) - kjc
+    grf = np.column_stack([np.interp(ts, tf, forces.get(f"{row.plate}_f{a}")) for a in "xyz"])
+    cop = np.column_stack([np.interp(ts, tf, forces.get(f"{row.plate}_cop_{a}")) for a in "xyz"])
+    if not (np.isfinite(kjc).all() and np.isfinite(medial).all() and np.isfinite(cop).all()):
+        return None
+    return kam_lever_arm(grf, cop, kjc, medial_axis=medial, up_axis=2) / trial.meta.mass_kg
 
 
 def _emg_curves(waveforms: pd.DataFrame, cols: list[str]) -> dict[tuple, dict[tuple[str, str], np.ndarray]]:

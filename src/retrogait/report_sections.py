@@ -60,6 +60,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
     references = _load(tables["emg_references"])
     results = read_parquet(stats["contrasts"])[0]
     exclusions = read_parquet(stats["exclusions"])[0]
+    claims = read_parquet(stats["claims"])[0] if stats.get("claims") else pd.DataFrame()
     prov = [json.loads(Path(p).read_text()) for p in provenance]
     contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
     alpha = float(config["stats"]["alpha"])
@@ -75,7 +76,9 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
         _datasets(config, specs, prov, trials),
         _methods(config, contrasts, measures, references),
         _qc(trials, cycles, quality, exclusions),
+        _knee_load(measures),
         _results(results, contrasts, alpha),
+        _scorecard(claims, config),
         _figures(figures),
         _limitations(trials, cycles, measures, results, contrasts),
     ]
@@ -288,7 +291,8 @@ def _results(results, contrasts, alpha) -> Section:
         return s
     cols = ["dataset", "measure", "unit", "n_subjects", "mean_a", "mean_b", "mean_diff", "ci_low", "ci_high",
             "dz", "dz_ci_low", "dz_ci_high", "g_av", "p_t", "p_wilcoxon", "p_holm", "lmm_estimate", "lmm_ci_low",
-            "lmm_ci_high", "lmm_boot_ci_low", "lmm_boot_ci_high", "lmm_p", "lmm_p_holm"]
+            "lmm_ci_high", "lmm_boot_ci_low", "lmm_boot_ci_high", "lmm_p", "lmm_p_holm", "lmm_random_effects",
+            "lmm_speed_mps_estimate", "lmm_speed_mps_ci_low", "lmm_speed_mps_ci_high"]
     for c in contrasts:
         r = results[results["contrast"] == c.id]
         if r.empty:
@@ -297,8 +301,57 @@ def _results(results, contrasts, alpha) -> Section:
         sub.paragraphs.append(f"Effect = {c.levels[0]} − {c.levels[1]} ({c.describe()}). mean_a/mean_b: means "
                               "of subject means; CI: 95 %; p_holm: Holm-adjusted paired-t p within family "
                               f"'{c.family}'; lmm_*: mixed-model estimate, Wald and cluster-bootstrap CIs.")
-        sub.tables.append(("", r[[k for k in cols if k in r.columns]]))
+        sub.tables.append(("", r[[k for k in cols if k in r.columns and r[k].notna().any()]]))
+        if "sesoi" in r.columns and r["sesoi"].notna().any():
+            eq = r[r["sesoi"].notna()][["dataset", "measure", "unit", "mean_diff", "sesoi", "tost_ci90_low",
+                                        "tost_ci90_high", "tost_p", "equivalent"]]
+            sub.tables.append(("Equivalence (TOST within ± the smallest effect size of interest; 90 % CI)", eq))
+        notes = r.loc[r["lmm_note"].fillna("") != "", ["dataset", "measure", "lmm_note"]] \
+            if "lmm_note" in r.columns else pd.DataFrame()
+        if len(notes):
+            sub.tables.append(("Mixed-model notes (fallbacks and warnings)", notes))
         s.subsections.append(sub)
+    return s
+
+
+_LOAD_MEASURES = ("knee_extensor_moment_peak", "knee_flexor_moment_peak", "pfj_force_peak", "pfj_force_peak_n",
+                  "pfj_stress_peak", "kam_peak1", "kam_peak2", "kam_peak1_bwht", "kam_est_peak1",
+                  "medial_load_proxy_peak", "vgrf_peak1", "vgrf_loading_rate")
+
+
+def _knee_load(measures: pd.DataFrame) -> Section:
+    """Knee-load measures by dataset and condition, with the method behind each value."""
+    s = Section("Knee load by condition")
+    if measures.empty:
+        s.paragraphs.append("No measures.")
+        return s
+    kept = measures[(measures["qc_status"] == "kept") & measures["measure"].isin(_LOAD_MEASURES)]
+    if kept.empty:
+        s.paragraphs.append("No kinetics-valid stance in the data of this run: no knee-load measure.")
+        return s
+    per_subject = kept.groupby(["dataset", "condition", "measure", "unit", "method", "subject"],
+                               dropna=False)["value"].mean()
+    table = per_subject.groupby(["dataset", "condition", "measure", "unit", "method"], dropna=False).agg(
+        n_subjects="count", mean="mean", sd="std").reset_index()
+    s.paragraphs.append("Mean and SD across subjects of subject means (kept cycles, both sides). 'method' says how "
+                        "each value was obtained: the patellofemoral coefficient sets, the knee adduction moment "
+                        "from the dataset's own inverse dynamics or, labelled ESTIMATE, from the quasi-static "
+                        "lever arm.")
+    s.tables.append(("", table[["dataset", "condition", "measure", "unit", "n_subjects", "mean", "sd", "method"]]))
+    return s
+
+
+def _scorecard(claims: pd.DataFrame, config) -> Section:
+    s = Section("Claims scorecard")
+    if claims.empty:
+        s.paragraphs.append("No claims configured (config key 'claims').")
+        return s
+    s.paragraphs.append("Popular claims about backward walking, each stated as a measure, a contrast and an "
+                        "expected direction in config/claims.yaml, with the verdict rule fixed there before the "
+                        "data were seen (estimate: " + str(claims["estimate_kind"].iloc[0]) + " difference BW − FW "
+                        "with its 95 % CI; equivalence by TOST within ± the smallest effect size of interest).")
+    s.tables.append(("", claims[["claim", "dataset", "measure", "unit", "expected", "estimate", "ci_low",
+                                 "ci_high", "n_subjects", "verdict", "reason"]]))
     return s
 
 

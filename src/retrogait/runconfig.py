@@ -20,10 +20,11 @@ from .config import load_config
 from .errors import ConfigError
 from .manifest import DatasetSpec, load_manifest, make_adapter
 
-__all__ = ["Run", "load_run", "CONFIG_SCHEMA", "MANIFEST_SCHEMA"]
+__all__ = ["Run", "load_run", "CONFIG_SCHEMA", "MANIFEST_SCHEMA", "CLAIMS_SCHEMA"]
 
 CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"
 MANIFEST_SCHEMA = "workflow/schemas/datasets.schema.yaml"
+CLAIMS_SCHEMA = "workflow/schemas/claims.schema.yaml"
 
 
 @dataclass
@@ -60,6 +61,18 @@ class Run:
             out[d] = plan
         return out
 
+    @cached_property
+    def claims(self):
+        """The claims scorecard (:class:`retrogait.scorecard.Claims`), or None when not configured."""
+        from .scorecard import load_claims
+
+        path = self.config.get("claims")
+        if not path:
+            return None
+        st = self.config["stats"]
+        return load_claims(self.root / path, self.root / CLAIMS_SCHEMA,
+                           contrast_ids=[c["id"] for c in st["contrasts"]], sesoi=st.get("sesoi", {}))
+
     def subjects(self, dataset: str) -> list[str]:
         return sorted(self.plan[dataset])
 
@@ -79,4 +92,5 @@ def load_run(config: Mapping[str, Any], *, root: str | os.PathLike = ".") -> Run
                           f"the manifest {cfg['manifest']} declares: {sorted(manifest)}")
     run = Run(root=root, config=cfg, manifest=manifest)
     run.plan  # noqa: B018 - adapters validate their options and files now
+    run.claims  # noqa: B018 - claims refer to known measures and contrasts
     return run

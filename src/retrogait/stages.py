@@ -181,25 +181,29 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
 
 
 def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike],
-              outputs: Sequence[str | os.PathLike], workers: int = 1) -> None:
+              outputs: Sequence[str | os.PathLike], workers: int = 1, root: str | os.PathLike = ".") -> None:
     """All configured contrasts on all datasets: paired tests, mixed models, Holm."""
     import pandas as pd
 
     from .analysis import run_contrasts
     from .contrasts import Contrast
 
+    from .io import write_text
+    from .scorecard import SCORECARD_COLUMNS, score
+
+    run = load_run(config, root=root)
     table = pd.concat([read_parquet(p)[0] for p in measures], ignore_index=True)
-    st = config["stats"]
+    st = run.config["stats"]
     contrasts = [Contrast.from_config(c) for c in st["contrasts"]]
     results, exclusions = run_contrasts(table, contrasts, alpha=st["alpha"], n_boot=st["bootstrap"]["n"],
-                                        seed=st["bootstrap"]["seed"], only=st.get("measures"), workers=workers)
-    out = _named(outputs)
-    _write_table(results, out["contrasts"], "contrasts")
-    _write_table(exclusions, out["exclusions"], "exclusions")
-    for name, df in (("contrasts", results), ("exclusions", exclusions)):
-        csv = out[name].with_suffix(".csv")
-        from .io import write_text
-        write_text(df.to_csv(index=False, float_format="%.6g", lineterminator="\n"), csv)
+                                        seed=st["bootstrap"]["seed"], only=st.get("measures"), workers=workers,
+                                        sesoi=st.get("sesoi", {}))
+    claims = score(run.claims, results) if run.claims is not None else pd.DataFrame(columns=SCORECARD_COLUMNS)
+    tables = {"contrasts": results, "exclusions": exclusions, "claims": claims}
+    for name, path in _named(outputs).items():
+        _write_table(tables[name], path, name)
+        write_text(tables[name].to_csv(index=False, float_format="%.6g", lineterminator="\n"),
+                   path.with_suffix(".csv"))
 
 
 def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str | os.PathLike,
@@ -242,7 +246,8 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
     tables = {k: inputs[k] for k in ("trials", "cycles", "measures", "emg_quality", "emg_references")}
     sections = build_sections(config=run.config, specs=run.manifest, provenance=inputs["provenance"],
                               tables=tables, stats={"contrasts": inputs["contrasts"][0],
-                                                    "exclusions": inputs["exclusions"][0]},
+                                                    "exclusions": inputs["exclusions"][0],
+                                                    "claims": inputs["claims"][0]},
                               figures=inputs["figures"])
     render_report(title=run.config["report"]["title"], question=QUESTION, sections=sections,
                   software=software_versions(), output=output)

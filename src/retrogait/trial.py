@@ -65,13 +65,15 @@ KINEMATIC_UNITS: dict[str, str] = {
     "knee_flexion": "deg",            # flexion positive
     "knee_adduction": "deg",          # varus (adduction) positive
     "knee_rotation": "deg",           # internal rotation positive
+    "ankle_dorsiflexion": "deg",      # dorsiflexion positive (plantarflexion negative)
     "knee_extensor_moment": "N.m/kg",  # internal extensor moment, extensor positive
     "knee_adduction_moment": "N.m/kg",  # external adduction moment (KAM), varus positive
     "knee_rotation_moment": "N.m/kg",  # as provided by the source model
 }
 
-#: Marker trajectories used by event detection and lever-arm estimates (m).
-MARKERS = ("heel", "toe", "knee", "ankle")  # per side; plus side-less "pelvis"
+#: Marker trajectories used by event detection and lever-arm estimates (m);
+#: ``kjc`` is the knee joint centre of the model (e.g. Plug-in Gait's femur origin).
+MARKERS = ("heel", "toe", "knee", "ankle", "kjc")  # per side; plus side-less "pelvis"
 
 #: Canonical muscle names an EMG channel may map to.
 MUSCLES = (

@@ -54,7 +54,7 @@ FIGURES = [
     "paired_measures",
     "qc_overview",
 ]
-STATS_TABLES = ["contrasts", "exclusions"]
+STATS_TABLES = ["contrasts", "exclusions", "claims"]
 
 
 def subject_path(dataset, subject, name):
@@ -98,3 +98,9 @@ def all_provenance():
     return [
         f"data/raw/{d}/.provenance/{s}.json" for d, s in RUN.pairs()
     ]
+
+
+def claims_file():
+    """The claims scorecard file, when configured (edits rerun the statistics)."""
+    path = RUN.config.get("claims")
+    return [str(ROOT / path)] if path else []

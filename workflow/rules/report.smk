@@ -9,6 +9,7 @@ rule report:
         emg_references=dataset_tables("emg_references"),
         contrasts="reports/tables/contrasts.parquet",
         exclusions="reports/tables/exclusions.parquet",
+        claims="reports/tables/claims.parquet",
         figures=all_figures(),
     output:
         report("reports/report.html", caption="../report/report.rst", category="Report"),

@@ -274,7 +274,8 @@ class GT23Adapter(Adapter):
         # ---- 200-Hz tables -------------------------------------------------
         tables: dict[str, _Table] = {}
         if "angle" in paths:
-            tables["angle"] = _read_table(paths["angle"], rel["angle"], ["knee_angle_l", "knee_angle_r"], loc)
+            tables["angle"] = _read_table(paths["angle"], rel["angle"], ["knee_angle_l", "knee_angle_r"], loc,
+                                          optional=["ankle_angle_l", "ankle_angle_r"])
         if "moment_filt" in paths:
             tables["moment_filt"] = _read_table(
                 paths["moment_filt"], rel["moment_filt"],
@@ -407,6 +408,10 @@ class GT23Adapter(Adapter):
             for s in SIDES:
                 cols[f"{s}_knee_flexion"] = flex[s]
                 units[f"{s}_knee_flexion"] = "deg"
+                if f"ankle_angle_{s.lower()}" in tables["angle"].frame.columns:
+                    # OpenSim ankle_angle: dorsiflexion positive (gt23-format.md 3.1)
+                    cols[f"{s}_ankle_dorsiflexion"] = col("angle", f"ankle_angle_{s.lower()}")
+                    units[f"{s}_ankle_dorsiflexion"] = "deg"
         if "moment_filt" in tables:
             relpath = tables["moment_filt"].relpath
             knee = {s: col("moment_filt", f"knee_angle_{s.lower()}_moment") for s in SIDES}
