@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from pathlib import Path
 
 import matplotlib
 
@@ -58,7 +57,7 @@ _LABELS = {
 sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
 
 
-def save(fig: plt.Figure, path: str | os.PathLike, *, dpi: int = 110) -> None:
+def save(fig: plt.Figure, path: str | os.PathLike, *, dpi: int = 100) -> None:
     """Save a figure atomically as PNG without volatile metadata."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
@@ -66,16 +65,15 @@ def save(fig: plt.Figure, path: str | os.PathLike, *, dpi: int = 110) -> None:
 
 
 def subject_mean_curves(waveforms: pd.DataFrame, *, domain: str, nodes: int = 101) -> pd.DataFrame:
-    """Long table of subject-mean curves: subject, condition, variable, unit, pct, value."""
+    """Subject-mean curves (cycles of both sides pooled): one row per subject x condition x variable.
+
+    Columns ``subject, condition, variable, unit`` and the node columns.
+    """
     cols = node_columns(nodes)
-    w = waveforms[waveforms["domain"] == domain]
+    w = waveforms[waveforms["domain"] == domain] if len(waveforms) else waveforms
     if w.empty:
-        return pd.DataFrame(columns=["subject", "condition", "variable", "unit", "pct", "value"])
-    means = w.groupby(["subject", "condition", "variable", "unit"], sort=True)[cols].mean().reset_index()
-    long = means.melt(id_vars=["subject", "condition", "variable", "unit"], value_vars=cols,
-                      var_name="node", value_name="value")
-    long["pct"] = long["node"].map({c: 100.0 * k / (nodes - 1) for k, c in enumerate(cols)})
-    return long.drop(columns="node")
+        return pd.DataFrame(columns=["subject", "condition", "variable", "unit", *cols])
+    return w.groupby(["subject", "condition", "variable", "unit"], sort=True)[cols].mean().reset_index()
 
 
 def _no_data(ax: plt.Axes, text: str) -> None:
@@ -84,13 +82,29 @@ def _no_data(ax: plt.Axes, text: str) -> None:
     ax.set_yticks([])
 
 
-def plot_waveforms(curves: pd.DataFrame, variables: Sequence[str], *, domain: str, title: str,
-                   clusters: pd.DataFrame | None = None, ncols: int = 3) -> plt.Figure:
-    """Mean +/- SD across subjects of subject-mean curves, one panel per variable.
+def _finish(fig: plt.Figure, title: str) -> None:
+    """Title above the panels, leaving room for it whatever the figure height."""
+    fig.suptitle(title, fontsize=10)
+    height = fig.get_size_inches()[1]
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.4 / height))
 
-    ``clusters`` (optional): SPM clusters with columns ``variable``,
-    ``start_pct``, ``end_pct``, ``p`` to shade.
+
+def _mean_sd(curves: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndarray, int]:
+    values = curves[cols].to_numpy(dtype=float)
+    sd = values.std(axis=0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1])
+    return values.mean(axis=0), sd, len(values)
+
+
+def plot_waveforms(curves: pd.DataFrame, variables: Sequence[str], *, domain: str, title: str,
+                   clusters: pd.DataFrame | None = None, ncols: int = 3, nodes: int = 101) -> plt.Figure:
+    """Mean +/- SD across subjects of subject-mean curves, one panel per variable, one line per condition.
+
+    ``curves`` comes from :func:`subject_mean_curves`. ``clusters``
+    (optional): SPM clusters with columns ``variable``, ``start_pct``,
+    ``end_pct`` to shade.
     """
+    cols = node_columns(nodes)
+    pct = np.linspace(0, 100, nodes)
     variables = [v for v in variables if v in set(curves["variable"])] if not curves.empty else []
     n = max(len(variables), 1)
     ncols = min(ncols, n)
@@ -100,28 +114,37 @@ def plot_waveforms(curves: pd.DataFrame, variables: Sequence[str], *, domain: st
     if not variables:
         _no_data(flat[0], "no data for these variables in this dataset")
     order = sorted(curves["condition"].unique()) if not curves.empty else []
+    colours = dict(zip(order, sns.color_palette("colorblind", n_colors=max(len(order), 1))))
     for ax, var in zip(flat, variables):
         data = curves[curves["variable"] == var]
-        sns.lineplot(data=data, x="pct", y="value", hue="condition", hue_order=order, errorbar="sd",
-                     estimator="mean", ax=ax, legend=ax is flat[0])
         if clusters is not None and not clusters.empty:
             for c in clusters[clusters["variable"] == var].itertuples(index=False):
-                ax.axvspan(c.start_pct, c.end_pct, color="0.85", zorder=0)
+                ax.axvspan(c.start_pct, c.end_pct, color="0.88", zorder=0)
+        for cond in order:
+            sub = data[data["condition"] == cond]
+            if sub.empty:
+                continue
+            mean, sd, k = _mean_sd(sub, cols)
+            ax.plot(pct, mean, color=colours[cond], lw=1.5, label=f"{cond} (n={k})")
+            ax.fill_between(pct, mean - sd, mean + sd, color=colours[cond], alpha=0.2, lw=0)
         unit = data["unit"].iloc[0] if len(data) else ""
         ax.set_title(_LABELS.get(var, f"{var.removeprefix('emg_').replace('_', ' ')} ({unit})"), fontsize=9)
         ax.set_xlabel(f"% {domain}")
         ax.set_ylabel(unit)
         ax.set_xlim(0, 100)
+        if ax is flat[0]:
+            ax.legend(fontsize=7, title="condition (subjects)", title_fontsize=7)
     for ax in flat[len(variables):]:
         ax.set_visible(False) if variables else None
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    _finish(fig, title)
     return fig
 
 
 def plot_paired(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, title: str,
                 key_measures: Sequence[str] = KEY_MEASURES) -> plt.Figure:
-    """Subject means at the two levels of each contrast, lines joining each subject."""
+    """Subject means at the two levels of each contrast, lines joining each subject; mean with 95 % CI."""
+    from scipy import stats
+
     kept = measures[measures["qc_status"] == "kept"]
     panels = []
     for c in contrasts:
@@ -132,11 +155,10 @@ def plot_paired(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, title:
             sm = sel[sel["measure"] == m]
             if sm.empty:
                 continue
-            means = sm.groupby(["subject", "level", "level_value"])["value"].mean().reset_index()
-            both = means.groupby("subject")["level"].nunique()
-            means = means[means["subject"].isin(both[both == 2].index)]
-            if not means.empty:
-                panels.append((c, m, sm["unit"].iloc[0], means))
+            wide = sm.groupby(["subject", "level"])["value"].mean().unstack("level")
+            wide = wide.dropna() if {"a", "b"} <= set(wide.columns) else wide.iloc[0:0]
+            if len(wide):
+                panels.append((c, m, sm["unit"].iloc[0], wide))
     n = max(len(panels), 1)
     ncols = min(3, n)
     nrows = int(np.ceil(n / ncols))
@@ -144,19 +166,22 @@ def plot_paired(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, title:
     flat = axes.ravel()
     if not panels:
         _no_data(flat[0], "no contrast has both levels in this dataset")
-    for ax, (c, m, unit, means) in zip(flat, panels):
-        order = [str(c.levels[0]), str(c.levels[1])]
-        sns.lineplot(data=means, x="level_value", y="value", units="subject", estimator=None, color="0.6",
-                     linewidth=0.8, marker="o", markersize=3, ax=ax, sort=False)
-        sns.pointplot(data=means, x="level_value", y="value", order=order, errorbar=("ci", 95), color="C3",
-                      ax=ax, markersize=5)
-        ax.set_title(f"{m.replace('_', ' ')}\n{c.label}", fontsize=8)
-        ax.set_xlabel("")
+    accent = sns.color_palette("colorblind")[3]
+    for ax, (c, m, unit, wide) in zip(flat, panels):
+        a, b = wide["a"].to_numpy(), wide["b"].to_numpy()
+        for ya, yb in zip(a, b):
+            ax.plot([0, 1], [ya, yb], color="0.65", lw=0.8, marker="o", ms=2.5)
+        for x, y in ((0, a), (1, b)):
+            half = stats.t.ppf(0.975, len(y) - 1) * y.std(ddof=1) / np.sqrt(len(y)) if len(y) > 1 else 0.0
+            ax.errorbar([x], [y.mean()], yerr=[[half], [half]], color=accent, marker="o", ms=5, lw=2, capsize=3)
+        ax.plot([0, 1], [a.mean(), b.mean()], color=accent, lw=2)
+        ax.set_xticks([0, 1], [str(c.levels[0]), str(c.levels[1])])
+        ax.set_xlim(-0.3, 1.3)
+        ax.set_title(f"{m.replace('_', ' ')} (n={len(a)})\n{c.label}", fontsize=8)
         ax.set_ylabel(unit)
     for ax in flat[len(panels):]:
         ax.set_visible(False) if panels else None
-    fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    _finish(fig, title)
     return fig
 
 
