@@ -38,6 +38,13 @@ FIGURE_CAPTIONS = {
                         "a contrast; red: mean with 95 % CI."),
     "qc_overview": ("Quality control", "Gait cycles kept and rejected per subject, rejected cycles by first "
                     "reason."),
+    "spm_knee": ("SPM1D, knee", "Mean ± SD across subjects of subject-mean curves at the two levels of the "
+                 "contrast (knee flexion over the stride; moments, vertical GRF and patellofemoral stress over "
+                 "stance); grey: supra-threshold clusters of the paired SPM{t}, with their p values "
+                 "(Šidák-corrected across the variables of the family)."),
+    "spm_emg": ("SPM1D, EMG", "Mean ± SD across subjects of subject-mean EMG envelopes at the two levels of the "
+                "contrast; grey: supra-threshold clusters of the paired SPM{t}, with their p values "
+                "(Šidák-corrected across muscles)."),
 }
 
 
@@ -60,6 +67,8 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
     results = read_parquet(stats["contrasts"])[0]
     exclusions = read_parquet(stats["exclusions"])[0]
     claims = read_parquet(stats["claims"])[0] if stats.get("claims") else pd.DataFrame()
+    spm = read_parquet(stats["waveform_spm"])[0] if stats.get("waveform_spm") else pd.DataFrame()
+    clusters = read_parquet(stats["waveform_clusters"])[0] if stats.get("waveform_clusters") else pd.DataFrame()
     prov = [json.loads(Path(p).read_text()) for p in provenance]
     contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
     alpha = float(config["stats"]["alpha"])
@@ -77,8 +86,9 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
         _qc(trials, cycles, quality, exclusions),
         _knee_load(measures),
         _results(results, contrasts, alpha),
+        _waveform_stats(spm, clusters, contrasts),
         _scorecard(claims, config),
-        _figures(figures),
+        _figures(figures, spm, contrasts),
         _limitations(trials, cycles, measures, results, contrasts),
     ]
 
@@ -354,15 +364,77 @@ def _scorecard(claims: pd.DataFrame, config) -> Section:
     return s
 
 
-def _figures(figures) -> Section:
+def _figure_caption(stem: str, contrasts_by_id: Mapping[str, Contrast]) -> tuple[str, str, str | None]:
+    """(title, caption, contrast id or None) of a figure file stem."""
+    if stem.startswith("spm_"):
+        for family in ("knee", "emg"):
+            if stem.endswith(f"_{family}"):
+                cid = stem[len("spm_"):-len(f"_{family}")]
+                title, caption = FIGURE_CAPTIONS[f"spm_{family}"]
+                label = contrasts_by_id[cid].label if cid in contrasts_by_id else cid
+                return f"{title}: {label}", caption, cid
+    title, caption = FIGURE_CAPTIONS.get(stem, (stem, ""))
+    return title, caption, None
+
+
+def _figures(figures, spm: pd.DataFrame | None = None, contrasts: Sequence[Contrast] = ()) -> Section:
+    """Every figure of the run; SPM figures only where their contrast was tested on that dataset."""
     s = Section("Figures")
+    by_id = {c.id: c for c in contrasts}
+    tested = set()
+    if spm is not None and len(spm):
+        tested = set(zip(spm["contrast"], spm["dataset"]))
     by_ds: dict[str, list[Figure]] = {}
     for f in figures:
         p = Path(f)
-        title, caption = FIGURE_CAPTIONS.get(p.stem, (p.stem, ""))
-        by_ds.setdefault(p.parent.name, []).append(Figure(f"{p.parent.name}: {title}", str(p), caption))
+        dataset = p.parent.name
+        title, caption, cid = _figure_caption(p.stem, by_id)
+        if cid is not None and (cid, dataset) not in tested:
+            continue  # the figure only says "not tested here"; the SPM section says why
+        by_ds.setdefault(dataset, []).append(Figure(f"{dataset}: {title}", str(p), caption))
     for d, figs in by_ds.items():
         s.subsections.append(Section(d, figures=figs))
+    return s
+
+
+def _waveform_stats(spm: pd.DataFrame, clusters: pd.DataFrame, contrasts: Sequence[Contrast]) -> Section:
+    """SPM1D results: what was tested, the corrected thresholds and every supra-threshold cluster."""
+    s = Section("Waveform statistics (SPM1D)")
+    s.paragraphs.append(
+        "Paired SPM{t} on subject-mean time-normalised curves (one curve per subject and level, all kept cycles "
+        "of both sides averaged; two-tailed; random-field-theory threshold and cluster p values, Pataky 2012; "
+        "docs/methods.md §6.1). Two families per contrast and dataset, each at the family-wise alpha with the "
+        "Šidák per-test level 1 − (1 − alpha)^(1/m): 'knee' (knee angle, moments, vertical GRF, patellofemoral "
+        "stress) and 'emg' (one envelope per muscle). Cluster extents are in % of the cycle domain (stride or "
+        "stance). Covariate-adjusted contrasts have no waveform test (spm1d has no paired ANCOVA).")
+    covariate = [c.label for c in contrasts if c.covariates]
+    if spm.empty:
+        s.paragraphs.append("No waveform test was run: no contrast without covariates has curves at both levels "
+                            "in the data of this run.")
+        return s
+    if covariate:
+        s.paragraphs.append("Not tested as waveforms (covariate-adjusted): " + "; ".join(covariate) + ".")
+    for c in contrasts:
+        r = spm[spm["contrast"] == c.id]
+        if r.empty:
+            continue
+        sub = Section(c.label)
+        sub.paragraphs.append(f"Effect = {c.levels[0]} − {c.levels[1]} ({c.describe()}).")
+        cols = ["dataset", "family", "variable", "domain", "unit", "n_subjects", "n_excluded", "m",
+                "alpha_corrected", "zstar", "n_clusters", "tested_from_pct", "tested_to_pct", "status"]
+        sub.tables.append(("Variables tested (zstar: critical t)", r[[k for k in cols if k in r.columns]]))
+        k = clusters[clusters["contrast"] == c.id] if len(clusters) else clusters
+        if len(k):
+            sub.tables.append((f"Supra-threshold clusters (sign a>b: {c.levels[0]} above {c.levels[1]})",
+                               k[["dataset", "variable", "domain", "cluster", "start_pct", "end_pct",
+                                  "extent_pct", "sign", "p"]]))
+        else:
+            sub.paragraphs.append("No supra-threshold cluster in any tested variable.")
+        excluded = r[r["n_excluded"].fillna(0) > 0] if "n_excluded" in r.columns else r.iloc[:0]
+        if len(excluded):
+            sub.paragraphs.append("Subjects without curves at both levels (excluded from that test): " + "; ".join(
+                f"{row.dataset} {row.variable}: {row.excluded_subjects}" for row in excluded.itertuples()))
+        s.subsections.append(sub)
     return s
 
 

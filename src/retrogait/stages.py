@@ -32,6 +32,9 @@ __all__ = [
 
 log = logging.getLogger("retrogait.stages")
 
+# Tables written by :func:`stats_run`, in order (documented in docs/tables.md).
+STATS_TABLES = ("contrasts", "exclusions", "claims", "waveform_spm", "waveform_clusters")
+
 
 def fetch_subject(config: Mapping[str, Any], *, dataset: str, subject: str, output: str | os.PathLike,
                   root: str | os.PathLike = ".", environ: Mapping[str, str] = os.environ) -> list[dict]:
@@ -121,8 +124,8 @@ def _write_table(df, path: str | os.PathLike, kind: str) -> None:
 
 
 def _named(paths: Sequence[str | os.PathLike]) -> dict[str, Path]:
-    """Map output paths to their stem: ``.../cycles.parquet`` -> ``cycles``."""
-    return {Path(p).name.split(".")[0]: Path(p) for p in paths}
+    """Map output paths to their name without extension: ``.../cycles.parquet`` -> ``cycles``."""
+    return {Path(p).stem: Path(p) for p in paths}
 
 
 def cycles_subject(config: Mapping[str, Any], *, subject_dir: str | os.PathLike,
@@ -181,8 +184,9 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
 
 
 def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike],
-              outputs: Sequence[str | os.PathLike], workers: int = 1, root: str | os.PathLike = ".") -> None:
-    """All configured contrasts on all datasets: paired tests, mixed models, Holm."""
+              waveforms: Sequence[str | os.PathLike], outputs: Sequence[str | os.PathLike], workers: int = 1,
+              root: str | os.PathLike = ".") -> None:
+    """All configured contrasts on all datasets: paired tests, mixed models, Holm, TOST, SPM, claims."""
     import pandas as pd
 
     from .analysis import run_contrasts
@@ -199,16 +203,36 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
                                         seed=st["bootstrap"]["seed"], only=st.get("measures"), workers=workers,
                                         sesoi=st.get("sesoi", {}))
     claims = score(run.claims, results) if run.claims is not None else pd.DataFrame(columns=SCORECARD_COLUMNS)
-    tables = {"contrasts": results, "exclusions": exclusions, "claims": claims}
+    spm, clusters = _spm(waveforms, contrasts, alpha=st["alpha"])
+    tables = {"contrasts": results, "exclusions": exclusions, "claims": claims, "waveform_spm": spm,
+              "waveform_clusters": clusters}
     for name, path in _named(outputs).items():
         _write_table(tables[name], path, name)
         write_text(tables[name].to_csv(index=False, float_format="%.6g", lineterminator="\n"),
                    path.with_suffix(".csv"))
 
 
+def _spm(waveforms: Sequence[str | os.PathLike], contrasts, *, alpha: float):
+    """SPM1D paired tests on subject-mean curves for every contrast without covariates."""
+    import pandas as pd
+
+    from .waveform_stats import spm_contrasts
+
+    parts = [read_parquet(p)[0] for p in waveforms]
+    wav = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else pd.DataFrame()
+    plain = [c for c in contrasts if not c.covariates]
+    skipped = [c.id for c in contrasts if c.covariates]
+    if skipped:
+        log.info("SPM not run for covariate-adjusted contrasts %s: spm1d has no ANCOVA", skipped)
+    if wav.empty or not plain:
+        from .waveform_stats import CLUSTER_COLUMNS, SUMMARY_COLUMNS
+        return pd.DataFrame(columns=SUMMARY_COLUMNS), pd.DataFrame(columns=CLUSTER_COLUMNS)
+    return spm_contrasts(wav, plain, alpha=alpha, degenerate="trim")
+
+
 def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str | os.PathLike,
-                    measures: str | os.PathLike, cycles: str | os.PathLike,
-                    outputs: Sequence[str | os.PathLike]) -> None:
+                    measures: str | os.PathLike, cycles: str | os.PathLike, spm: str | os.PathLike,
+                    clusters: str | os.PathLike, outputs: Sequence[str | os.PathLike]) -> None:
     """The figures of one dataset."""
     from . import figures as F
     from .contrasts import Contrast
@@ -235,6 +259,22 @@ def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str |
     F.save(F.plot_paired(mea, contrasts, title=f"{dataset}: subject means of key measures"), out["paired_measures"])
     F.save(F.plot_qc(cyc, title=f"{dataset}: gait cycles kept and rejected"), out["qc_overview"])
 
+    from .waveform_stats import DEFAULT_DOMAINS, plot_contrast_waveforms
+
+    summary, _ = read_parquet(spm)
+    clus, _ = read_parquet(clusters)
+    emg_all = sorted(v for v in wav["variable"].unique() if v.startswith("emg_")) if len(wav) else []
+    for c in contrasts:
+        s_c = summary[(summary["contrast"] == c.id) & (summary["dataset"] == dataset)] if len(summary) else summary
+        k_c = clus[(clus["contrast"] == c.id) & (clus["dataset"] == dataset)] if len(clus) else clus
+        for family, variables, ncols in (("knee", list(DEFAULT_DOMAINS), 3), ("emg", emg_all, 4)):
+            title = f"{dataset}: {c.label}, SPM1D paired t ({family}; shaded: suprathreshold clusters)"
+            if s_c.empty:
+                title = f"{dataset}: {c.label}: not tested here ({'covariate-adjusted: no SPM' if c.covariates else 'the contrast does not apply to this dataset'})"
+            fig = plot_contrast_waveforms(wav, c, k_c, variables=variables if not s_c.empty else [], title=title,
+                                          summary=s_c, ncols=ncols)
+            F.save(fig, out[f"spm_{c.id}_{family}"])
+
 
 def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                inputs: Mapping[str, Sequence[str | os.PathLike]], output: str | os.PathLike) -> None:
@@ -247,7 +287,9 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
     sections = build_sections(config=run.config, specs=run.manifest, provenance=inputs["provenance"],
                               tables=tables, stats={"contrasts": inputs["contrasts"][0],
                                                     "exclusions": inputs["exclusions"][0],
-                                                    "claims": inputs["claims"][0]},
+                                                    "claims": inputs["claims"][0],
+                                                    "waveform_spm": inputs["waveform_spm"][0],
+                                                    "waveform_clusters": inputs["waveform_clusters"][0]},
                               figures=inputs["figures"])
     render_report(title=run.config["report"]["title"], question=QUESTION, sections=sections,
                   software=software_versions(), output=output)

@@ -146,3 +146,21 @@ def test_family_sidak_and_skips(arch):
     assert none.alpha_corrected.iloc[0] == 0.05
     with pytest.raises(ValueError, match="correction"):
         spm_family({"arch": (ya, yb)}, correction="bonf")
+
+
+def test_zero_variance_within_one_level_is_a_recorded_skip_not_a_family_failure():
+    """A level whose curves are all equal at some nodes (e.g. PFJ stress clamped to 0) is skipped by name."""
+    import numpy as np
+
+    from retrogait.stats import spm_family
+
+    rng = np.random.default_rng(3)
+    good_a, good_b = rng.normal(size=(8, 101)).cumsum(axis=1), rng.normal(size=(8, 101)).cumsum(axis=1)
+    flat_a = good_a.copy()
+    flat_a[:, 60:] = 0.0  # level a identical across subjects at 60-100 %
+    flat_b = good_b.copy()
+    flat_b[:, 60:] = rng.normal(size=(8, 41))
+    summary, _ = spm_family({"ok": (good_a, good_b), "clamped": (flat_a, flat_b)}, alpha=0.05)
+    status = dict(zip(summary["variable"], summary["status"]))
+    assert status["ok"] == "ok"
+    assert status["clamped"].startswith("skipped:") and "zero variance of ya" in status["clamped"]

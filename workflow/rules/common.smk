@@ -47,14 +47,21 @@ DATASET_TABLES = [
     "emg_quality",
     "emg_references",
 ]
+# Figures of each dataset: (file name, caption file in workflow/report/).
+# One SPM1D figure pair per configured contrast (knee variables, EMG); a
+# contrast that does not apply to a dataset gets a figure saying so, because
+# Snakemake needs its outputs known before the data are read.
 FIGURES = [
-    "waveforms_kinematics",
-    "waveforms_kinetics",
-    "waveforms_emg",
-    "paired_measures",
-    "qc_overview",
+    ("waveforms_kinematics", "waveforms_kinematics"),
+    ("waveforms_kinetics", "waveforms_kinetics"),
+    ("waveforms_emg", "waveforms_emg"),
+    ("paired_measures", "paired_measures"),
+    ("qc_overview", "qc_overview"),
+] + [
+    (f"spm_{c['id']}_{family}", f"spm_{family}")
+    for c in RUN.config["stats"]["contrasts"]
+    for family in ("knee", "emg")
 ]
-STATS_TABLES = ["contrasts", "exclusions", "claims"]
 
 
 def subject_path(dataset, subject, name):
@@ -91,7 +98,7 @@ def dataset_tables(name):
 
 
 def all_figures():
-    return [f"reports/figures/{d}/{f}.png" for d in RUN.datasets for f in FIGURES]
+    return [f"reports/figures/{d}/{f}.png" for d in RUN.datasets for f, _ in FIGURES]
 
 
 def all_provenance():

@@ -1,19 +1,21 @@
 rule figures:
-    """Waveforms by condition, paired subject plots and QC overview of one dataset."""
+    """Waveforms by condition, paired subject plots, SPM1D contrasts and QC overview of one dataset."""
     input:
         waveforms="data/processed/{dataset}/waveforms.parquet",
         measures="data/processed/{dataset}/measures.parquet",
         cycles="data/processed/{dataset}/cycles.parquet",
         contrasts="reports/tables/contrasts.parquet",
+        spm="reports/tables/waveform_spm.parquet",
+        clusters="reports/tables/waveform_clusters.parquet",
     output:
         [
             report(
                 f"reports/figures/{{dataset}}/{name}.png",
-                caption=f"../report/{name}.rst",
+                caption=f"../report/{caption}.rst",
                 category="Figures",
                 subcategory="{dataset}",
             )
-            for name in FIGURES
+            for name, caption in FIGURES
         ],
     params:
         contrasts=config["stats"]["contrasts"],

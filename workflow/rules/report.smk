@@ -10,6 +10,8 @@ rule report:
         contrasts="reports/tables/contrasts.parquet",
         exclusions="reports/tables/exclusions.parquet",
         claims="reports/tables/claims.parquet",
+        waveform_spm="reports/tables/waveform_spm.parquet",
+        waveform_clusters="reports/tables/waveform_clusters.parquet",
         figures=all_figures(),
     output:
         report("reports/report.html", caption="../report/report.rst", category="Report"),

@@ -1,12 +1,16 @@
 rule stats:
-    """Configured contrasts on every dataset: paired tests, mixed models, Holm."""
+    """Configured contrasts on every dataset: paired tests, mixed models, Holm,
+    TOST, SPM1D on waveforms, claims scorecard."""
     input:
         measures=dataset_tables("measures"),
+        waveforms=dataset_tables("waveforms"),
         claims=claims_file(),
     output:
         contrasts="reports/tables/contrasts.parquet",
         exclusions="reports/tables/exclusions.parquet",
         claims="reports/tables/claims.parquet",
+        waveform_spm="reports/tables/waveform_spm.parquet",
+        waveform_clusters="reports/tables/waveform_clusters.parquet",
         claims_csv=report(
             "reports/tables/claims.csv",
             caption="../report/claims.rst",
@@ -18,6 +22,12 @@ rule stats:
             category="Tables",
         ),
         exclusions_csv="reports/tables/exclusions.csv",
+        waveform_clusters_csv=report(
+            "reports/tables/waveform_clusters.csv",
+            caption="../report/waveform_clusters.rst",
+            category="Tables",
+        ),
+        waveform_spm_csv="reports/tables/waveform_spm.csv",
     params:
         stats=config["stats"],
     threads: workflow.cores

@@ -3,13 +3,14 @@
 from pathlib import Path
 
 from retrogait.logs import logged
-from retrogait.stages import stats_run
+from retrogait.stages import STATS_TABLES, stats_run
 
 with logged(snakemake.log[0]):
     stats_run(
         snakemake.config,
         measures=snakemake.input.measures,
-        outputs=[snakemake.output.contrasts, snakemake.output.exclusions, snakemake.output.claims],
+        waveforms=snakemake.input.waveforms,
+        outputs=[snakemake.output[name] for name in STATS_TABLES],
         workers=snakemake.threads,
         root=Path(snakemake.scriptdir).resolve().parents[1],
     )

@@ -87,12 +87,13 @@ def _check_curves(ya: object, yb: object) -> tuple[np.ndarray, np.ndarray]:
             rows = np.flatnonzero(bad.any(axis=1)).tolist()
             raise ValueError(f"spm_paired: {name} has NaN/inf in subject row(s) {rows}; "
                              "spm1d needs complete curves (remove or impute those subjects explicitly)")
-    D = A - B
-    sd = D.std(axis=0, ddof=1)
-    zero = np.flatnonzero(sd <= 1e-12 * max(1.0, float(np.abs(D).max())))
-    if zero.size:
-        raise ValueError(f"spm_paired: zero variance of a - b at node(s) {zero.tolist()} "
-                         "(degenerate curves); the t statistic is undefined there")
+    # spm1d refuses zero variance of the differences and of either level's curves
+    for label, M in (("a - b", A - B), ("ya", A), ("yb", B)):
+        sd = M.std(axis=0, ddof=1)
+        zero = np.flatnonzero(sd <= 1e-12 * max(1.0, float(np.abs(M).max())))
+        if zero.size:
+            raise ValueError(f"spm_paired: zero variance of {label} at node(s) {zero.tolist()} "
+                             "(degenerate curves); the t statistic is undefined there")
     return A, B
 
 
@@ -201,7 +202,7 @@ def spm_family(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, alpha: fl
         try:
             res = spm_paired(ya, yb, alpha=a_corr, two_tailed=two_tailed)
         except ValueError as exc:
-            if "zero variance" not in str(exc):
+            if "zero variance" not in str(exc).lower():
                 raise ValueError(f"spm_family: variable {name!r}: {exc}") from exc
             row = {c: np.nan for c in _SUMMARY_COLUMNS}
             J, Q = np.shape(ya)
