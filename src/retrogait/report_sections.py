@@ -39,7 +39,7 @@ FIGURE_CAPTIONS = {
     "qc_overview": ("Quality control", "Gait cycles kept and rejected per subject, rejected cycles by first "
                     "reason."),
     "spm_knee": ("SPM1D, knee", "Mean ± SD across subjects of subject-mean curves at the two levels of the "
-                 "contrast (knee flexion over the stride; moments, vertical GRF and patellofemoral stress over "
+                 "contrast (knee flexion over the stride; moments, vertical GRF, patellofemoral force and stress over "
                  "stance); grey: supra-threshold clusters of the paired SPM{t}, with their p values "
                  "(Šidák-corrected across the variables of the family)."),
     "spm_emg": ("SPM1D, EMG", "Mean ± SD across subjects of subject-mean EMG envelopes at the two levels of the "
@@ -405,7 +405,7 @@ def _waveform_stats(spm: pd.DataFrame, clusters: pd.DataFrame, contrasts: Sequen
         "of both sides averaged; two-tailed; random-field-theory threshold and cluster p values, Pataky 2012; "
         "docs/methods.md §6.1). Two families per contrast and dataset, each at the family-wise alpha with the "
         "Šidák per-test level 1 − (1 − alpha)^(1/m): 'knee' (knee angle, moments, vertical GRF, patellofemoral "
-        "stress) and 'emg' (one envelope per muscle). Cluster extents are in % of the cycle domain (stride or "
+        "force and stress) and 'emg' (one envelope per muscle). Cluster extents are in % of the cycle domain (stride or "
         "stance). Covariate-adjusted contrasts have no waveform test (spm1d has no paired ANCOVA).")
     covariate = [c.label for c in contrasts if c.covariates]
     if spm.empty:

@@ -36,6 +36,14 @@ log = logging.getLogger("retrogait.stages")
 STATS_TABLES = ("contrasts", "exclusions", "claims", "waveform_spm", "waveform_clusters")
 
 
+def _spm_domains() -> dict[str, str]:
+    """Waveforms tested by SPM1D and their domains: the library defaults plus PFJ force over stance
+    (the compressive load the main question is about)."""
+    from .waveform_stats import DEFAULT_DOMAINS
+
+    return {**DEFAULT_DOMAINS, "pfj_force": "stance"}
+
+
 def fetch_subject(config: Mapping[str, Any], *, dataset: str, subject: str, output: str | os.PathLike,
                   root: str | os.PathLike = ".", environ: Mapping[str, str] = os.environ) -> list[dict]:
     """Obtain one subject's raw files into ``data/raw/<dataset>/`` and record provenance.
@@ -227,7 +235,7 @@ def _spm(waveforms: Sequence[str | os.PathLike], contrasts, *, alpha: float):
     if wav.empty or not plain:
         from .waveform_stats import CLUSTER_COLUMNS, SUMMARY_COLUMNS
         return pd.DataFrame(columns=SUMMARY_COLUMNS), pd.DataFrame(columns=CLUSTER_COLUMNS)
-    return spm_contrasts(wav, plain, alpha=alpha, degenerate="trim")
+    return spm_contrasts(wav, plain, alpha=alpha, domains=_spm_domains(), degenerate="trim")
 
 
 def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str | os.PathLike,
@@ -259,7 +267,7 @@ def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str |
     F.save(F.plot_paired(mea, contrasts, title=f"{dataset}: subject means of key measures"), out["paired_measures"])
     F.save(F.plot_qc(cyc, title=f"{dataset}: gait cycles kept and rejected"), out["qc_overview"])
 
-    from .waveform_stats import DEFAULT_DOMAINS, plot_contrast_waveforms
+    from .waveform_stats import plot_contrast_waveforms
 
     summary, _ = read_parquet(spm)
     clus, _ = read_parquet(clusters)
@@ -267,12 +275,12 @@ def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str |
     for c in contrasts:
         s_c = summary[(summary["contrast"] == c.id) & (summary["dataset"] == dataset)] if len(summary) else summary
         k_c = clus[(clus["contrast"] == c.id) & (clus["dataset"] == dataset)] if len(clus) else clus
-        for family, variables, ncols in (("knee", list(DEFAULT_DOMAINS), 3), ("emg", emg_all, 4)):
+        for family, variables, ncols in (("knee", list(_spm_domains()), 3), ("emg", emg_all, 4)):
             title = f"{dataset}: {c.label}, SPM1D paired t ({family}; shaded: suprathreshold clusters)"
             if s_c.empty:
                 title = f"{dataset}: {c.label}: not tested here ({'covariate-adjusted: no SPM' if c.covariates else 'the contrast does not apply to this dataset'})"
             fig = plot_contrast_waveforms(wav, c, k_c, variables=variables if not s_c.empty else [], title=title,
-                                          summary=s_c, ncols=ncols)
+                                          summary=s_c, ncols=ncols, domains=_spm_domains())
             F.save(fig, out[f"spm_{c.id}_{family}"])
 
 
