@@ -5,6 +5,7 @@ rule cycles:
     output:
         subject_outputs(CYCLE_FILES),
     params:
+        code=CODE_VERSION,
         events=config["events"],
         emg=config["emg"],
         cycles=config["cycles"],

@@ -18,6 +18,7 @@ rule figures:
             for name, caption in FIGURES
         ],
     params:
+        code=CODE_VERSION,
         contrasts=config["stats"]["contrasts"],
     log:
         "logs/figures/{dataset}.log",

@@ -6,6 +6,7 @@ rule ingest:
     output:
         subject_outputs(SUBJECT_FILES),
     params:
+        code=CODE_VERSION,
         options=lambda wildcards: RUN.config["dataset_options"].get(wildcards.dataset, {}),
     log:
         "logs/ingest/{dataset}/{subject}.log",

@@ -7,6 +7,7 @@ rule measures:
     output:
         "data/processed/{dataset}/subjects/{subject}/measures.parquet",
     params:
+        code=CODE_VERSION,
         knee_load=config["knee_load"],
     log:
         "logs/measures/{dataset}/{subject}.log",
@@ -28,6 +29,8 @@ rule combine:
         emg_references=dataset_subject_files("emg_references"),
     output:
         expand("data/processed/{{dataset}}/{name}.parquet", name=DATASET_TABLES),
+    params:
+        code=CODE_VERSION,
     log:
         "logs/combine/{dataset}.log",
     conda:

@@ -16,6 +16,7 @@ rule report:
     output:
         report("reports/report.html", caption="../report/report.rst", category="Report"),
     params:
+        code=CODE_VERSION,
         report=config["report"],
     log:
         "logs/report.log",

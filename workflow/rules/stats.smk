@@ -29,6 +29,7 @@ rule stats:
         ),
         waveform_spm_csv="reports/tables/waveform_spm.csv",
     params:
+        code=CODE_VERSION,
         stats=config["stats"],
     threads: workflow.cores
     log:
