@@ -69,6 +69,8 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
     claims = read_parquet(stats["claims"])[0] if stats.get("claims") else pd.DataFrame()
     spm = read_parquet(stats["waveform_spm"])[0] if stats.get("waveform_spm") else pd.DataFrame()
     clusters = read_parquet(stats["waveform_clusters"])[0] if stats.get("waveform_clusters") else pd.DataFrame()
+    meta_studies = read_parquet(stats["meta_studies"])[0] if stats.get("meta_studies") else None
+    meta_pooled = read_parquet(stats["meta_pooled"])[0] if stats.get("meta_pooled") else None
     prov = [json.loads(Path(p).read_text()) for p in provenance]
     contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
     alpha = float(config["stats"]["alpha"])
@@ -88,6 +90,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
         _results(results, contrasts, alpha),
         _waveform_stats(spm, clusters, contrasts),
         _scorecard(claims, config),
+        _meta_analysis(meta_studies, meta_pooled, config),
         _figures(figures, spm, contrasts),
         _limitations(trials, cycles, measures, results, contrasts),
     ]
@@ -366,6 +369,11 @@ def _scorecard(claims: pd.DataFrame, config) -> Section:
 
 def _figure_caption(stem: str, contrasts_by_id: Mapping[str, Contrast]) -> tuple[str, str, str | None]:
     """(title, caption, contrast id or None) of a figure file stem."""
+    if stem.startswith("forest_"):
+        measure = stem[len("forest_"):]
+        return (f"Forest plot, {measure}", "Hedges' g (BW − FW) with 95 % CI of each published study (circles) "
+                "and dataset of this run (squares), marker area ∝ random-effects weight; diamonds: pooled "
+                "estimate per stratum. Walking and running are never pooled together.", None)
     if stem.startswith("spm_"):
         for family in ("knee", "emg"):
             if stem.endswith(f"_{family}"):
@@ -375,6 +383,39 @@ def _figure_caption(stem: str, contrasts_by_id: Mapping[str, Contrast]) -> tuple
                 return f"{title}: {label}", caption, cid
     title, caption = FIGURE_CAPTIONS.get(stem, (stem, ""))
     return title, caption, None
+
+
+def _meta_analysis(studies: pd.DataFrame | None, pooled: pd.DataFrame | None, config) -> Section:
+    """Published evidence pooled with this run's datasets (random effects, walking and running apart)."""
+    s = Section("Published evidence: meta-analysis")
+    meta = config.get("meta_analysis", {})
+    if studies is None or pooled is None:
+        s.paragraphs.append("Not run (config key meta_analysis.literature is null).")
+        return s
+    method = {"pm": "Paule-Mandel", "dl": "DerSimonian-Laird"}.get(meta.get("method"), meta.get("method"))
+    s.paragraphs.append(
+        f"Hedges' g of BW − FW from published group means and SDs ({meta.get('literature')}; where in each paper "
+        "every number was read is recorded there) and from this run's datasets (contrast(s) "
+        f"{', '.join(meta.get('contrasts', []))}: subject means with the observed FW-BW correlation), pooled "
+        f"per measure with a random-effects model ({method} tau², statsmodels; docs/methods.md §6.6). Published "
+        f"paired designs do not report their correlation: r = {meta.get('assumed_r')} is assumed "
+        "(Follmann et al. 1992), which sets their variances and weights but not their g. Walking and running are "
+        f"separate strata and never pooled together; a stratum with fewer than {meta.get('min_studies')} studies "
+        "is listed but not pooled. With two or three studies tau² and the normal-based pooled CI are imprecise "
+        "(no Hartung-Knapp adjustment).")
+    if studies.empty:
+        s.paragraphs.append("No published or dataset effect maps to a measure of this pipeline.")
+        return s
+    walking = studies[studies["stratum"] == "walking"]
+    if walking.empty or not (walking["source"] == "literature").any():
+        s.paragraphs.append("No published study of backward WALKING reports group means and SDs usable for a "
+                            "standardised mean difference; the published evidence here is from backward running, "
+                            "a different task (higher loads, different technique), shown for context only.")
+    s.tables.append(("Pooled estimates", pooled[["measure", "stratum", "k", "k_literature", "k_dataset", "effect",
+                                                 "ci_low", "ci_high", "tau2", "i2", "p_q", "note"]]))
+    s.tables.append(("Studies and datasets", studies[["measure", "stratum", "label", "source", "n", "effect",
+                                                      "ci_low", "ci_high", "weight", "note"]]))
+    return s
 
 
 def _figures(figures, spm: pd.DataFrame | None = None, contrasts: Sequence[Contrast] = ()) -> Section:

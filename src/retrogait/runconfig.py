@@ -73,6 +73,24 @@ class Run:
         return load_claims(self.root / path, self.root / CLAIMS_SCHEMA,
                            contrast_ids=[c["id"] for c in st["contrasts"]], sesoi=st.get("sesoi", {}))
 
+    @cached_property
+    def literature(self):
+        """The published summary table (:func:`retrogait.adapters.summary.read_literature`), or None.
+
+        Raises :class:`ConfigError` when ``meta_analysis.contrasts`` names a
+        contrast that is not configured.
+        """
+        from .adapters.summary import read_literature
+
+        meta = self.config.get("meta_analysis", {})
+        known = [c["id"] for c in self.config["stats"]["contrasts"]]
+        unknown = [c for c in meta.get("contrasts", []) if c not in known]
+        if unknown:
+            raise ConfigError(f"config key 'meta_analysis.contrasts' names unknown contrast(s) {unknown}; "
+                              f"stats.contrasts declares: {known}")
+        path = meta.get("literature")
+        return read_literature(self.root / path) if path else None
+
     def subjects(self, dataset: str) -> list[str]:
         return sorted(self.plan[dataset])
 
@@ -93,4 +111,5 @@ def load_run(config: Mapping[str, Any], *, root: str | os.PathLike = ".") -> Run
     run = Run(root=root, config=cfg, manifest=manifest)
     run.plan  # noqa: B018 - adapters validate their options and files now
     run.claims  # noqa: B018 - claims refer to known measures and contrasts
+    run.literature  # noqa: B018 - the literature table is well formed
     return run

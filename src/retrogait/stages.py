@@ -238,6 +238,44 @@ def _spm(waveforms: Sequence[str | os.PathLike], contrasts, *, alpha: float):
     return spm_contrasts(wav, plain, alpha=alpha, domains=_spm_domains(), degenerate="trim")
 
 
+def meta_run(config: Mapping[str, Any], *, contrasts: str | os.PathLike, trials: Sequence[str | os.PathLike],
+             studies: str | os.PathLike, pooled: str | os.PathLike, forest: Sequence[str | os.PathLike],
+             root: str | os.PathLike = ".") -> None:
+    """Published FW vs BW effects pooled with the datasets' own: tables and one forest plot per measure.
+
+    ``forest`` paths are named ``forest_<measure>.png``.
+    """
+    import pandas as pd
+
+    from . import figures as F
+    from .adapters.summary import literature_effects
+    from .io import write_text
+    from .meta_analysis import dataset_effects, plot_forest, pool
+
+    run = load_run(config, root=root)
+    meta = run.config["meta_analysis"]
+    lit = literature_effects(run.literature, assumed_r=meta["assumed_r"])
+    parts = [read_parquet(p)[0] for p in trials]
+    settings = {}
+    for t in parts:
+        for d, surf in t.groupby("dataset")["surface"]:
+            kinds = sorted(set(surf.dropna().astype(str)))
+            settings[str(d)] = kinds[0] if len(kinds) == 1 and kinds[0] in ("treadmill", "overground") else "unknown"
+    own = dataset_effects(read_parquet(contrasts)[0], contrast_ids=meta["contrasts"], settings=settings)
+    effects = pd.concat([e for e in (lit, own) if len(e)], ignore_index=True) if len(lit) or len(own) else lit
+    study_rows, pooled_rows = pool(effects, method=meta["method"], alpha=run.config["stats"]["alpha"],
+                                   min_studies=meta["min_studies"])
+    log.info("meta-analysis: %d literature and %d dataset effects; %d pooled rows", len(lit), len(own),
+             len(pooled_rows))
+    for df, path, kind in ((study_rows, studies, "meta_studies"), (pooled_rows, pooled, "meta_pooled")):
+        _write_table(df, path, kind)
+        write_text(df.to_csv(index=False, float_format="%.6g", lineterminator="\n"), Path(path).with_suffix(".csv"))
+    for path in forest:
+        measure = Path(path).stem.removeprefix("forest_")
+        F.save(plot_forest(study_rows, pooled_rows, measure=measure,
+                           title=f"{measure}: backward vs forward, Hedges' g (BW − FW)"), path)
+
+
 def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str | os.PathLike,
                     measures: str | os.PathLike, cycles: str | os.PathLike, spm: str | os.PathLike,
                     clusters: str | os.PathLike, outputs: Sequence[str | os.PathLike]) -> None:
@@ -297,7 +335,9 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                                                     "exclusions": inputs["exclusions"][0],
                                                     "claims": inputs["claims"][0],
                                                     "waveform_spm": inputs["waveform_spm"][0],
-                                                    "waveform_clusters": inputs["waveform_clusters"][0]},
+                                                    "waveform_clusters": inputs["waveform_clusters"][0],
+                                                    **{k: inputs[k][0] for k in ("meta_studies", "meta_pooled")
+                                                       if k in inputs}},
                               figures=inputs["figures"])
     render_report(title=run.config["report"]["title"], question=QUESTION, sections=sections,
                   software=software_versions(), output=output)

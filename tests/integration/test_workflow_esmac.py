@@ -52,7 +52,8 @@ def test_report_exists_and_is_self_contained(esmac):
     assert "data:image/png;base64," in html
     assert not re.search(r'<img[^>]+src="(?!data:)', html), "figures must be embedded"
     assert not re.search(r"<script", html, re.I)
-    for heading in ("Datasets", "Methods", "Quality control", "Results", "Figures",
+    for heading in ("Datasets", "Methods", "Quality control", "Results", "Waveform statistics (SPM1D)",
+                    "Claims scorecard", "Published evidence: meta-analysis", "Figures",
                     "What these data can and cannot show", "Software"):
         assert f">{heading}</h2>" in html, heading
     # datasets: citation, licence and checksums of every file
@@ -62,6 +63,14 @@ def test_report_exists_and_is_self_contained(esmac):
         assert sha in html
     assert "Turn vs straight" in html and "band-pass 20-450 Hz" in html
     assert "ezc3d" in html and "statsmodels" in html  # software versions
+    # SPM1D on the one contrast that applies, its figures embedded; the others said not to apply
+    spm = pd.read_parquet(work / "reports" / "tables" / "waveform_spm.parquet")
+    assert set(spm["contrast"]) == {"turn_vs_straight"} and (spm["status"] == "ok").any()
+    assert "SPM1D, knee: Turn vs straight" in html and "SPM1D, knee: Backward" not in html
+    # meta-analysis: no backward-walking data here, so published (running) studies only, and said so
+    studies = pd.read_parquet(work / "reports" / "tables" / "meta_studies.parquet")
+    assert set(studies["source"]) == {"literature"} and set(studies["stratum"]) == {"running"}
+    assert "No published study of backward WALKING" in html
 
 
 def test_tables_cover_12_subjects_and_both_conditions(esmac):

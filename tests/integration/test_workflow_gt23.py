@@ -99,6 +99,27 @@ def test_planted_effects_are_recovered(gt23_run):
                                                                                    "lmm_speed_mps_ci_high"]
 
 
+def test_spm_finds_the_planted_contact_flexion_and_meta_analysis_takes_the_dataset_effect(gt23_run):
+    work, *_ = gt23_run
+    tables = work / "reports" / "tables"
+    clusters = pd.read_parquet(tables / "waveform_clusters.parquet")
+    knee = clusters[(clusters["contrast"] == "bw_vs_fw_0.6") & (clusters["variable"] == "knee_flexion")]
+    # planted: BW - FW knee flexion at contact = +20 deg, so BW is more flexed around 0 % of the stride
+    assert ((knee["start_pct"] <= 1.0) & (knee["sign"] == "a>b")).any(), knee
+    spm = pd.read_parquet(tables / "waveform_spm.parquet")
+    assert not (spm["contrast"] == "bw_vs_fw_speed_adjusted").any()  # covariate: no SPM, said in the report
+    studies = pd.read_parquet(tables / "meta_studies.parquet")
+    own = studies[(studies["source"] == "dataset") & (studies["measure"] == "knee_extensor_moment_peak")]
+    assert list(own["stratum"]) == ["walking"] and list(own["contrast"]) == ["bw_vs_fw_0.6"]
+    assert own["effect"].iloc[0] < 0  # planted BW - FW = -0.15 N.m/kg
+    pooled = pd.read_parquet(tables / "meta_pooled.parquet").set_index(["measure", "stratum"])
+    assert pooled.loc[("knee_extensor_moment_peak", "walking"), "k_dataset"] == 1
+    assert pooled.loc[("knee_extensor_moment_peak", "walking"), "note"].startswith("k=1")
+    html = (work / "reports" / "report.html").read_text()
+    assert "Waveform statistics (SPM1D)" in html and "Published evidence: meta-analysis" in html
+    assert "Forest plot, knee_extensor_moment_peak" in html
+
+
 def test_report_names_dataset_licence_members_and_replica(gt23_run):
     work, *_ = gt23_run
     html = (work / "reports" / "report.html").read_text()

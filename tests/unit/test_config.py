@@ -121,3 +121,20 @@ def test_unknown_adapter_is_named(repo_root, tmp_path, manifest, config):
     path = _write(tmp_path, bad)
     with pytest.raises(ConfigError, match="dataset 'gaitalytics': unknown adapter 'nope'"):
         load_run({**config, "datasets": ["gaitalytics"], "manifest": str(path)}, root=repo_root)
+
+
+def test_meta_analysis_contrast_must_be_configured(repo_root, config):
+    bad = {**config, "meta_analysis": {**config["meta_analysis"], "contrasts": ["bw_vs_fw_06"]}}
+    with pytest.raises(ConfigError, match=r"meta_analysis.contrasts.*bw_vs_fw_06.*bw_vs_fw_0.6"):
+        load_run(bad, root=repo_root)
+
+
+def test_meta_analysis_literature_is_read_at_parse_time_and_can_be_switched_off(repo_root, config, tmp_path):
+    run = load_run(config, root=repo_root)
+    assert len(run.literature) >= 1 and set(run.literature["activity"]) <= {"walking", "running"}
+    off = load_run({**config, "meta_analysis": {"literature": None}}, root=repo_root)
+    assert off.literature is None
+    broken = tmp_path / "lit.csv"
+    broken.write_text("study,doi\nX,10.1/x\n")
+    with pytest.raises(Exception, match="lit.csv"):
+        load_run({**config, "meta_analysis": {"literature": str(broken)}}, root=repo_root)

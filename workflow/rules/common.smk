@@ -104,8 +104,34 @@ def dataset_tables(name):
     return [f"data/processed/{d}/{name}.parquet" for d in RUN.datasets]
 
 
+def literature_file():
+    """The published summary table of the meta-analysis, when configured."""
+    path = RUN.config["meta_analysis"].get("literature")
+    return [str(ROOT / path)] if path else []
+
+
+# One forest plot per measure that the literature table maps to a retrogait
+# measure (known when the workflow is parsed, so the outputs are fixed).
+META_MEASURES = (
+    sorted(m for m in set(RUN.literature["measure"]) if m)
+    if RUN.literature is not None
+    else []
+)
+META_TABLES = ["meta_studies", "meta_pooled"] if RUN.literature is not None else []
+
+
+def meta_figures():
+    return [f"reports/figures/meta/forest_{m}.png" for m in META_MEASURES]
+
+
+def meta_tables():
+    return {name: f"reports/tables/{name}.parquet" for name in META_TABLES}
+
+
 def all_figures():
-    return [f"reports/figures/{d}/{f}.png" for d in RUN.datasets for f, _ in FIGURES]
+    return [
+        f"reports/figures/{d}/{f}.png" for d in RUN.datasets for f, _ in FIGURES
+    ] + meta_figures()
 
 
 def all_provenance():

@@ -12,6 +12,7 @@ rule report:
         claims="reports/tables/claims.parquet",
         waveform_spm="reports/tables/waveform_spm.parquet",
         waveform_clusters="reports/tables/waveform_clusters.parquet",
+        **meta_tables(),
         figures=all_figures(),
     output:
         report("reports/report.html", caption="../report/report.rst", category="Report"),

@@ -38,3 +38,40 @@ rule stats:
         "../envs/retrogait.yaml"
     script:
         "../scripts/stats.py"
+
+
+if META_TABLES:
+
+    rule meta_analysis:
+        """Published FW vs BW effects pooled with the datasets' own (random effects), forest plots."""
+        input:
+            contrasts="reports/tables/contrasts.parquet",
+            trials=dataset_tables("trials"),
+            literature=literature_file(),
+        output:
+            studies="reports/tables/meta_studies.parquet",
+            pooled="reports/tables/meta_pooled.parquet",
+            studies_csv="reports/tables/meta_studies.csv",
+            pooled_csv=report(
+                "reports/tables/meta_pooled.csv",
+                caption="../report/meta_pooled.rst",
+                category="Tables",
+            ),
+            forest=[
+                report(
+                    f"reports/figures/meta/forest_{m}.png",
+                    caption="../report/forest.rst",
+                    category="Figures",
+                    subcategory="meta-analysis",
+                )
+                for m in META_MEASURES
+            ],
+        params:
+            code=CODE_VERSION,
+            meta=config.get("meta_analysis", {}),
+        log:
+            "logs/meta_analysis.log",
+        conda:
+            "../envs/retrogait.yaml"
+        script:
+            "../scripts/meta_analysis.py"
