@@ -9,10 +9,9 @@ For one subject, every trial is processed the same way:
    (:mod:`retrogait.emg`);
 3. each kept cycle is time-normalised to ``nodes`` points (0-100 %) over the
    stride (foot strike to the next ipsilateral foot strike) and over stance
-   (foot strike to foot off), by linear interpolation (methods.md 0.2);
+   (foot strike to foot off), by linear interpolation (docs/methods.md §0.2);
 4. EMG envelopes are normalised per subject, side and muscle to one
-   reference spanning all conditions (never per trial; CEDE rule, methods.md
-   5.4), so condition differences in amplitude remain visible.
+   reference spanning all conditions (never per trial; CEDE rule, docs/methods.md §5.4), so condition differences in amplitude remain visible.
 
 Rejected cycles stay in the cycles table with their reason.
 """
@@ -91,7 +90,7 @@ def time_normalise(time_s: np.ndarray, values: np.ndarray, start_s: float, end_s
     """Resample ``values`` on ``nodes`` equally spaced times from ``start_s`` to ``end_s``.
 
     Linear interpolation between the two samples around each node
-    (methods.md 0.2: 101 nodes, linear interpolation). Non-finite samples
+    (docs/methods.md §0.2: 101 nodes, linear interpolation). Non-finite samples
     are skipped; a node is NaN when it lies in a gap longer than
     ``max_gap_samples`` sample intervals or more than one sample interval
     outside the finite data, so missing data are never invented.

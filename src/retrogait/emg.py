@@ -1,20 +1,20 @@
 """Surface EMG: linear envelopes, channel quality, amplitude normalisation, co-contraction.
 
-Processing follows methods.md section 5:
+Processing follows docs/methods.md §5:
 
 * :func:`linear_envelope` -- remove the mean, zero-lag Butterworth band-pass
   (default 20-450 Hz), full-wave rectification, zero-lag low-pass (default
-  6 Hz) (methods.md 5.2-5.3).
+  6 Hz) (docs/methods.md §5.2-5.3).
 * :func:`channel_quality` -- flags channels that carry no usable EMG: flat
   (no activity above the noise floor), saturated (clipped at the ADC rails)
   or contaminated by mains hum. Every criterion is scale-free, so it works
-  whatever the amplifier gain (methods.md 5.5: reject saturated or artefact
+  whatever the amplifier gain (docs/methods.md §5.5: reject saturated or artefact
   strides).
 * :func:`normalisation_reference` and :func:`normalise` -- ONE amplitude
   reference per subject, side and muscle spanning all conditions, never per
-  trial or per condition (CEDE rule, Besomi et al. 2020; methods.md 5.4).
+  trial or per condition (CEDE rule, Besomi et al. 2020; docs/methods.md §5.4).
 * :func:`co_contraction` and :func:`co_contraction_curve` -- Rudolph et al.
-  (2000) and Falconer & Winter (1985) indices (methods.md 5.6).
+  (2000) and Falconer & Winter (1985) indices (docs/methods.md §5.6).
 
 Units: raw EMG and envelopes in V; normalised envelopes in ``%ref``
 (percent of the subject's reference); the Rudolph index has the unit of the
@@ -103,7 +103,7 @@ def _order(name: str, value: Any) -> int:
 
 @dataclass(frozen=True)
 class EnvelopeParams:
-    """Parameters of the linear envelope (methods.md 5.2-5.3).
+    """Parameters of the linear envelope (docs/methods.md §5.2-5.3).
 
     Parameters
     ----------
@@ -112,7 +112,7 @@ class EnvelopeParams:
         10-20 Hz high-pass and a low-pass near 500 Hz, ISEK 5-500 Hz; 20-450 Hz
         is the common hardware band (e.g. Delsys Trigno) and the 20 Hz corner
         suppresses movement artefact (De Luca et al. 2010, J Biomech 43:1573)
-        (methods.md 5.2).
+        (docs/methods.md §5.2).
     band_order
         Order passed to :func:`scipy.signal.butter` for the band-pass
         (default 4, as biomechZoo ``emgprocess_data``). A band-pass design of
@@ -120,12 +120,12 @@ class EnvelopeParams:
         filter), so each skirt rolls off at N x 20 dB/decade per pass.
     lowpass_hz
         Envelope low-pass cut-off [Hz]. Default 6 Hz, the pyCGM2 default;
-        methods.md 5.3 allows 4-10 Hz and asks for the same cut-off for every
+        docs/methods.md §5.3 allows 4-10 Hz and asks for the same cut-off for every
         condition and muscle.
     lowpass_order
         Butterworth order of the envelope low-pass (default 2).
     remove_mean
-        Subtract the mean before filtering (methods.md 5.2).
+        Subtract the mean before filtering (docs/methods.md §5.2).
     clip_negative
         Set envelope values below zero to zero. A Butterworth low-pass
         undershoots after sharp bursts (and after clipped samples), giving
@@ -139,7 +139,7 @@ class EnvelopeParams:
     (:func:`scipy.signal.sosfiltfilt`): zero phase lag, the magnitude
     response is squared, so the effective order doubles and the response at
     each nominal cut-off is -6 dB (amplitude 0.5) instead of -3 dB
-    (methods.md 5.2: "filtfilt doubles the effective order; report it").
+    (docs/methods.md §5.2: "filtfilt doubles the effective order; report it").
     No cut-off correction for the double pass is applied.
     """
 
@@ -180,14 +180,14 @@ class EnvelopeParams:
                 f"-6 dB at the cut-offs); full-wave rectification; low-pass {self.lowpass_hz:g} Hz "
                 f"Butterworth order {self.lowpass_order} (zero-lag, effective order "
                 f"{2 * self.lowpass_order}); negative undershoot clipped: {self.clip_negative} "
-                "(methods.md 5.2-5.3)")
+                "(docs/methods.md §5.2-5.3)")
 
 
 def design_filters(rate_hz: float, *, params: EnvelopeParams = EnvelopeParams()) -> tuple[np.ndarray, np.ndarray]:
     """Second-order sections of the envelope's band-pass and low-pass filters.
 
     Butterworth designs (:func:`scipy.signal.butter`, ``output="sos"``) as
-    described in :class:`EnvelopeParams` (methods.md 5.2-5.3). They are meant
+    described in :class:`EnvelopeParams` (docs/methods.md §5.2-5.3). They are meant
     for :func:`scipy.signal.sosfiltfilt` (zero lag, squared magnitude).
 
     Parameters
@@ -207,7 +207,7 @@ def design_filters(rate_hz: float, *, params: EnvelopeParams = EnvelopeParams())
     ValueError
         If the sampling rate is not positive, or a cut-off is not below the
         Nyquist frequency. Surface EMG needs at least 1000 Hz sampling for a
-        450-500 Hz band (biomechZoo refuses < 1000 Hz; methods.md 5.2).
+        450-500 Hz band (biomechZoo refuses < 1000 Hz; docs/methods.md §5.2).
     """
     rate = _positive("rate_hz", rate_hz)
     nyquist = rate / 2.0
@@ -216,7 +216,7 @@ def design_filters(rate_hz: float, *, params: EnvelopeParams = EnvelopeParams())
         raise ValueError(
             f"EMG sampled at {rate:g} Hz: the upper band-pass edge {hi:g} Hz must be below the Nyquist "
             f"frequency ({nyquist:g} Hz). Surface EMG for a 20-450 Hz band needs >= 1000 Hz sampling "
-            "(biomechZoo refuses < 1000 Hz; methods.md 5.2); lower emg.envelope.band_hz only knowingly.")
+            "(biomechZoo refuses < 1000 Hz; docs/methods.md §5.2); lower emg.envelope.band_hz only knowingly.")
     if params.lowpass_hz >= nyquist:
         raise ValueError(f"envelope low-pass {params.lowpass_hz:g} Hz must be below the Nyquist frequency "
                          f"({nyquist:g} Hz) of EMG sampled at {rate:g} Hz")
@@ -277,7 +277,7 @@ def _fill_gaps(x: np.ndarray, rate: float, max_gap_s: float) -> np.ndarray:
 
 def linear_envelope(x: np.ndarray, rate_hz: float, *, params: EnvelopeParams = EnvelopeParams(),
                     max_gap_s: float = 0.0) -> np.ndarray:
-    """Linear envelope of a raw surface EMG signal (methods.md 5.2-5.3).
+    """Linear envelope of a raw surface EMG signal (docs/methods.md §5.2-5.3).
 
     Steps: remove the mean; zero-lag Butterworth band-pass; full-wave
     rectification (absolute value); zero-lag Butterworth low-pass; optional
@@ -505,7 +505,7 @@ def channel_quality(x: np.ndarray, rate_hz: float, *, params: QualityParams = Qu
                     envelope: EnvelopeParams = EnvelopeParams()) -> ChannelQuality:
     """Flag an EMG channel that is flat, saturated or dominated by mains hum.
 
-    Criteria (thresholds in :class:`QualityParams`; methods.md 5.2 and 5.5):
+    Criteria (thresholds in :class:`QualityParams`; docs/methods.md §5.2 and 5.5):
 
     flat
         The channel is constant; or its linear envelope never rises clearly
@@ -525,7 +525,7 @@ def channel_quality(x: np.ndarray, rate_hz: float, *, params: QualityParams = Qu
         The 50/60 Hz lines and their harmonics inside the band, measured on a
         Welch spectrum as power above the local spectral floor (median of the
         bins from 3 half-widths to 3 half-widths + 8 Hz away from the line), hold more than ``max_mains_fraction`` of
-        the band power. methods.md 5.2 recommends a notch filter only when
+        the band power. docs/methods.md §5.2 recommends a notch filter only when
         contamination is demonstrated; this is that demonstration.
 
     Non-finite samples: metrics use the longest finite stretch; leading and
@@ -634,14 +634,15 @@ def channel_quality(x: np.ndarray, rate_hz: float, *, params: QualityParams = Qu
 # --------------------------------------------------------------------------
 # amplitude normalisation (one reference per subject, side and muscle)
 
-#: Reference methods of :func:`normalisation_reference` (methods.md 5.4).
+#: Reference methods of :func:`normalisation_reference` (docs/methods.md §5.4).
 NORMALISATION_METHODS: dict[str, str] = {
     "max_all_conditions": "largest peak of the condition-mean envelopes, over all conditions "
-                          "(ensemble pooled across conditions; CEDE option 4, methods.md 5.4 (iii))",
+                          "(one reference spanning all conditions, not an ensemble of pooled cycles; "
+                          "CEDE option 4, docs/methods.md §5.4 (iii))",
     "reference_condition_peak": "peak of the mean envelope in one named reference condition "
-                                "(e.g. FW at a fixed speed; methods.md 5.4 (ii))",
+                                "(e.g. FW at a fixed speed; docs/methods.md §5.4 (ii))",
     "mvc": "maximal voluntary contraction amplitude per muscle from a table (CEDE options 1-2, "
-           "methods.md 5.4 (i))",
+           "docs/methods.md §5.4 (i))",
 }
 
 _ID = ["subject", "side", "muscle"]
@@ -679,7 +680,7 @@ def normalisation_reference(curves: pd.DataFrame, *, method: str, reference_cond
     """One amplitude reference per subject, side and muscle, spanning all conditions.
 
     The CEDE rule (Besomi et al. 2020, J Electromyogr Kinesiol 53:102438;
-    https://cede.isek.org/definition/4; methods.md 5.4): peak/mean
+    https://cede.isek.org/definition/4; docs/methods.md §5.4): peak/mean
     normalisation "cannot use a separate maximum value for each task as this
     would remove any task difference in the amplitude". The reference is
     therefore computed once per subject, side and muscle (and dataset, when a
@@ -812,7 +813,7 @@ def normalise(curves: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
 
     ``value_% = 100 * value_V / reference_V`` with one reference per subject,
     side and muscle (from :func:`normalisation_reference`), so ratios
-    between conditions are unchanged (methods.md 5.4).
+    between conditions are unchanged (docs/methods.md §5.4).
 
     Parameters
     ----------
@@ -825,7 +826,7 @@ def normalise(curves: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
         ``condition``, ``trial``, ``cycle`` or ``direction`` column, or with
         several rows per subject, side and muscle, is refused: per-trial or
         per-condition references would remove the amplitude differences
-        between conditions (CEDE; methods.md 5.4).
+        between conditions (CEDE; docs/methods.md §5.4).
 
     Returns
     -------
@@ -840,13 +841,13 @@ def normalise(curves: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
     forbidden = [c for c in _FORBIDDEN_REF_COLS if c in references.columns]
     if forbidden:
         raise ValueError(f"EMG reference table has column(s) {forbidden}: references must be one per subject, "
-                         "side and muscle across all conditions, never per trial or condition (CEDE; methods.md 5.4)")
+                         "side and muscle across all conditions, never per trial or condition (CEDE; docs/methods.md §5.4)")
     keys = ["dataset"] + _ID if "dataset" in curves.columns and "dataset" in references.columns else list(_ID)
     dup = references.duplicated(keys, keep=False)
     if dup.any():
         raise ValueError("EMG reference table has several references for " + ", ".join(
             sorted({_label(tuple(k), keys) for k in references.loc[dup, keys].itertuples(index=False)})) +
-            "; there must be one per subject, side and muscle (CEDE; methods.md 5.4)")
+            "; there must be one per subject, side and muscle (CEDE; docs/methods.md §5.4)")
     if "unit" in curves.columns:
         units = set(curves["unit"].dropna().astype(str))
         if units - {"V"}:
@@ -871,7 +872,7 @@ def normalise(curves: pd.DataFrame, references: pd.DataFrame) -> pd.DataFrame:
 # --------------------------------------------------------------------------
 # co-contraction
 
-#: Co-contraction indices (methods.md 5.6).
+#: Co-contraction indices (docs/methods.md §5.6).
 CO_CONTRACTION_METHODS: dict[str, str] = {
     "rudolph": "Rudolph et al. 2000 (KSSTA 8:262): mean over the window of (low/high)*(low+high); "
                "unit of the normalised envelopes",
@@ -902,7 +903,7 @@ def _check_method(method: str) -> None:
 
 
 def co_contraction_curve(a: np.ndarray, b: np.ndarray, *, method: str = "rudolph") -> np.ndarray:
-    """Pointwise co-contraction of two normalised envelopes (methods.md 5.6).
+    """Pointwise co-contraction of two normalised envelopes (docs/methods.md §5.6).
 
     ``"rudolph"`` (Rudolph et al. 2000, KSSTA 8:262, as in biomechZoo
     ``cocontraction_line``): ``(low/high)*(low+high)`` with low/high the
@@ -913,7 +914,7 @@ def co_contraction_curve(a: np.ndarray, b: np.ndarray, *, method: str = "rudolph
     percent; NaN where both envelopes are 0 (no limit exists).
 
     Both envelopes must use one common normalisation across conditions
-    (methods.md 5.4), otherwise the Rudolph magnitude is meaningless.
+    (docs/methods.md §5.4), otherwise the Rudolph magnitude is meaningless.
     """
     _check_method(method)
     a, b = _pair(a, b)
@@ -926,7 +927,7 @@ def co_contraction_curve(a: np.ndarray, b: np.ndarray, *, method: str = "rudolph
 
 
 def co_contraction(a: np.ndarray, b: np.ndarray, *, method: str = "rudolph") -> float:
-    """Co-contraction index of two normalised envelopes over a window (methods.md 5.6).
+    """Co-contraction index of two normalised envelopes over a window (docs/methods.md §5.6).
 
     Parameters
     ----------
@@ -934,7 +935,7 @@ def co_contraction(a: np.ndarray, b: np.ndarray, *, method: str = "rudolph") -> 
         Non-negative envelopes of the two muscles (e.g. quadriceps and
         hamstrings) over the window, equally spaced in time (e.g. the 101-node
         stance curves), normalised with one reference per subject and muscle
-        across conditions (methods.md 5.4).
+        across conditions (docs/methods.md §5.4).
     method
         ``"rudolph"``: mean over the window of the pointwise Rudolph index
         ``(low/high)*(low+high)`` (Rudolph et al. 2000, KSSTA 8:262-269; same

@@ -1,6 +1,6 @@
 """Gait events and cycles for forward (FW) and backward (BW) walking.
 
-Three sources of events, in order of preference (methods.md section 4):
+Three sources of events, in order of preference (docs/methods.md §4):
 
 ``force``
     Vertical ground reaction force of each force plate or instrumented belt,
@@ -32,7 +32,7 @@ where no plate saw the event, giving ``event_method = "force+kinematic"``
 cycles), compares kinematic with force events where both exist (the bias is
 reported per travel direction and, by default, removed from the trial's
 kinematic events: ``correct_kinematic_bias``), and runs the event-sequence
-checks of methods.md section 4.5. Rejected cycles stay in the table with a
+checks of docs/methods.md §4.5. Rejected cycles stay in the table with a
 reason. A cycle is ``kinetics_valid`` only when its whole stance is one
 clean single-foot plate or belt contact.
 """
@@ -94,7 +94,7 @@ _METHOD_ORDER = ("force", "kinematic", "stored")
 class EventParams:
     """Parameters of event detection and cycle checks.
 
-    Defaults and where they come from (methods.md section 4 unless stated):
+    Defaults and where they come from (docs/methods.md §4 unless stated):
     """
 
     #: Fz above this is contact (N). 20 N rising edge:
@@ -476,7 +476,7 @@ def force_contacts(fz: np.ndarray, rate_hz: float, *, params: EventParams = Even
                    time: np.ndarray | None = None) -> pd.DataFrame:
     """Contacts of one plate or belt from its vertical force.
 
-    Steps (methods.md section 4.1): remove the unloaded offset when it is
+    Steps (docs/methods.md §4.1): remove the unloaded offset when it is
     small (``force_max_offset_n``); zero-lag low-pass; contact ON above
     ``force_threshold_n`` and OFF below ``force_off_threshold_n``
     (hysteresis); ON and OFF states shorter than ``min_state_s`` are
@@ -1202,7 +1202,7 @@ def build_cycles(events: pd.DataFrame, *, params: EventParams = EventParams(),
 
     Every foot strike starts a cycle: a ``stride`` up to the next foot strike
     of that side, or a ``stance`` (FS to FO) when there is no next foot
-    strike. Checks (methods.md section 4.5), each adding a reason to a
+    strike. Checks (docs/methods.md §4.5), each adding a reason to a
     rejected cycle: exactly one foot-off between the foot strikes; stride
     time within [min_stride_s, max_stride_s]; stance and swing at least
     min_stance_s / min_swing_s; stance % within ``stance_pct_range``;

@@ -1,20 +1,20 @@
 """Knee load: patellofemoral joint model, KAM and vGRF summaries, tibiofemoral proxies.
 
-Implements methods.md sections 1-3:
+Implements docs/methods.md sections 1-3:
 
 * Patellofemoral joint (PFJ) reaction force and stress from the internal
   knee extensor moment and knee flexion angle (torque-driven model of the
-  Brechter & Powers / Ho / Wirtz / Willson lineage; methods.md 1.1):
+  Brechter & Powers / Ho / Wirtz / Willson lineage; docs/methods.md §1.1):
   ``Fq = M / MA_q(x)``, ``PFJRF = k(x) * Fq``, ``stress = PFJRF / CA(x)``.
   Coefficient sets are named, carry their reference and verification
   status, and the set used is recorded through :class:`PFJModel`.
 * Knee adduction moment (KAM) peaks and impulse over one stance
-  (methods.md 2.4); a quasi-static lever-arm KAM *estimate* (methods.md 2.3).
+  (docs/methods.md §2.4); a quasi-static lever-arm KAM *estimate* (docs/methods.md §2.3).
 * The external-load medial tibiofemoral proxy ``F/2 + KAM/d``
-  (OpenCap ``computeMCF``, Lerner 2015; methods.md 3.1) -- never a contact force.
+  (OpenCap ``computeMCF``, Lerner 2015; docs/methods.md §3.1) -- never a contact force.
 * Vertical GRF peaks and loading rate; moment peaks and impulses.
 
-Conventions (methods.md 0.2; :mod:`retrogait.trial`): knee flexion in
+Conventions (docs/methods.md §0.2; :mod:`retrogait.trial`): knee flexion in
 degrees, flexion positive; internal knee extensor moment positive; external
 KAM positive (varus); N, m, N.m; body weight BW = m * 9.81 N.
 """
@@ -71,7 +71,7 @@ class Poly:
     ``x`` is clamped to ``valid_deg`` before evaluation (the fits are not
     valid outside it: the k(x) denominator has a pole near 128 deg and the
     moment-arm and contact-area fits turn upwards beyond 90-100 deg;
-    methods.md 1.2-1.4).
+    docs/methods.md §1.2-1.4).
 
     Attributes
     ----------
@@ -88,7 +88,7 @@ class Poly:
     reference
         Paper the fit is attributed to.
     source
-        Where the coefficients were read (methods.md provenance).
+        Where the coefficients were read (docs/methods.md provenance).
     status
         Verification status, e.g. ``"verified in code [V-repo]"`` or ``"UNVERIFIED [M]"``.
     note
@@ -134,46 +134,46 @@ class Poly:
 
 _FOX = "aaronsfox/pfjrf-methods"
 
-#: k(x) = PFJRF / Fq (methods.md 1.2).
+#: k(x) = PFJRF / Fq (docs/methods.md §1.2).
 K_RATIO: dict[str, Poly] = {
     "van_eijden_1986": Poly(
         name="van_eijden_1986", quantity="k = PFJRF/Fq", unit="1",
         numerator=(0.462, 0.00147, -3.84e-5),
         denominator=(1.0, -0.0162, 0.000155, -6.98e-7),
         reference="van Eijden et al. 1986 (J Biomech) fit, as the most common k(x) in Nunes et al. 2018",
-        source=f"{_FOX}:code/calc_PFJRF.py@2d0076cc (methods.md 1.2)",
+        source=f"{_FOX}:code/calc_PFJRF.py@2d0076cc (docs/methods.md §1.2)",
         status="verified in code [V-repo]; paper not read",
         note="numerator has a LINEAR term 0.00147*x; the often-printed '0.00147*x^2' is a typo "
              "(gives k(60) = 12.9); radians instead of degrees give k ~0.46-0.48 everywhere"),
 }
 
-#: Effective quadriceps moment arm MA_q(x) [m] (methods.md 1.3).
+#: Effective quadriceps moment arm MA_q(x) [m] (docs/methods.md §1.3).
 QUAD_MOMENT_ARM: dict[str, Poly] = {
     "van_eijden_1986_effective": Poly(
         name="van_eijden_1986_effective", quantity="effective quadriceps moment arm", unit="m",
         numerator=(0.046, 2.8e-4, -1.3e-5, 8.0e-8),
         reference="effective quadriceps lever arm (van Eijden et al. 1986 data, as used in Nunes et al. 2018), "
                   "metre form",
-        source=f"{_FOX}:code/Fukuchi2017/calc_PFJRF.py@516a14de and code/calc_PFJRF.py@2d0076cc (methods.md 1.3)",
+        source=f"{_FOX}:code/Fukuchi2017/calc_PFJRF.py@516a14de and code/calc_PFJRF.py@2d0076cc (docs/methods.md §1.3)",
         status="verified in code [V-repo]",
         note="consistent metre form; the printed '0.00008x^3 - 0.013x^2 + 0.28x + 0.046' mixes mm-scale "
              "coefficients with a metre constant (1.09 m at 20 deg)"),
 }
 
-#: Patellofemoral contact area CA(x) [mm^2] (methods.md 1.4).
+#: Patellofemoral contact area CA(x) [mm^2] (docs/methods.md §1.4).
 CONTACT_AREA: dict[str, Poly] = {
     "doyle2023_nunes2018": Poly(
         name="doyle2023_nunes2018", quantity="PF contact area", unit="mm2",
         numerator=(81.058, 3.5273, 0.1099, -0.0033, 2.0e-5),
         reference="4th-order fit attributed to Doyle et al. 2023 and Nunes et al. 2018",
-        source=f"{_FOX}:code/Scherpereel2023/calc_PFJRF_squat.py@eef45e4e (methods.md 1.4a)",
+        source=f"{_FOX}:code/Scherpereel2023/calc_PFJRF_squat.py@eef45e4e (docs/methods.md §1.4a)",
         status="verified in code [V-repo]",
         note="MINUS sign on x^3; older scripts in the same repository have +0.0033 (1660 mm2 at 60 deg, a bug)"),
     "kernozek_fox": Poly(
         name="kernozek_fox", quantity="PF contact area", unit="mm2",
         numerator=(73.81, 3.5071, -0.0082, -0.0001),
         reference="3rd-order fit labelled 'kernozek' (Kernozek et al. 2015) in the Fox scripts",
-        source=f"{_FOX}:code/Fukuchi2017/calc_PFJRF.py@516a14de, variable ca_mm2_coeffs_kernozek (methods.md 1.4b)",
+        source=f"{_FOX}:code/Fukuchi2017/calc_PFJRF.py@516a14de, variable ca_mm2_coeffs_kernozek (docs/methods.md §1.4b)",
         status="transcribed from code only; unverified against the paper",
         note="x assumed in degrees"),
     "ho_brechter_quadratic": Poly(
@@ -181,7 +181,7 @@ CONTACT_AREA: dict[str, Poly] = {
         numerator=(151.75, 0.6763, 0.0781),
         reference="quadratic recalled from running PFJ-stress papers (Willson/Kernozek group) citing Powers-group "
                   "MRI contact areas (Brechter & Powers 2002; Ho et al.)",
-        source="memory only (methods.md 1.4c)",
+        source="memory only (docs/methods.md §1.4c)",
         status="UNVERIFIED [M]: confirm against Wirtz et al. 2012 or Willson et al. 2014/2015 before use"),
 }
 
@@ -198,7 +198,7 @@ def _lookup(table: dict[str, Poly], what: str, coefficients: str | Poly) -> Poly
 
 
 def k_ratio(x_deg: Any, *, coefficients: str | Poly = "van_eijden_1986") -> np.ndarray:
-    """Ratio k = PFJRF / Fq at knee flexion ``x_deg`` [deg] (methods.md 1.2).
+    """Ratio k = PFJRF / Fq at knee flexion ``x_deg`` [deg] (docs/methods.md §1.2).
 
     van Eijden et al. (1986) fit:
     ``k(x) = (0.462 + 0.00147 x - 3.84e-5 x^2) / (1 - 0.0162 x + 0.000155 x^2 - 6.98e-7 x^3)``,
@@ -210,7 +210,7 @@ def k_ratio(x_deg: Any, *, coefficients: str | Poly = "van_eijden_1986") -> np.n
 
 
 def quadriceps_moment_arm_m(x_deg: Any, *, coefficients: str | Poly = "van_eijden_1986_effective") -> np.ndarray:
-    """Effective quadriceps moment arm [m] at knee flexion ``x_deg`` [deg] (methods.md 1.3).
+    """Effective quadriceps moment arm [m] at knee flexion ``x_deg`` [deg] (docs/methods.md §1.3).
 
     ``MA_q(x) = 8.0e-8 x^3 - 1.3e-5 x^2 + 2.8e-4 x + 0.046`` m, x clamped to
     [0, 90] deg (46.0 mm at 0 deg, 47.0 mm at 20 deg, 24.2 mm at 90 deg).
@@ -219,7 +219,7 @@ def quadriceps_moment_arm_m(x_deg: Any, *, coefficients: str | Poly = "van_eijde
 
 
 def contact_area_mm2(x_deg: Any, *, coefficients: str | Poly = "doyle2023_nunes2018") -> np.ndarray:
-    """Patellofemoral contact area [mm^2] at knee flexion ``x_deg`` [deg] (methods.md 1.4).
+    """Patellofemoral contact area [mm^2] at knee flexion ``x_deg`` [deg] (docs/methods.md §1.4).
 
     Default set (a): ``2.0e-5 x^4 - 0.0033 x^3 + 0.1099 x^2 + 3.5273 x + 81.058``
     (Doyle et al. 2023 / Nunes et al. 2018), x clamped to [0, 90] deg. See
@@ -233,7 +233,7 @@ def contact_area_mm2(x_deg: Any, *, coefficients: str | Poly = "doyle2023_nunes2
 
 @dataclass(frozen=True)
 class PFJModel:
-    """A named choice of coefficient sets for the PFJ model (methods.md 1.1-1.4).
+    """A named choice of coefficient sets for the PFJ model (docs/methods.md §1.1-1.4).
 
     Parameters
     ----------
@@ -243,7 +243,7 @@ class PFJModel:
         Keys of :data:`K_RATIO`, :data:`QUAD_MOMENT_ARM` and :data:`CONTACT_AREA`.
         Defaults: van Eijden 1986 k(x), the effective moment-arm cubic in
         metres and contact-area set (a) -- the sets verified in
-        ``aaronsfox/pfjrf-methods`` (methods.md 1.4 recommendation).
+        ``aaronsfox/pfjrf-methods`` (docs/methods.md §1.4 recommendation).
     """
 
     _section: ClassVar[str] = "knee_load"
@@ -296,10 +296,10 @@ class PFJModel:
     def describe(self) -> str:
         """Report text: the model chain and each coefficient set with its reference and status."""
         lines = [
-            f"PFJ model '{self.name}' (torque-driven; methods.md 1.1): Fq = M_ext / MA_q(x) with Fq < 0 set to 0 "
-            "(flexor moments give no PFJ load; methods.md 1.5); PFJRF = k(x) * Fq; stress = PFJRF / CA(x) "
+            f"PFJ model '{self.name}' (torque-driven; docs/methods.md §1.1): Fq = M_ext / MA_q(x) with Fq < 0 set to 0 "
+            "(flexor moments give no PFJ load; docs/methods.md §1.5); PFJRF = k(x) * Fq; stress = PFJRF / CA(x) "
             "[N/mm2 = MPa]. Knee flexion x in degrees, clamped to [0, 90] deg: hyperextension is evaluated at "
-            "0 deg rather than extrapolated (methods.md 1.2). The model sees the net knee moment only, not "
+            "0 deg rather than extrapolated (docs/methods.md §1.2). The model sees the net knee moment only, not "
             "co-contraction.",
         ]
         lines += ["- " + p.describe() for p in self.sets]
@@ -308,22 +308,22 @@ class PFJModel:
         return "\n".join(lines)
 
 
-#: Default model: verified sets (methods.md 1.2-1.4).
+#: Default model: verified sets (docs/methods.md §1.2-1.4).
 DEFAULT_PFJ_MODEL = PFJModel()
 
 
 def pfj_load(knee_flexion_deg: Any, knee_extensor_moment_nm: Any, *, model: PFJModel = DEFAULT_PFJ_MODEL,
              mass_kg: float | None = None, radians_check: bool = True) -> dict[str, np.ndarray]:
-    """Patellofemoral joint reaction force and stress (methods.md 1.1-1.5).
+    """Patellofemoral joint reaction force and stress (docs/methods.md §1.1-1.5).
 
     ``Fq = M / MA_q(x)`` (set to 0 where negative, i.e. net flexor moment:
-    Fox ``calc_PFJRF.py``, methods.md 1.5); ``PFJRF = k(x) * Fq``;
+    Fox ``calc_PFJRF.py``, docs/methods.md §1.5); ``PFJRF = k(x) * Fq``;
     ``stress = PFJRF / CA(x)`` [MPa, since N/mm^2 = MPa]. Knee flexion is
     clamped to [0, 90] deg before every fit: hyperextension (x < 0) is
     evaluated at 0 deg rather than extrapolated (k(-10) = 0.376 would be
-    extrapolation; methods.md 1.2), and the fits are not valid above 90 deg.
+    extrapolation; docs/methods.md §1.2), and the fits are not valid above 90 deg.
 
-    Worked example (methods.md 1.7): m = 70 kg, M = 0.5 N.m/kg * 70 kg = 35 N.m
+    Worked example (docs/methods.md §1.7): m = 70 kg, M = 0.5 N.m/kg * 70 kg = 35 N.m
     at 20 deg -> MA_q 47.0 mm, Fq 744 N, k 0.650, PFJRF 484 N = 0.70 BW,
     stress 2.81 MPa (contact area set a).
 
@@ -368,7 +368,7 @@ def pfj_load(knee_flexion_deg: Any, knee_extensor_moment_nm: Any, *, model: PFJM
     if radians_check and finite.size >= 10 and np.max(np.abs(finite)) < math.pi / 2:
         raise ValueError(
             f"knee flexion never exceeds {np.max(np.abs(finite)):.3f} over {finite.size} samples: the angles look "
-            "like RADIANS. Every PFJ fit expects degrees (methods.md 0.2); convert with numpy.rad2deg, or pass "
+            "like RADIANS. Every PFJ fit expects degrees (docs/methods.md §0.2); convert with numpy.rad2deg, or pass "
             "radians_check=False if the knee really stays straight.")
     k_set, ma_set, ca_set = model.sets
     lo, hi = 0.0, 90.0
@@ -422,13 +422,13 @@ def _half_peaks(y: np.ndarray, t: np.ndarray) -> tuple[float, float, float, floa
 
 
 def kam_summary(kam_nm_per_kg: Any, time_s: Any) -> dict[str, float]:
-    """Knee adduction moment peaks and impulse over ONE stance (methods.md 2.4).
+    """Knee adduction moment peaks and impulse over ONE stance (docs/methods.md §2.4).
 
     Parameters
     ----------
     kam_nm_per_kg
         External KAM [N.m/kg], positive = adduction (varus), sampled from foot
-        strike to foot off (force-plate events, methods.md 4).
+        strike to foot off (force-plate events, docs/methods.md §4).
     time_s
         Sample times [s].
 
@@ -441,7 +441,7 @@ def kam_summary(kam_nm_per_kg: Any, time_s: Any) -> dict[str, float]:
         trapezoidal time integral of the positive (adduction) part only;
         ``impulse_signed`` [N.m.s/kg]: integral of the signed curve;
         ``stance_time_s``. Integration is in time, not % stance, so the longer
-        stance of slow BW steps is not hidden (methods.md 2.4). In BW walking
+        stance of slow BW steps is not hidden (docs/methods.md §2.4). In BW walking
         the first half of stance is not loading response (toe-first contact):
         keep the window definition but do not read ``peak1`` as such.
     """
@@ -459,7 +459,7 @@ def moment_summary(m_nm_per_kg: Any, time_s: Any) -> dict[str, float]:
     Parameters
     ----------
     m_nm_per_kg
-        Internal knee sagittal moment [N.m/kg], extensor positive (methods.md 0.2).
+        Internal knee sagittal moment [N.m/kg], extensor positive (docs/methods.md §0.2).
     time_s
         Sample times [s].
 
@@ -471,7 +471,7 @@ def moment_summary(m_nm_per_kg: Any, time_s: Any) -> dict[str, float]:
         ``flexor_peak`` [N.m/kg] as a POSITIVE number (largest flexor moment;
         0 if never negative), ``flexor_peak_pct``, ``extensor_impulse`` and
         ``flexor_impulse`` [N.m.s/kg] (time integrals of the positive and of
-        the negated negative part, both >= 0; methods.md 2.4: integrate in time).
+        the negated negative part, both >= 0; docs/methods.md §2.4: integrate in time).
     """
     y, t = _stance(m_nm_per_kg, time_s, "knee moment")
     t0, dur = t[0], t[-1] - t[0]
@@ -579,11 +579,11 @@ KAM_LEVER_ARM_DESCRIPTION = (
     "quasi-static lever-arm ESTIMATE of the external knee adduction moment: moment of the ground reaction force "
     "about the knee joint centre in the lab frontal plane (no foot/shank mass or inertia, lab not tibial frame). "
     "A diagnostic only: peak lever-arm EKAM was 26.0 vs 40.2 N.m by inverse dynamics, with poor agreement "
-    "(Knee 2015, doi:10.1016/j.knee.2015.04.003; methods.md 2.3). Use inverse-dynamics KAM for results.")
+    "(Knee 2015, doi:10.1016/j.knee.2015.04.003; docs/methods.md §2.3). Use inverse-dynamics KAM for results.")
 
 #: Label that must accompany any output of :func:`medial_contact_proxy`.
 MEDIAL_PROXY_DESCRIPTION = (
-    "external-load medial proxy F/2 + KAM/d (d = 0.04 m; OpenCap computeMCF, Lerner 2015; methods.md 3.1) from "
+    "external-load medial proxy F/2 + KAM/d (d = 0.04 m; OpenCap computeMCF, Lerner 2015; docs/methods.md §3.1) from "
     "external loads only: a muscle-free lower bound, NOT a medial contact force (muscles add ~2-3 BW in walking).")
 
 
@@ -599,7 +599,7 @@ def _vectors(a: Any, name: str, n: int | None = None) -> np.ndarray:
 
 
 def kam_lever_arm(grf_n: Any, cop_m: Any, kjc_m: Any, *, medial_axis: Any, up_axis: int = 2) -> np.ndarray:
-    """Quasi-static lever-arm ESTIMATE of the external KAM [N.m] (methods.md 2.3).
+    """Quasi-static lever-arm ESTIMATE of the external KAM [N.m] (docs/methods.md §2.3).
 
     This is an estimate, not a KAM measure (see
     :data:`KAM_LEVER_ARM_DESCRIPTION`, which must accompany its output):
@@ -609,7 +609,7 @@ def kam_lever_arm(grf_n: Any, cop_m: Any, kjc_m: Any, *, medial_axis: Any, up_ax
     The free moment is vertical and drops out. In 2-D this is
     ``KAM = F_v * d_med + F_med * h``, with ``d_med`` the medial offset of the
     COP from the knee centre, ``F_med`` the medially directed GRF component
-    and ``h`` the height of the knee centre above the COP (methods.md 2.3
+    and ``h`` the height of the knee centre above the COP (docs/methods.md §2.3
     writes ``F_v*d_ML - F_ML*h_KJC``; the sign of the second term depends on
     how F_ML is signed: here a medial GRF on the foot adducts the tibia).
     Positive = adduction (varus) for either leg, because the medial axis is
@@ -617,7 +617,7 @@ def kam_lever_arm(grf_n: Any, cop_m: Any, kjc_m: Any, *, medial_axis: Any, up_ax
 
     The medial direction comes from anatomy (e.g. from this knee's joint
     centre towards the pelvis centre or the other knee), never from the
-    direction of travel, so FW and BW trials share one sign (methods.md 2.1).
+    direction of travel, so FW and BW trials share one sign (docs/methods.md §2.1).
 
     Parameters
     ----------
@@ -670,7 +670,7 @@ def kam_lever_arm(grf_n: Any, cop_m: Any, kjc_m: Any, *, medial_axis: Any, up_ax
 
 
 def medial_contact_proxy(axial_force_n: Any, kam_nm: Any, *, d_m: float = 0.04) -> np.ndarray:
-    """External-load medial tibiofemoral proxy ``F/2 + KAM/d`` [N] (methods.md 3.1).
+    """External-load medial tibiofemoral proxy ``F/2 + KAM/d`` [N] (docs/methods.md §3.1).
 
     Same moment balance as OpenCap ``computeMCF``
     (stanfordnmbl/opencap-processing, computeJointLoading.py@162e65b6), with
@@ -721,12 +721,12 @@ def _positive_value(name: str, value: Any) -> float:
 
 
 def to_body_weight(force_n: Any, mass_kg: float) -> np.ndarray:
-    """Force in body weights: ``F / (m * g)``, g = 9.81 m/s^2 (methods.md 0.2)."""
+    """Force in body weights: ``F / (m * g)``, g = 9.81 m/s^2 (docs/methods.md §0.2)."""
     return np.asarray(force_n, dtype=float) / (_positive_value("mass_kg", mass_kg) * G)
 
 
 def to_percent_bw_ht(moment_nm: Any, mass_kg: float, height_m: float) -> np.ndarray:
-    """Moment in %BW*Ht: ``100 * M / (m * g * h)`` (methods.md 2.2; Favre et al. 2012).
+    """Moment in %BW*Ht: ``100 * M / (m * g * h)`` (docs/methods.md §2.2; Favre et al. 2012).
 
     1 N.m/kg = 100 / (g*h) %BW*Ht (5.82 %BW*Ht for h = 1.75 m).
 

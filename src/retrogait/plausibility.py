@@ -1,6 +1,6 @@
 """Plausibility rules for per-cycle knee-load measures and whole-trial unit/sign checks.
 
-Two levels (methods.md 1.7 and 2.2):
+Two levels (docs/methods.md §1.7 and 2.2):
 
 * :func:`check_cycle` applies the hard-fail rules in :data:`RULES` to one
   cycle's measures and returns the reasons the cycle is implausible (empty
@@ -10,7 +10,7 @@ Two levels (methods.md 1.7 and 2.2):
   sign error (N.mm/kg read as N.m/kg, flipped moment sign, radians, flexion
   sign convention), which would otherwise silently shift every result.
 * :func:`check_pfj_model` checks a PFJ coefficient choice over 0-90 deg
-  (methods.md 1.7: k within [0.3, 1.05], contact area > 0).
+  (docs/methods.md §1.7: k within [0.3, 1.05], contact area > 0).
 
 Rule quantities use the measure names of :mod:`retrogait.measures`.
 """
@@ -68,22 +68,22 @@ class Rule:
         return None
 
 
-_KAM_BAND = ("loose band [D]: typical healthy FW first peak 0.35-0.6 N.m/kg (2-3.5 %BW*Ht, methods.md 2.2 [M]); "
-             "< -0.2 means abduction through half of stance (sign convention, methods.md 2.1)")
+_KAM_BAND = ("loose band [D]: typical healthy FW first peak 0.35-0.6 N.m/kg (2-3.5 %BW*Ht, docs/methods.md §2.2 [M]); "
+             "< -0.2 means abduction through half of stance (sign convention, docs/methods.md §2.1)")
 _VGRF_BAND = ("loose band [D]: walking vGRF peaks ~1.2 BW (Keller et al. 1996, Clin Biomech 11:253, "
               "https://eurekamag.com/research/009/330/009330470.php)")
 
-#: Hard-fail rules for one walking cycle (methods.md 1.7, 2.2).
+#: Hard-fail rules for one walking cycle (docs/methods.md §1.7, 2.2).
 RULES: tuple[Rule, ...] = (
     Rule("pfj_stress_walking", "pfj_stress_peak", None, 10.0, "MPa",
-         "methods.md 1.7 hard-fail rule: stress > 10 MPa in walking; walking peaks 1.9 +/- 0.7 MPa "
+         "docs/methods.md §1.7 hard-fail rule: stress > 10 MPa in walking; walking peaks 1.9 +/- 0.7 MPa "
          "(Ho et al. 2012)"),
     Rule("pfjrf_walking", "pfj_force_peak", None, 3.0, "BW",
-         "methods.md 1.7 hard-fail rule: PFJRF > 3 BW in walking; typical 0.5-1.5 BW [M]"),
-    Rule("pfj_k_range", "pfj_k_min", 0.3, 1.05, "1", "methods.md 1.7: k outside [0.3, 1.05] for x in [0, 90] deg"),
-    Rule("pfj_k_range", "pfj_k_max", 0.3, 1.05, "1", "methods.md 1.7: k outside [0.3, 1.05] for x in [0, 90] deg"),
+         "docs/methods.md §1.7 hard-fail rule: PFJRF > 3 BW in walking; typical 0.5-1.5 BW [M]"),
+    Rule("pfj_k_range", "pfj_k_min", 0.3, 1.05, "1", "docs/methods.md §1.7: k outside [0.3, 1.05] for x in [0, 90] deg"),
+    Rule("pfj_k_range", "pfj_k_max", 0.3, 1.05, "1", "docs/methods.md §1.7: k outside [0.3, 1.05] for x in [0, 90] deg"),
     Rule("pfj_contact_area_positive", "pfj_contact_area_min", 0.0, None, "mm2",
-         "methods.md 1.7: any contact area <= 0", low_inclusive=False),
+         "docs/methods.md §1.7: any contact area <= 0", low_inclusive=False),
     Rule("knee_extensor_moment_walking", "knee_extensor_moment_peak", 0.05, 2.5, "N.m/kg",
          "project rule: peak internal knee extensor moment in walking 0.05-2.5 N.m/kg (loose; design brief)"),
     Rule("kam_walking", "kam_peak1", -0.2, 1.5, "N.m/kg", _KAM_BAND),
@@ -136,7 +136,7 @@ def check_cycle(values: Mapping[str, float], *, rules: tuple[Rule, ...] = RULES)
 
 
 def check_pfj_model(model: Any, *, step_deg: float = 1.0) -> list[str]:
-    """Check a PFJ model's k(x) and contact area over 0-90 deg (methods.md 1.7).
+    """Check a PFJ model's k(x) and contact area over 0-90 deg (docs/methods.md §1.7).
 
     Returns reasons (empty = fine): any k outside [0.3, 1.05] or any contact
     area <= 0 on a grid of ``step_deg``. Catches the x^2 typo in k(x)
@@ -198,7 +198,7 @@ def check_trial_scale(*, peak_extensor_moments_nm_per_kg: Any,
 
     * every extensor peak <= 0 (at least ``min_cycles_sign`` cycles): the
       moment sign is flipped (OpenSim's knee_angle moment is flexion
-      positive; methods.md 0.2). A flipped sign can also show as positive
+      positive; docs/methods.md §0.2). A flipped sign can also show as positive
       "extensor" peaks equal to the flexor moment, which this cannot detect.
     * median peak > ``too_large_nm_per_kg``: N.mm/kg read as N.m/kg (x1000)
       or N.m not divided by body mass.
@@ -240,7 +240,7 @@ def check_trial_scale(*, peak_extensor_moments_nm_per_kg: Any,
         if n >= limits.min_cycles_sign and (peaks <= 0).all():
             fail(f"all {n} peak knee extensor moments are <= 0 (max {peaks.max():.3g} N.m/kg): walking always has "
                  "an internal extensor moment, so the moment sign is flipped (flexion-positive source such as "
-                 "OpenSim's knee_angle moment; the pipeline needs internal extensor positive, methods.md 0.2)")
+                 "OpenSim's knee_angle moment; the pipeline needs internal extensor positive, docs/methods.md §0.2)")
         positive = peaks[peaks > 0]
         if positive.size:
             med = float(np.median(positive))
@@ -250,7 +250,7 @@ def check_trial_scale(*, peak_extensor_moments_nm_per_kg: Any,
                                                  ("N.m not divided by a 70-130 kg body mass", 1 / 100)])
                 fail(f"peak knee extensor moments across the trial (median {med:.4g} N.m/kg over {positive.size} "
                      f"cycles) are far above walking values {band[0]:g}-{band[1]:g} N.m/kg: unit error. Likely: "
-                     f"{likely}. Check the moment unit declared for this dataset (methods.md 0.2)")
+                     f"{likely}. Check the moment unit declared for this dataset (docs/methods.md §0.2)")
             if med < limits.too_small_nm_per_kg:
                 likely = _candidates(med, band, [("N.m/kg divided by 1000 (read as N.mm/kg)", 1e3),
                                                  ("divided by body mass twice", 60.0)])
@@ -266,7 +266,7 @@ def check_trial_scale(*, peak_extensor_moments_nm_per_kg: Any,
             raise ValueError(f"knee_flexion_range_deg must be finite (min, max) with min <= max, got ({lo}, {hi})")
         if hi - lo < limits.radians_max_range_deg and max(abs(lo), abs(hi)) <= 2 * math.pi:
             fail(f"knee flexion spans only {lo:.3g} to {hi:.3g} over the whole trial: the angles look like RADIANS "
-                 "(walking knee range is >= 40 deg); convert with numpy.rad2deg (methods.md 0.2)")
+                 "(walking knee range is >= 40 deg); convert with numpy.rad2deg (docs/methods.md §0.2)")
         if lo < limits.sign_min_deg and hi < limits.sign_max_deg:
             fail(f"knee flexion ranges from {lo:.3g} to {hi:.3g} deg: mostly negative, so the source uses "
-                 "extension positive; the pipeline needs flexion positive (methods.md 0.2)")
+                 "extension positive; the pipeline needs flexion positive (docs/methods.md §0.2)")

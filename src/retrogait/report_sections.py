@@ -93,6 +93,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
         _meta_analysis(meta_studies, meta_pooled, config),
         _figures(figures, spm, contrasts),
         _limitations(trials, cycles, measures, results, contrasts),
+        _references(),
     ]
 
 
@@ -109,6 +110,19 @@ def _summary(config, trials, cycles, results, contrasts, alpha) -> Section:
         if r.empty:
             s.paragraphs.append(f"{c.label}: not applicable to the data of this run (no dataset has both "
                                 f"{c.factor} = {c.levels[0]} and {c.levels[1]} within subjects).")
+            continue
+        if c.covariates:  # the adjusted effect is the mixed model's; paired means ignore the covariate
+            sig = r[r["lmm_p_holm"] < alpha]
+            s.paragraphs.append(
+                f"{c.label} ({c.describe()}): {len(r)} measures tested in family '{c.family}'; {len(sig)} differ "
+                f"after Holm adjustment (mixed model adjusted for {', '.join(c.covariates)}, Wald z, "
+                f"alpha = {alpha}).")
+            for row in sig.itertuples(index=False):
+                s.paragraphs.append(
+                    f"• {row.dataset}: {row.measure} {row.level_a} − {row.level_b} = {fmt(row.lmm_estimate)} "
+                    f"{row.unit} adjusted (95 % CI {fmt(row.lmm_ci_low)} to {fmt(row.lmm_ci_high)}; bootstrap "
+                    f"{fmt(row.lmm_boot_ci_low)} to {fmt(row.lmm_boot_ci_high)}; Holm p = {fmt(row.lmm_p_holm)}; "
+                    f"n = {row.n_subjects})")
             continue
         sig = r[r["p_holm"] < alpha]
         head = (f"{c.label} ({c.describe()}): {len(r)} measures tested in family '{c.family}'; "
@@ -194,22 +208,25 @@ def _methods(config, contrasts, measures, references) -> Section:
     s.subsections.append(Section("Gait events and cycles", items=[
         ("Force-based events", f"vertical GRF of each plate or belt, zero-lag low-pass {ev.force_lowpass_hz} Hz, "
                                f"contact when Fz > {ev.force_threshold_n} N for at least {ev.min_state_s * 1000:g} ms "
-                               "(methods.md 4.1; thresholds as in the Fox pfjrf-methods and Moissenet "
-                               "GaitEventsAlgorithms code). Plate contacts are assigned to a foot from the centre "
-                               "of pressure and the foot markers."),
-        ("Kinematic fallback", "direction-agnostic Zeni et al. (2008) form: direction of travel from pelvis "
-                               "velocity relative to the stance foot (not from facing); contact marker heel when "
-                               "travelling forward, toe when travelling backward (toe-first contact; Gottlieb et "
-                               "al. 2020); marker low-pass "
+                               "(docs/methods.md §4.1; the 20 N rising-edge rule of the Fox calc_PFJRF code, with "
+                               "a short persistence against spikes). Plate contacts are assigned to a foot from "
+                               "the centre of pressure and the foot markers."),
+        ("Kinematic fallback", "direction-agnostic Zeni et al. (2008) form: travel vector = pelvis velocity "
+                               "minus stance-foot velocity; forward or backward from its angle to the feet's "
+                               "heel-to-toe direction (the way the pelvis faces is never used; docs/methods.md "
+                               "§4.2, §4.4); contact marker heel when travelling forward, toe when travelling "
+                               "backward (toe-first contact; Gottlieb et al. 2020); marker low-pass "
                                f"{ev.kinematic_lowpass_hz} Hz."),
         ("Stored events", "events stored in the files are used only after the same sequence checks."),
         ("Event-sequence QC", f"foot strike < foot off < next foot strike; stance {ev.min_stance_s} s minimum, "
                               f"swing {ev.min_swing_s} s minimum; stride {ev.min_stride_s}-{ev.max_stride_s} s and "
                               f"within median ± {ev.stride_tolerance * 100:g} %; stance "
-                              f"{ev.stance_pct_range[0]:g}-{ev.stance_pct_range[1]:g} % of stride (methods.md 4.5). "
+                              f"{ev.stance_pct_range[0]:g}-{ev.stance_pct_range[1]:g} % of stride (docs/methods.md §4.5: wider "
+                              "than the usual 55-70 % to allow the longer backward stance and kinematic event "
+                              "error). "
                               "Rejected cycles are kept in the cycles table with their reason."),
         ("Time normalisation", f"{settings.nodes} points (0-100 %) over the stride and over stance, linear "
-                               "interpolation (methods.md 0.2)."),
+                               "interpolation (docs/methods.md §0.2)."),
         ("Kinetics", "moments, GRF and knee-load measures only for stances that are one clean single-foot "
                      "contact on a force plate or instrumented belt."),
     ]))
@@ -217,7 +234,7 @@ def _methods(config, contrasts, measures, references) -> Section:
         ("Processing", f"mean removed; band-pass {env.band_hz[0]:g}-{env.band_hz[1]:g} Hz, Butterworth order "
                        f"{env.band_order}, zero-lag; full-wave rectification; low-pass {env.lowpass_hz:g} Hz, "
                        f"order {env.lowpass_order}, zero-lag (linear envelope; SENIAM/ISEK band, pyCGM2 6 Hz "
-                       "envelope; methods.md 5.2-5.3). Zero-lag filtering doubles the effective order."),
+                       "envelope; docs/methods.md §5.2-5.3). Zero-lag filtering doubles the effective order."),
         ("Channel QC", "channels that are flat (noise floor only), saturated (clipped at the converter's rails) "
                        "or dominated by mains hum are excluded and listed in the QC section."),
         ("Amplitude normalisation", f"method '{settings.normalisation_method}'"
@@ -225,18 +242,22 @@ def _methods(config, contrasts, measures, references) -> Section:
                                        if settings.reference_condition else "")
                                     + ": one reference per subject, side and muscle spanning all conditions, "
                                       "never per trial, so amplitude differences between conditions remain "
-                                      "visible (CEDE, Besomi et al. 2020; methods.md 5.4). Units: % of reference."),
+                                      "visible (CEDE, Besomi et al. 2020; docs/methods.md §5.4). "
+                                      "Units: % of reference."),
         ("Co-contraction", "quadriceps (mean of RF, VL, VM available) vs hamstrings (BF, ST or unspecified "
                            "hamstrings) over stance: Rudolph et al. (2000) index and Falconer & Winter (1985) "
-                           "%COACT (methods.md 5.6)."),
+                           "%COACT (docs/methods.md §5.6)."),
     ]))
     s.subsections.append(Section("Knee-load models", items=[
         ("Patellofemoral joint", settings.pfj.describe()),
-        ("Knee adduction moment", "external KAM from the dataset's own inverse dynamics (Plug-in Gait frontal "
-                                  "moment), first and second half-stance peaks and positive impulse in time "
-                                  "(methods.md 2.4). Datasets without a frontal-plane moment have no KAM."),
+        ("Knee adduction moment", "external KAM from the dataset's own inverse dynamics (for the C3D datasets "
+                                  "Plug-in Gait's frontal knee moment), in the frame the dataset exported it (not "
+                                  "re-expressed in a tibial frame); first and second half-stance peaks and "
+                                  "positive impulse in time (docs/methods.md §2.1-2.4). Datasets without a "
+                                  "frontal-plane moment (GT23) have no measured KAM; the quasi-static lever-arm "
+                                  "value is labelled ESTIMATE."),
         ("Medial tibiofemoral proxy", "F_vertical/2 + KAM/d with d = 0.04 m (OpenCap computeMCF, Lerner 2015; "
-                                      "methods.md 3.1), from external loads only: a lower-bound proxy, not a "
+                                      "docs/methods.md §3.1), from external loads only: a lower-bound proxy, not a "
                                       "contact force (muscles add 2-3 BW in walking)."),
         ("Normalisation", "forces in body weights (m·g, g = 9.81 m/s²); moments in N·m/kg."),
     ]))
@@ -246,11 +267,27 @@ def _methods(config, contrasts, measures, references) -> Section:
         ("Contrasts", "; ".join(f"{c.id}: {c.describe()} (family {c.family})" for c in contrasts)),
         ("Paired analysis", "subject means per level (kept cycles of both sides pooled); mean difference with "
                             f"{100 * (1 - alpha):g} % CI, paired t and Wilcoxon signed-rank tests, Cohen's d_z "
-                            "(CI by noncentral-t inversion) and Hedges' g_av (Lakens 2013; methods.md 6.3)."),
+                            "(CI by noncentral-t inversion) and Hedges' g_av (Lakens 2013; docs/methods.md §6.3)."),
         ("Multiplicity", "Holm (1979) within each contrast family, over measures and datasets."),
         ("Mixed model", "statsmodels MixedLM (REML) on cycle-level values: level fixed, covariates centred, "
-                        "subject random intercept (random slope where the data support it). Wald z inference, "
-                        f"plus a subject-level cluster bootstrap CI ({boot['n']} resamples, seed {boot['seed']})."),
+                        "subject random intercept, plus a random slope for level when at least 6 subjects have "
+                        "2 cycles at each level (dropped, and said in lmm_note, when it does not converge or is "
+                        "singular; the lme4 isSingular rule). Wald z inference (statsmodels has no "
+                        "Satterthwaite df), so a subject-level cluster bootstrap percentile CI is reported too "
+                        f"({boot['n']} resamples, seed {boot['seed']}; refits by a vectorised REML engine checked "
+                        "against statsmodels at run time; docs/methods.md §6.2)."),
+        ("Covariate-adjusted contrasts", "covariates enter the mixed model only: for a contrast with a speed "
+                                        "covariate the paired columns compare subject means pooled over each "
+                                        "level's own speeds (unadjusted), and the speed-adjusted direction effect "
+                                        "is the mixed-model estimate (lmm_*), extrapolated where the directions' "
+                                        "speeds do not overlap."),
+        ("Equivalence", "TOST (statsmodels ttost_paired) on subject means within ± the smallest effect size of "
+                        "interest set in config (stats.sesoi), 90 % CI (docs/methods.md §6.4)."),
+        ("Waveforms", "SPM1D paired t on subject-mean curves, Šidák within a knee and an EMG family "
+                      "(docs/methods.md §6.1); see the waveform section."),
+        ("Meta-analysis", "random-effects pooling of Hedges' g (BW − FW) from published means/SDs and this run's "
+                          "datasets, walking and running apart (docs/methods.md §6.6)."),
+        ("Claims", "verdict rule fixed in config/claims.yaml before the data are seen (docs/methods.md §8)."),
     ]))
     names = sorted(measures["measure"].unique()) if len(measures) else []
     rows = []
@@ -476,6 +513,15 @@ def _waveform_stats(spm: pd.DataFrame, clusters: pd.DataFrame, contrasts: Sequen
             sub.paragraphs.append("Subjects without curves at both levels (excluded from that test): " + "; ".join(
                 f"{row.dataset} {row.variable}: {row.excluded_subjects}" for row in excluded.itertuples()))
         s.subsections.append(sub)
+    return s
+
+
+def _references() -> Section:
+    """Every work the methods cite (the registry behind docs/methods.md §9)."""
+    from .references import REFERENCES, bibliography
+
+    s = Section("References")
+    s.paragraphs.extend(bibliography(REFERENCES))
     return s
 
 

@@ -15,7 +15,7 @@ with its own sampling rate and explicit units:
 ``emg``
     Raw EMG at the analog rate: ``<side>_<muscle>`` in V.
 
-Conventions (methods.md section 0.2): knee flexion in degrees, flexion
+Conventions (docs/methods.md §0.2): knee flexion in degrees, flexion
 positive; knee sagittal moment is the *internal extensor* moment, positive
 extensor, in N.m/kg; frontal moment is the *external adduction* moment
 (KAM), positive varus, in N.m/kg; lab frame right-handed with z vertical up.

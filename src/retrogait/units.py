@@ -15,8 +15,8 @@ time                      ``s``
 ========================  ==========
 
 Joint angles are kept in degrees (not radians) because every knee-load
-polynomial in the literature takes degrees (methods.md section 0.2).
-Body-weight normalisation uses g = 9.81 m/s^2 (methods.md section 0.2).
+polynomial in the literature takes degrees (docs/methods.md §0.2).
+Body-weight normalisation uses g = 9.81 m/s^2 (docs/methods.md §0.2).
 """
 
 from __future__ import annotations

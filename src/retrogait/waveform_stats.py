@@ -3,7 +3,7 @@
 For each configured :class:`~retrogait.contrasts.Contrast` and each dataset
 where it applies (data at both levels), every waveform variable of the
 ``waveforms`` table (docs/tables.md) is tested with a paired SPM{t}
-(methods.md §6.1):
+(docs/methods.md §6.1):
 
 * one curve per subject and level: the mean of all that subject's cycles at
   the level (trials and both sides pooled), so the design is balanced as
@@ -33,7 +33,7 @@ and the interval is reported.
 Limitation: spm1d has no ANCOVA, so contrast covariates (e.g. speed) are
 not modelled here; cycles of every condition matching a level are pooled
 into that level's subject mean and the ``note`` column says so
-(methods.md §6.1, "Speed").
+(docs/methods.md §6.1, "Speed").
 
 References
 ----------
@@ -185,7 +185,7 @@ def subject_curves(waveforms: pd.DataFrame, contrast: Contrast, *, variable: str
     levels with :func:`retrogait.contrasts.select_levels`; each subject's
     curve at a level is the node-wise mean of all its cycles there (every
     trial and both sides pooled, each cycle weighted equally). spm1d needs
-    one curve per subject and condition (balanced design, methods.md §6.1,
+    one curve per subject and condition (balanced design, docs/methods.md §6.1,
     [Pataky2012]_), so subjects with cycles at one level only are excluded
     and returned.
 
@@ -245,7 +245,7 @@ def spm_contrasts(waveforms: pd.DataFrame, contrasts: Sequence[Contrast], *, alp
     family size ``m`` (listed in ``family_members``); each is tested by
     :func:`retrogait.stats.spm_family` (two-tailed SPM{t} [Pataky2012]_,
     random-field-theory threshold and cluster p values [Worsley1996]_,
-    methods.md §6.1) at the Šidák level ``alpha_corrected = 1 - (1 -
+    docs/methods.md §6.1) at the Šidák level ``alpha_corrected = 1 - (1 -
     alpha)^(1/m)`` [Sidak1967]_. A member that cannot be tested because of
     zero variance still counts in ``m`` (the family is fixed before the
     results are seen; conservative), as in ``spm_family``.
@@ -536,7 +536,7 @@ def plot_contrast_waveforms(waveforms: pd.DataFrame, contrast: Contrast, cluster
     the level values; ``n`` subjects in each panel); every supra-threshold
     cluster of this contrast, dataset, variable and domain in ``clusters``
     is shaded light grey and annotated with its cluster p value
-    [Pataky2012]_ (methods.md §6.1). A variable without curves at both
+    [Pataky2012]_ (docs/methods.md §6.1). A variable without curves at both
     levels gets a "no data" panel.
 
     Parameters

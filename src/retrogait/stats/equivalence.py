@@ -36,7 +36,7 @@ def tost_paired(a: Sequence[float] | np.ndarray | pd.Series,
 
     H0: ``md <= low`` or ``md >= upp``; H1: ``low < md < upp``;
     ``p_tost = max(p_lower, p_upper)`` [Schuirmann1987]_ [Lakens2017]_
-    (methods.md §6.4). Computed by
+    (docs/methods.md §6.4). Computed by
     ``statsmodels.stats.weightstats.ttost_paired``; the ``1 - 2·alpha``
     confidence interval by ``DescrStatsW(a - b).tconfint_mean(2·alpha)``.
 

@@ -284,7 +284,7 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
                 min_subjects_slope: int = 6, confound_r: float = 0.9) -> pd.DataFrame:
     """Fixed effect of a two-level factor (and covariates) from a linear mixed model.
 
-    Model (methods.md §6.2)::
+    Model (docs/methods.md §6.2)::
 
         value = b0 + b1·[factor == levels[0]] + sum_k bk·(cov_k - mean(cov_k))
                 + u0_subject [+ u1_subject·[factor == levels[0]]] + e
@@ -354,7 +354,7 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
     *Why a random slope.* With hundreds of cycles per subject and condition,
     an intercept-only model treats cycles as independent replicates of the
     condition effect and its SE is far too small when subjects respond
-    differently [Barr2013]_. methods.md §6.2 advises slopes only with enough
+    differently [Barr2013]_. docs/methods.md §6.2 advises slopes only with enough
     subjects; the default threshold (6) is a compromise for GT23's 12
     subjects. The subject-level bootstrap CI stays valid in either case.
 
@@ -479,7 +479,7 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
                          f"({factor} and {used} are linearly dependent); the {factor} "
                          "effect cannot be separated from the covariate")
 
-    # covariate diagnostics (methods.md §6.2 collinearity warning)
+    # covariate diagnostics (docs/methods.md §6.2 collinearity warning)
     for cov, c in zip(used, cov_c):
         varies = sum(np.ptp(c[groups == k]) > 1e-12 * max(1.0, np.abs(c).max()) for k in range(G))
         if varies == 0:

@@ -60,7 +60,7 @@ def holm(pvalues: Sequence[float] | np.ndarray) -> np.ndarray:
 def sidak_alpha(alpha: float, m: int) -> float:
     """Per-test level keeping the family-wise error at ``alpha`` over ``m`` tests.
 
-    ``alpha_per = 1 - (1 - alpha) ** (1 / m)`` [Sidak1967]_ (methods.md §6.1);
+    ``alpha_per = 1 - (1 - alpha) ** (1 / m)`` [Sidak1967]_ (docs/methods.md §6.1);
     exact for independent tests, conservative under positive dependence.
 
     Parameters

@@ -106,7 +106,7 @@ def hedges_correction(df: float) -> float:
     """Exact small-sample bias correction J of Hedges (1981).
 
     ``J(df) = Gamma(df/2) / (sqrt(df/2) * Gamma((df-1)/2))`` [Hedges1981]_,
-    as written in methods.md §6.3 and the TOSTER SMD vignette. Evaluated with
+    as written in docs/methods.md §6.3 and the TOSTER SMD vignette. Evaluated with
     log-gamma functions for numerical stability. Returns NaN for ``df <= 1``
     (J is not defined there).
 
@@ -148,7 +148,7 @@ def _nct_limits(t: float, df: float, alpha: float) -> tuple[float, float]:
 def cohens_dz_ci(t: float, n: int, *, alpha: float = 0.05) -> tuple[float, float]:
     """Confidence interval of Cohen's d_z from the paired t statistic.
 
-    Noncentral-t inversion (TOSTER ``smd_ci = "nct"``; methods.md §6.3):
+    Noncentral-t inversion (TOSTER ``smd_ci = "nct"``; docs/methods.md §6.3):
     find the noncentrality parameters for which the observed ``t`` is the
     upper and lower ``alpha/2`` quantile, then ``d = lambda / sqrt(n)``
     [Cumming2001]_ [Steiger2004]_. This is the interval reported by the R
@@ -224,7 +224,7 @@ def paired_summary(a: Sequence[float] | np.ndarray | pd.Series,
     ``p_wilcoxon`` NaN.
 
     *Cohen's d_z CI*: noncentral-t inversion via ``scipy.special.nctdtrinc``
-    (TOSTER ``smd_ci = "nct"``, effectsize's default; methods.md §6.3).
+    (TOSTER ``smd_ci = "nct"``, effectsize's default; docs/methods.md §6.3).
 
     *Hedges' g_av* ([Lakens2013]_, within-subjects designs): ``d_av = mean_diff /
     ((sd_a + sd_b) / 2)`` and ``g_av = d_av · J`` with the exact ``J``

@@ -104,7 +104,7 @@ def spm_paired(ya: np.ndarray, yb: np.ndarray, *, alpha: float = 0.05,
     ``spm1d.stats.ttest_paired(ya, yb).inference(alpha, two_tailed=...,
     interp=True)`` [Pataky2012]_: a one-sample t test on the differences at
     every node; the critical threshold ``zstar`` comes from random field
-    theory for the estimated smoothness [Worsley1996]_ (methods.md §6.1).
+    theory for the estimated smoothness [Worsley1996]_ (docs/methods.md §6.1).
 
     Parameters
     ----------
@@ -161,7 +161,7 @@ def spm_family(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], *, alpha: fl
     """Paired SPM tests for a family of waveforms at a family-wise alpha.
 
     Each variable is tested with :func:`spm_paired` at ``alpha_corrected``:
-    Šidák ``1 - (1 - alpha)^(1/m)`` [Sidak1967]_ (methods.md §6.1) or no
+    Šidák ``1 - (1 - alpha)^(1/m)`` [Sidak1967]_ (docs/methods.md §6.1) or no
     correction (``correction="none"``). ``m`` is the number of variables
     submitted (the family is fixed before the data are seen, so a variable
     skipped for degenerate data still counts; this is conservative).
