@@ -99,8 +99,15 @@ class Run:
         return [(d, s) for d in self.datasets for s in self.subjects(d)]
 
 
-def load_run(config: Mapping[str, Any], *, root: str | os.PathLike = ".") -> Run:
-    """Validate ``config`` and the manifest it names; fail early with clear messages."""
+def load_run(config: Mapping[str, Any], *, root: str | os.PathLike = ".", eager: bool = True) -> Run:
+    """Validate ``config`` and the manifest it names; fail early with clear messages.
+
+    With ``eager`` (the workflow's parse time) the adapters' plans, the
+    claims file and the literature table are checked now, before any job
+    runs. A job passes ``eager=False``: the run was checked at parse time,
+    and each of these is then built only if the job uses it (the claims
+    check alone imports the whole statistics stack, seconds per job).
+    """
     root = Path(root)
     cfg = load_config(config, root / CONFIG_SCHEMA, source="config (config/config.yaml + --config)")
     manifest = load_manifest(root / cfg["manifest"], root / MANIFEST_SCHEMA)
@@ -109,6 +116,8 @@ def load_run(config: Mapping[str, Any], *, root: str | os.PathLike = ".") -> Run
         raise ConfigError(f"config key 'datasets' names unknown dataset(s) {unknown}; "
                           f"the manifest {cfg['manifest']} declares: {sorted(manifest)}")
     run = Run(root=root, config=cfg, manifest=manifest)
+    if not eager:
+        return run
     run.plan  # noqa: B018 - adapters validate their options and files now
     run.claims  # noqa: B018 - claims refer to known measures and contrasts
     run.literature  # noqa: B018 - the literature table is well formed

@@ -53,7 +53,7 @@ def fetch_subject(config: Mapping[str, Any], *, dataset: str, subject: str, outp
     """
     from .fetch import fetch_files, resolve_mirror
 
-    run = load_run(config, root=root)
+    run = load_run(config, root=root, eager=False)
     spec = run.spec(dataset)
     files = run.plan[dataset][subject]
     dest = Path(output).parent.parent
@@ -86,7 +86,7 @@ def ingest_subject(config: Mapping[str, Any], *, dataset: str, subject: str,
     """
     import json
 
-    run = load_run(config, root=root)
+    run = load_run(config, root=root, eager=False)
     raw_dir = Path(provenance).parent.parent
     fetched = {r["path"]: r["sha256"] for r in json.loads(Path(provenance).read_text())["files"]}
     trials = run.adapter(dataset).read_subject(subject, raw_dir)
@@ -203,7 +203,7 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
     from .io import write_text
     from .scorecard import SCORECARD_COLUMNS, score
 
-    run = load_run(config, root=root)
+    run = load_run(config, root=root, eager=False)
     table = pd.concat([read_parquet(p)[0] for p in measures], ignore_index=True)
     st = run.config["stats"]
     contrasts = [Contrast.from_config(c) for c in st["contrasts"]]
@@ -252,7 +252,7 @@ def meta_run(config: Mapping[str, Any], *, contrasts: str | os.PathLike, trials:
     from .io import write_text
     from .meta_analysis import dataset_effects, plot_forest, pool
 
-    run = load_run(config, root=root)
+    run = load_run(config, root=root, eager=False)
     meta = run.config["meta_analysis"]
     lit = literature_effects(run.literature, assumed_r=meta["assumed_r"])
     parts = [read_parquet(p)[0] for p in trials]
@@ -328,7 +328,7 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
     from .report import render_report, software_versions
     from .report_sections import QUESTION, build_sections
 
-    run = load_run(config, root=root)
+    run = load_run(config, root=root, eager=False)
     tables = {k: inputs[k] for k in ("trials", "cycles", "measures", "emg_quality", "emg_references")}
     sections = build_sections(config=run.config, specs=run.manifest, provenance=inputs["provenance"],
                               tables=tables, stats={"contrasts": inputs["contrasts"][0],

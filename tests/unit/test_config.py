@@ -138,3 +138,15 @@ def test_meta_analysis_literature_is_read_at_parse_time_and_can_be_switched_off(
     broken.write_text("study,doi\nX,10.1/x\n")
     with pytest.raises(Exception, match="lit.csv"):
         load_run({**config, "meta_analysis": {"literature": str(broken)}}, root=repo_root)
+
+
+def test_jobs_load_the_run_lazily_but_parse_time_checks_everything(repo_root, config, tmp_path):
+    broken = tmp_path / "lit.csv"
+    broken.write_text("study,doi\nX,10.1/x\n")
+    cfg = {**config, "meta_analysis": {"literature": str(broken)}}
+    run = load_run(cfg, root=repo_root, eager=False)  # a job: the workflow checked this at parse time
+    assert run.config["meta_analysis"]["literature"] == str(broken)
+    with pytest.raises(Exception, match="lit.csv"):
+        run.literature  # noqa: B018 - still checked when a job uses it
+    with pytest.raises(Exception, match="lit.csv"):
+        load_run(cfg, root=repo_root)
