@@ -28,7 +28,9 @@ import pandas as pd
 
 from .emg import EnvelopeParams, channel_quality, linear_envelope, normalisation_reference, normalise
 from .events import EventParams, find_cycles
+from .errors import ConfigError
 from .kneeload import PFJModel, pfj_load
+from .plausibility import check_pfj_model
 from .trial import Trial
 from .units import G
 
@@ -75,13 +77,20 @@ class CycleSettings:
         emg = config.get("emg", {})
         norm = emg.get("normalisation", {})
         kl = config.get("knee_load", {})
+        pfj = PFJModel(name="configured", **{k: kl[k] for k in ("k_ratio", "moment_arm", "contact_area") if k in kl})
+        # docs/methods.md §1.7: a coefficient set giving k outside [0.3, 1.05] or a contact area <= 0
+        # anywhere in 0-90 deg is a transcription error, not data: stop before any cycle is computed
+        reasons = check_pfj_model(pfj)
+        if reasons:
+            raise ConfigError("config key 'knee_load' selects an implausible patellofemoral model: "
+                              + "; ".join(reasons))
         return cls(
             events=EventParams.from_config(config.get("events", {})),
             envelope=EnvelopeParams.from_config(emg.get("envelope", {})),
             normalisation_method=norm.get("method", "max_all_conditions"),
             reference_condition=norm.get("reference_condition"),
             nodes=int(config.get("cycles", {}).get("nodes", 101)),
-            pfj=PFJModel(name="configured", **{k: kl[k] for k in ("k_ratio", "moment_arm", "contact_area") if k in kl}),
+            pfj=pfj,
         )
 
 

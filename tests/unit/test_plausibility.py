@@ -124,3 +124,18 @@ def test_knee_flexion_in_radians_or_with_flipped_sign():
     with pytest.raises(ValueError, match="min <= max"):
         check_trial_scale(peak_extensor_moments_nm_per_kg=np.array([0.5]),
                           knee_flexion_range_deg=(60.0, 0.0), where=WHERE)
+
+
+def test_configured_pfj_model_is_checked_before_any_cycle():
+    from retrogait.cycles import CycleSettings
+    from retrogait.errors import ConfigError
+
+    assert CycleSettings.from_config({}).pfj.sets  # the default model passes
+    typo = Poly(name="typo_x2", quantity="k", unit="1", numerator=(0.462, 0.0, 0.00147 - 3.84e-5),
+                denominator=K_RATIO["van_eijden_1986"].denominator, reference="-", source="-", status="-")
+    K_RATIO["typo_x2"] = typo  # the x^2 transcription error of methods.md 1.2
+    try:
+        with pytest.raises(ConfigError, match=r"knee_load.*implausible.*pfj_k_max"):
+            CycleSettings.from_config({"knee_load": {"k_ratio": "typo_x2"}})
+    finally:
+        del K_RATIO["typo_x2"]
