@@ -99,7 +99,9 @@ def git_info() -> dict[str, Any]:
 
     status = [ln for ln in git("status", "--porcelain").splitlines() if ln.strip()]
     return {"commit": git("rev-parse", "HEAD"), "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
-            "dirty_files": [ln[3:] for ln in status if not ln[3:].startswith("bench/")]}
+            "dirty_files": [ln[3:] for ln in status if not ln[3:].startswith("bench/")],
+            # what the measured code is: tree hashes of everything but bench/
+            "trees": {p: git("rev-parse", f"HEAD:{p}") for p in ("src", "workflow", "config", "tests", "pyproject.toml")}}
 
 
 # ---------------------------------------------------------------------------
@@ -470,9 +472,16 @@ def analyse_trace(trace: Path, cores: int = 2) -> dict[str, Any]:
         "core_seconds_available": round(cores * (t_main1 - t_main0), 2),
         "core_utilisation_by_jobs": round(total_job / (cores * (t_main1 - t_main0)), 3),
         "phases": phases, "serial_tail": tail_chain, "per_rule": rules,
-        "jobs": [{k: (round(v, 3) if isinstance(v, float) and k not in ("start", "end", "stage_start", "t_site") else v)
-                  for k, v in j.items() if k not in ("argv", "argv0")} for j in sorted(jobs, key=lambda j: j["start"])],
+        "jobs": [compact_job(j, t_main0) for j in sorted(jobs, key=lambda j: j["start"])],
     }
+
+
+def compact_job(j: dict[str, Any], t0: float) -> dict[str, Any]:
+    """One job of the trace, for the results file (times relative to snakemake's start)."""
+    return {"rule": j["rule"], "stage": j.get("stage"), "start_s": round(j["start"] - t0, 2),
+            "wall_s": round(j["wall_s"], 3), "startup_plus_imports_s": round(j["startup_plus_imports_s"], 3),
+            "compute_s": round(j["compute_s"], 3), "cpu_s": round(j["cpu_s"], 2),
+            "maxrss_mb": round(max(j["maxrss_kb"], j["children_maxrss_kb"]) / 1024, 1)}
 
 
 def summarise_pstats(paths: list[Path], top: int = 15) -> dict[str, Any]:
@@ -496,7 +505,7 @@ def summarise_pstats(paths: list[Path], top: int = 15) -> dict[str, Any]:
                       r"wait|result|result_iterator|_result_or_cancel|_chain_from_iterable_of_lists|draw_wrapper)$")
     cum = [r for r in sorted(rows, key=lambda r: -r[5]) if not skip.match(r[2])
            and "sitecustomize" not in r[0] and "importlib" not in r[0]][:top]
-    own = sorted(rows, key=lambda r: -r[4])[:top]
+    own = sorted(rows, key=lambda r: -r[4])[:max(5, top // 2)]
     fmt = lambda r: {"function": f"{short(r[0])}:{r[1]}({r[2]})", "calls": r[3], "own_s": round(r[4], 3),
                      "cumulative_s": round(r[5], 3)}
     return {"total_s": round(total, 3), "import_s": round(imp, 3), "top_cumulative": [fmt(r) for r in cum],
@@ -577,7 +586,7 @@ def pipeline_diagnostics(args, replica, scratch: Path, mirror: Path, overrides: 
             by_stage.setdefault(p.name.split("-")[0], []).append(p)
         for stage, paths in by_stage.items():
             with contextlib.suppress(Exception):
-                h = summarise_pstats(paths, top=12)
+                h = summarise_pstats(paths, top=10)
                 h["jobs"] = len(paths)  # times are summed over these jobs
                 hot[stage] = h
         out["hotspots"] = hot
@@ -1144,7 +1153,7 @@ def main(argv: list[str] | None = None) -> int:
         res["bench_wall_s"] = round(time.time() - started, 1)
         end = git_info()
         res["git_end"] = end
-        res["tree_changed_during_run"] = (end.get("commit") != res["git"].get("commit")
+        res["tree_changed_during_run"] = (end.get("trees") != res["git"].get("trees")
                                           or end.get("dirty_files") != res["git"].get("dirty_files"))
         res["verdicts"] = verdicts(res)
         public = _public(res)
