@@ -923,8 +923,9 @@ def verdicts(res: dict[str, Any]) -> list[dict[str, Any]]:
     p = res.get("pipeline") or {}
     if p:
         full = p.get("full_run", {})
+        scale = "" if res.get("replica_is_gt23_scale", True) else "NOT GT23 scale (see replica.scale_check); "
         add("pipeline_wall_s", full.get("wall_s") if p.get("ok") else None,
-            _noise_note(full) if p.get("ok") else "the run failed")
+            scale + (_noise_note(full) if p.get("ok") else "the run failed"))
         rss = full.get("gnu_time_maxrss_mb") or full.get("poll_peak_single_mb")
         add("peak_rss_mb", rss, f"tree sum (polled): {full.get('poll_peak_tree_sum_mb')} MB")
     n = res.get("noop") or {}
@@ -1120,7 +1121,7 @@ def main(argv: list[str] | None = None) -> int:
     date = _dt.date.today().isoformat()
     json_path = RESULTS / f"{date}-{args.label}.json"
     res: dict[str, Any] = {}
-    if json_path.exists():
+    if json_path.exists() and not args.no_write:  # other sections of today's results are kept
         with contextlib.suppress(Exception):
             res = json.loads(json_path.read_text())
     res.update({"date": date, "label": args.label, "machine": machine_info(), "git": git_info(),
