@@ -8,6 +8,7 @@ was probably meant to be.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import difflib
 import os
 import re
@@ -21,6 +22,47 @@ import yaml
 from .errors import ConfigError
 
 __all__ = ["load_yaml", "validate", "load_config", "key_path", "deep_merge"]
+
+
+def dataclass_options(cls: type, mapping: Mapping[str, Any] | None, *,
+                      section: str | None = None) -> dict[str, Any]:
+    """Check an options mapping against the fields of dataclass ``cls``.
+
+    Parameters
+    ----------
+    cls : type
+        A dataclass; its ``_section`` attribute (e.g. ``"emg.envelope"``)
+        names the config section in messages unless ``section`` is given.
+    mapping : mapping or None
+        The options; None means none.
+    section : str, optional, keyword-only
+        Config section named in messages.
+
+    Returns
+    -------
+    dict
+        A copy of ``mapping``.
+
+    Raises
+    ------
+    ConfigError
+        ``mapping`` is not a mapping, or has keys that are not fields of
+        ``cls`` (each named, with the closest field as a suggestion).
+    """
+    section = section or getattr(cls, "_section", cls.__name__)
+    if mapping is None:
+        return {}
+    if not isinstance(mapping, Mapping):
+        raise ConfigError(f"{section}: expected a mapping of options, got {type(mapping).__name__}")
+    allowed = [f.name for f in dataclasses.fields(cls)]
+    unknown = [k for k in mapping if k not in allowed]
+    if unknown:
+        hints = []
+        for key in unknown:
+            close = difflib.get_close_matches(str(key), allowed, n=1)
+            hints.append(f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
+        raise ConfigError(f"{section}: {'; '.join(hints)}; allowed keys: {', '.join(allowed)}")
+    return dict(mapping)
 
 
 def load_yaml(path: str | os.PathLike) -> Any:

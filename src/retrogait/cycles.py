@@ -76,8 +76,8 @@ class CycleSettings:
     def from_config(cls, config: Mapping[str, Any]) -> "CycleSettings":
         emg = config.get("emg", {})
         norm = emg.get("normalisation", {})
-        kl = config.get("knee_load", {})
-        pfj = PFJModel(name="configured", **{k: kl[k] for k in ("k_ratio", "moment_arm", "contact_area") if k in kl})
+        kl = config.get("knee_load") or {}
+        pfj = PFJModel.from_config(kl)
         # docs/methods.md §1.7: a coefficient set giving k outside [0.3, 1.05] or a contact area <= 0
         # anywhere in 0-90 deg is a transcription error, not data: stop before any cycle is computed
         reasons = check_pfj_model(pfj)

@@ -23,8 +23,6 @@ normalised envelopes, the Falconer & Winter index is a percentage.
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import functools
 import math
 import re
@@ -36,6 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy import integrate, signal
 
+from .config import dataclass_options
 from .errors import ConfigError
 
 __all__ = [
@@ -57,26 +56,8 @@ __all__ = [
 # --------------------------------------------------------------------------
 # configuration helpers
 
-def _kwargs_from_config(cls: type, mapping: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Check ``mapping`` against the fields of dataclass ``cls``; unknown keys raise ConfigError."""
-    section = getattr(cls, "_section", cls.__name__)
-    if mapping is None:
-        return {}
-    if not isinstance(mapping, Mapping):
-        raise ConfigError(f"{section}: expected a mapping of options, got {type(mapping).__name__}")
-    allowed = [f.name for f in dataclasses.fields(cls)]
-    unknown = [k for k in mapping if k not in allowed]
-    if unknown:
-        hints = []
-        for key in unknown:
-            close = difflib.get_close_matches(str(key), allowed, n=1)
-            hints.append(f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-        raise ConfigError(f"{section}: {'; '.join(hints)}; allowed keys: {', '.join(allowed)}")
-    return dict(mapping)
-
-
 def _build(cls: type, mapping: Mapping[str, Any] | None):
-    kwargs = _kwargs_from_config(cls, mapping)
+    kwargs = dataclass_options(cls, mapping)
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as exc:

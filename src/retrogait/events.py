@@ -39,7 +39,6 @@ clean single-foot plate or belt contact.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,6 +48,7 @@ import numpy as np
 import pandas as pd
 from scipy import signal
 
+from .config import dataclass_options
 from .errors import ConfigError
 from .trial import SIDES, Stream, Trial
 
@@ -225,17 +225,7 @@ class EventParams:
         their default. Unknown keys are a :class:`ConfigError` naming the key,
         the closest known key and the list of known ones.
         """
-        mapping = dict(mapping or {})
-        known = [f.name for f in dataclasses.fields(cls)]
-        unknown = sorted(k for k in mapping if k not in known)
-        if unknown:
-            import difflib
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(key, known, n=1)
-                hints.append(f"'{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-            raise ConfigError("events: unknown parameter(s) " + ", ".join(hints)
-                              + f"; known parameters: {', '.join(known)}")
+        mapping = dataclass_options(cls, mapping, section="events")
         kwargs = {k: v for k, v in mapping.items() if v is not None}
         if "stance_pct_range" in kwargs:
             kwargs["stance_pct_range"] = tuple(kwargs["stance_pct_range"])

@@ -21,7 +21,6 @@ KAM positive (varus); N, m, N.m; body weight BW = m * 9.81 N.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import math
 from collections.abc import Mapping
@@ -32,6 +31,7 @@ import numpy as np
 from numpy.polynomial import polynomial as P
 from scipy import integrate
 
+from .config import dataclass_options
 from .errors import ConfigError
 from .units import G
 
@@ -263,15 +263,7 @@ class PFJModel:
     @classmethod
     def from_config(cls, mapping: Mapping[str, Any] | None, *, name: str = "configured") -> "PFJModel":
         """Build from the ``knee_load`` config section; unknown keys raise :class:`ConfigError`."""
-        mapping = dict(mapping or {})
-        allowed = [f.name for f in dataclasses.fields(cls)]
-        unknown = [k for k in mapping if k not in allowed]
-        if unknown:
-            hints = []
-            for key in unknown:
-                close = difflib.get_close_matches(str(key), allowed, n=1)
-                hints.append(f"unknown key '{key}'" + (f" (did you mean '{close[0]}'?)" if close else ""))
-            raise ConfigError(f"{cls._section}: {'; '.join(hints)}; allowed keys: {', '.join(allowed)}")
+        mapping = dataclass_options(cls, mapping)
         mapping.setdefault("name", name)
         try:
             return cls(**mapping)
