@@ -30,6 +30,7 @@ from .cycles import node_columns  # noqa: E402
 from .io import atomic_path  # noqa: E402
 
 __all__ = [
+    "WAVEFORM_TITLES",
     "subject_mean_curves",
     "plot_waveforms",
     "plot_paired",
@@ -45,7 +46,8 @@ KINETIC_VARIABLES = ("knee_extensor_moment", "knee_adduction_moment", "vgrf", "p
 KEY_MEASURES = ("knee_flexion_at_contact", "knee_extensor_moment_peak", "pfj_stress_peak", "kam_peak1",
                 "stance_pct", "stride_time")
 
-_LABELS = {
+#: Panel titles of the knee waveform variables (EMG panels are titled from the muscle name).
+WAVEFORM_TITLES = {
     "knee_flexion": "Knee flexion (deg)",
     "knee_extensor_moment": "Knee extensor moment (N.m/kg)",
     "knee_adduction_moment": "Knee adduction moment, external (N.m/kg)",
@@ -128,7 +130,7 @@ def plot_waveforms(curves: pd.DataFrame, variables: Sequence[str], *, domain: st
             ax.plot(pct, mean, color=colours[cond], lw=1.5, label=f"{cond} (n={k})")
             ax.fill_between(pct, mean - sd, mean + sd, color=colours[cond], alpha=0.2, lw=0)
         unit = data["unit"].iloc[0] if len(data) else ""
-        ax.set_title(_LABELS.get(var, f"{var.removeprefix('emg_').replace('_', ' ')} ({unit})"), fontsize=9)
+        ax.set_title(WAVEFORM_TITLES.get(var, f"{var.removeprefix('emg_').replace('_', ' ')} ({unit})"), fontsize=9)
         ax.set_xlabel(f"% {domain}")
         ax.set_ylabel(unit)
         ax.set_xlim(0, 100)

@@ -63,6 +63,7 @@ import pandas as pd
 import seaborn as sns
 
 from .contrasts import Contrast, select_levels
+from .figures import WAVEFORM_TITLES
 from .stats import sidak_alpha, spm_family
 from .stats.paired import _check_alpha
 
@@ -101,14 +102,6 @@ CLUSTER_COLUMNS = ["contrast", "dataset", "family", "variable", "domain", "level
 
 _NODE_RE = re.compile(r"pct_(\d{3})")
 
-_PANEL_TITLES = {  # same wording as the report's other waveform figures (retrogait.figures)
-    "knee_flexion": "Knee flexion (deg)",
-    "knee_extensor_moment": "Knee extensor moment (N.m/kg)",
-    "knee_adduction_moment": "Knee adduction moment, external (N.m/kg)",
-    "vgrf": "Vertical GRF (BW)",
-    "pfj_force": "PFJ reaction force (BW)",
-    "pfj_stress": "PFJ stress (MPa)",
-}
 
 
 # --------------------------------------------------------------------------- helpers
@@ -608,7 +601,7 @@ def _plot(waveforms: pd.DataFrame, contrast: Contrast, clusters: pd.DataFrame | 
         dom = _domain_for(var, domains)
         rows = waveforms[waveforms["variable"].astype(str) == var] if len(waveforms) else waveforms
         unit = str(rows["unit"].iloc[0]) if len(rows) and "unit" in rows else ""
-        label = _PANEL_TITLES.get(var)
+        label = WAVEFORM_TITLES.get(var)
         ax.set_title(label or f"{var.removeprefix('emg_').replace('_', ' ')} ({unit})", fontsize=9)
         if dom is None or not has_cols or rows.empty:
             _no_data(ax, "no data" if dom is not None else "no data (no domain configured)")
