@@ -33,8 +33,8 @@ from pathlib import Path  # noqa: E402
 
 import ezc3d  # noqa: E402,F401
 from retrogait.config import load_yaml  # noqa: E402
-from retrogait.cycles import CycleSettings, process_subject  # noqa: E402
-from retrogait.events import find_cycles  # noqa: E402
+from retrogait.gait.cycles import CycleSettings, process_subject  # noqa: E402
+from retrogait.gait.events import find_cycles  # noqa: E402
 from retrogait.runconfig import load_run  # noqa: E402
 
 IMPORT_S = time.perf_counter() - _t0

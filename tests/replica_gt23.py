@@ -130,7 +130,7 @@ EMG_CHANNELS: tuple[str, ...] = ("LTA", "RTA", "LRF", "RRF", "LBF", "RBF", "LGME
 IMU_COLUMNS: tuple[str, ...] = ("time",) + tuple(
     f"{seg}_{q}" for seg in ("RShank", "RAThigh", "RPThigh", "LAThigh", "LPThigh", "LPelvis", "RPelvis")
     for q in ("ACCX", "ACCY", "ACCZ", "GYROX", "GYROY", "GYROZ"))
-#: GT23 EMG channel abbreviation -> canonical muscle name (retrogait.trial.MUSCLES).
+#: GT23 EMG channel abbreviation -> canonical muscle name (retrogait.ingest.trial.MUSCLES).
 EMG_MUSCLES: dict[str, str] = {
     "TA": "tibialis_anterior", "RF": "rectus_femoris", "BF": "biceps_femoris",
     "GMED": "gluteus_medius", "MGAS": "medial_gastrocnemius", "VL": "vastus_lateralis",
@@ -197,7 +197,7 @@ MEASURE_DEFINITIONS: dict[str, str] = {
     "knee_extensor_moment_peak": "max of the internal knee extensor moment (N.m/kg, knee_angle_l_moment) over stance FS..FO",
     "stance_pct": "100*(FO - FS)/(next FS - FS), events from the left belt vertical GRF (20 N threshold)",
     "stride_time": "next FS - FS (s)",
-    "emg_mean_<muscle>": "mean of the EMG linear envelope over the stride FS..next FS (retrogait.measures "
+    "emg_mean_<muscle>": "mean of the EMG linear envelope over the stride FS..next FS (retrogait.gait.measures "
                          "emg_mean_<muscle>); planted as a ratio BW/FW, invariant to one amplitude reference per "
                          "subject and muscle; holds for the L and the R channel",
 }
@@ -869,7 +869,7 @@ def build_replica(path: str | os.PathLike, *, subjects: Sequence[str] = SUBJECTS
     os.close(fd)
     try:
         with zipfile.ZipFile(tmp, "w") as zf:
-            # the replica says what it is; the report shows this (see retrogait.report_sections)
+            # the replica says what it is; the report shows this (see retrogait.report.sections)
             zf.comment = REPLICA_COMMENT.encode()
             for name in sorted(set(files) | dirs):
                 zi = zipfile.ZipInfo(name, date_time=_ZIP_DATE)

@@ -13,7 +13,7 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-from . import __version__
+from retrogait import __version__
 
 __all__ = ["code_fingerprint", "tree_hash"]
 

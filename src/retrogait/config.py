@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from .errors import ConfigError
+from retrogait.errors import ConfigError
 
 __all__ = ["load_yaml", "validate", "load_config", "key_path", "deep_merge"]
 

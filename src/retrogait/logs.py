@@ -9,7 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import RetrogaitError
+from retrogait.errors import RetrogaitError
 
 __all__ = ["logged"]
 

@@ -15,10 +15,10 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from .adapters.base import Adapter, RawFile
-from .config import load_config
-from .errors import ConfigError
-from .manifest import DatasetSpec, load_manifest, make_adapter
+from retrogait.ingest.adapters import Adapter, make_adapter
+from retrogait.config import load_config
+from retrogait.errors import ConfigError
+from retrogait.acquire.manifest import DatasetSpec, RawFile, load_manifest
 
 __all__ = ["Run", "load_run", "CONFIG_SCHEMA", "MANIFEST_SCHEMA", "CLAIMS_SCHEMA"]
 
@@ -63,8 +63,8 @@ class Run:
 
     @cached_property
     def claims(self):
-        """The claims scorecard (:class:`retrogait.scorecard.Claims`), or None when not configured."""
-        from .scorecard import load_claims
+        """The claims scorecard (:class:`retrogait.analysis.claims.Claims`), or None when not configured."""
+        from retrogait.analysis.claims import load_claims
 
         path = self.config.get("claims")
         if not path:
@@ -75,12 +75,12 @@ class Run:
 
     @cached_property
     def literature(self):
-        """The published summary table (:func:`retrogait.adapters.summary.read_literature`), or None.
+        """The published summary table (:func:`retrogait.analysis.literature.read_literature`), or None.
 
         Raises :class:`ConfigError` when ``meta_analysis.contrasts`` names a
         contrast that is not configured.
         """
-        from .adapters.summary import read_literature
+        from retrogait.analysis.literature import read_literature
 
         meta = self.config.get("meta_analysis", {})
         known = [c["id"] for c in self.config["stats"]["contrasts"]]

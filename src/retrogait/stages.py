@@ -14,10 +14,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import DataError
-from .io import read_parquet, write_json
-from .runconfig import load_run
-from .trial import read_subject, write_subject
+from retrogait.errors import DataError
+from retrogait.io import read_parquet, write_json
+from retrogait.runconfig import load_run
+from retrogait.ingest.trial import read_subject, write_subject
 
 __all__ = [
     "fetch_subject",
@@ -39,7 +39,7 @@ STATS_TABLES = ("contrasts", "exclusions", "claims", "waveform_spm", "waveform_c
 def _spm_domains() -> dict[str, str]:
     """Waveforms tested by SPM1D and their domains: the library defaults plus PFJ force over stance
     (the compressive load the main question is about)."""
-    from .waveform_stats import DEFAULT_DOMAINS
+    from retrogait.analysis.waveforms import DEFAULT_DOMAINS
 
     return {**DEFAULT_DOMAINS, "pfj_force": "stance"}
 
@@ -51,7 +51,7 @@ def fetch_subject(config: Mapping[str, Any], *, dataset: str, subject: str, outp
     ``output`` is the provenance JSON, ``data/raw/<dataset>/.provenance/<subject>.json``;
     the files go next to it, in ``data/raw/<dataset>/``.
     """
-    from .fetch import fetch_files, resolve_mirror
+    from retrogait.acquire.fetch import fetch_files, resolve_mirror
 
     run = load_run(config, root=root, eager=False)
     spec = run.spec(dataset)
@@ -64,7 +64,7 @@ def fetch_subject(config: Mapping[str, Any], *, dataset: str, subject: str, outp
     common = dict(mirror=mirror, retries=fcfg["retries"], backoff_s=fcfg["backoff_s"],
                   timeout_s=fcfg["timeout_s"], progress=fcfg["progress"], logger=log)
     if spec.archive:
-        from .archive import fetch_members
+        from retrogait.acquire.archive import fetch_members
 
         lock = spec.archive.get("lock")
         records = fetch_members(dataset, spec.archive["url"], spec.archive["name"], files, dest,
@@ -125,7 +125,7 @@ _UNITS = {
 
 
 def _write_table(df, path: str | os.PathLike, kind: str) -> None:
-    from .io import write_parquet
+    from retrogait.io import write_parquet
 
     units = {k: v for k, v in _UNITS.get(kind, {}).items() if k in df.columns}
     write_parquet(df, path, units=units)
@@ -139,7 +139,7 @@ def _named(paths: Sequence[str | os.PathLike]) -> dict[str, Path]:
 def cycles_subject(config: Mapping[str, Any], *, subject_dir: str | os.PathLike,
                    outputs: Sequence[str | os.PathLike]) -> None:
     """Events, cycles, EMG envelopes and time-normalised waveforms of one subject."""
-    from .cycles import CycleSettings, process_subject
+    from retrogait.gait.cycles import CycleSettings, process_subject
 
     trials = read_subject(subject_dir)
     tables = process_subject(trials, settings=CycleSettings.from_config(config))
@@ -153,8 +153,8 @@ def cycles_subject(config: Mapping[str, Any], *, subject_dir: str | os.PathLike,
 def measures_subject(config: Mapping[str, Any], *, subject_dir: str | os.PathLike, cycles: str | os.PathLike,
                      waveforms: str | os.PathLike, output: str | os.PathLike) -> None:
     """Per-cycle measures of one subject (long table)."""
-    from .cycles import CycleSettings
-    from .measures import subject_measures
+    from retrogait.gait.cycles import CycleSettings
+    from retrogait.gait.measures import subject_measures
 
     settings = CycleSettings.from_config(config)
     trials = read_subject(subject_dir)
@@ -171,7 +171,7 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
     """Concatenate one dataset's per-subject tables; add trial QC counts and subject means."""
     import pandas as pd
 
-    from .measures import subject_means
+    from retrogait.gait.measures import subject_means
 
     def concat(name):
         parts = [read_parquet(p)[0] for p in inputs[name]]
@@ -197,11 +197,11 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
     """All configured contrasts on all datasets: paired tests, mixed models, Holm, TOST, SPM, claims."""
     import pandas as pd
 
-    from .analysis import run_contrasts
-    from .contrasts import Contrast
+    from retrogait.analysis.discrete import run_contrasts
+    from retrogait.analysis.contrasts import Contrast
 
-    from .io import write_text
-    from .scorecard import SCORECARD_COLUMNS, score
+    from retrogait.io import write_text
+    from retrogait.analysis.claims import SCORECARD_COLUMNS, score
 
     run = load_run(config, root=root, eager=False)
     table = pd.concat([read_parquet(p)[0] for p in measures], ignore_index=True)
@@ -224,7 +224,7 @@ def _spm(waveforms: Sequence[str | os.PathLike], contrasts, *, alpha: float):
     """SPM1D paired tests on subject-mean curves for every contrast without covariates."""
     import pandas as pd
 
-    from .waveform_stats import spm_contrasts
+    from retrogait.analysis.waveforms import spm_contrasts
 
     parts = [read_parquet(p)[0] for p in waveforms]
     wav = pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) else pd.DataFrame()
@@ -233,7 +233,7 @@ def _spm(waveforms: Sequence[str | os.PathLike], contrasts, *, alpha: float):
     if skipped:
         log.info("SPM not run for covariate-adjusted contrasts %s: spm1d has no ANCOVA", skipped)
     if wav.empty or not plain:
-        from .waveform_stats import CLUSTER_COLUMNS, SUMMARY_COLUMNS
+        from retrogait.analysis.waveforms import CLUSTER_COLUMNS, SUMMARY_COLUMNS
         return pd.DataFrame(columns=SUMMARY_COLUMNS), pd.DataFrame(columns=CLUSTER_COLUMNS)
     return spm_contrasts(wav, plain, alpha=alpha, domains=_spm_domains(), degenerate="trim")
 
@@ -247,10 +247,11 @@ def meta_run(config: Mapping[str, Any], *, contrasts: str | os.PathLike, trials:
     """
     import pandas as pd
 
-    from . import figures as F
-    from .adapters.summary import literature_effects
-    from .io import write_text
-    from .meta_analysis import dataset_effects, plot_forest, pool
+    from retrogait.report import figures as F
+    from retrogait.analysis.literature import literature_effects
+    from retrogait.io import write_text
+    from retrogait.analysis.meta import dataset_effects, pool
+    from retrogait.report.forest import plot_forest
 
     run = load_run(config, root=root, eager=False)
     meta = run.config["meta_analysis"]
@@ -280,8 +281,8 @@ def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str |
                     measures: str | os.PathLike, cycles: str | os.PathLike, spm: str | os.PathLike,
                     clusters: str | os.PathLike, outputs: Sequence[str | os.PathLike]) -> None:
     """The figures of one dataset."""
-    from . import figures as F
-    from .contrasts import Contrast
+    from retrogait.report import figures as F
+    from retrogait.analysis.contrasts import Contrast
 
     wav, _ = read_parquet(waveforms)
     mea, _ = read_parquet(measures)
@@ -305,7 +306,7 @@ def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str |
     F.save(F.plot_paired(mea, contrasts, title=f"{dataset}: subject means of key measures"), out["paired_measures"])
     F.save(F.plot_qc(cyc, title=f"{dataset}: gait cycles kept and rejected"), out["qc_overview"])
 
-    from .waveform_stats import plot_contrast_waveforms
+    from retrogait.report.spm_figures import plot_contrast_waveforms
 
     summary, _ = read_parquet(spm)
     clus, _ = read_parquet(clusters)
@@ -325,8 +326,8 @@ def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str |
 def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                inputs: Mapping[str, Sequence[str | os.PathLike]], output: str | os.PathLike) -> None:
     """Render ``reports/report.html`` from the run's tables and figures."""
-    from .report import render_report, software_versions
-    from .report_sections import QUESTION, build_sections
+    from retrogait.report.render import render_report, software_versions
+    from retrogait.report.sections import QUESTION, build_sections
 
     run = load_run(config, root=root, eager=False)
     tables = {k: inputs[k] for k in ("trials", "cycles", "measures", "emg_quality", "emg_references")}

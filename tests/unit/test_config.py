@@ -7,7 +7,7 @@ import yaml
 
 from retrogait.config import load_config, load_yaml
 from retrogait.errors import ConfigError
-from retrogait.manifest import load_manifest
+from retrogait.acquire.manifest import load_manifest
 from retrogait.runconfig import load_run
 
 CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"

@@ -6,13 +6,13 @@ term, stable snake_case columns) or, for :func:`spm_paired`, an
 level minus reference). Nothing here imports snakemake.
 """
 
-from .claims import EXPECTED, VERDICTS, score_claims, verdict
-from .equivalence import tost_paired
-from .meta import POOLED_LABEL, effect_from_paired, random_effects, smd_from_summary
-from .mixed import mixed_model
-from .multiplicity import holm, sidak_alpha
-from .paired import cohens_dz_ci, hedges_correction, hedges_correction_approx, paired_summary
-from .waveforms import SPMResult, spm_family, spm_paired
+from retrogait.stats.claims import EXPECTED, VERDICTS, score_claims, verdict
+from retrogait.stats.equivalence import tost_paired
+from retrogait.stats.meta import POOLED_LABEL, effect_from_paired, random_effects, smd_from_summary
+from retrogait.stats.mixed import mixed_model
+from retrogait.stats.multiplicity import holm, sidak_alpha
+from retrogait.stats.paired import cohens_dz_ci, hedges_correction, hedges_correction_approx, paired_summary
+from retrogait.stats.waveforms import SPMResult, spm_family, spm_paired
 
 __all__ = [
     "paired_summary", "cohens_dz_ci", "hedges_correction", "hedges_correction_approx",

@@ -44,7 +44,7 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from .paired import _check_alpha
+from retrogait.stats.paired import _check_alpha
 
 __all__ = ["verdict", "score_claims", "EXPECTED", "VERDICTS"]
 

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.weightstats import DescrStatsW, ttost_paired
 
-from .paired import _check_alpha, _paired_arrays
+from retrogait.stats.paired import _check_alpha, _paired_arrays
 
 __all__ = ["tost_paired"]
 

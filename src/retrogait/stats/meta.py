@@ -29,7 +29,7 @@ import pandas as pd
 from scipy import stats
 from statsmodels.stats.meta_analysis import combine_effects
 
-from .paired import _check_alpha, _paired_arrays, hedges_correction
+from retrogait.stats.paired import _check_alpha, _paired_arrays, hedges_correction
 
 __all__ = ["smd_from_summary", "random_effects", "effect_from_paired", "POOLED_LABEL"]
 

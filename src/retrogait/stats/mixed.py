@@ -34,7 +34,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from statsmodels.regression.mixed_linear_model import MixedLMParams
 
-from .paired import _check_alpha
+from retrogait.stats.paired import _check_alpha
 
 __all__ = ["mixed_model"]
 

@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from .multiplicity import sidak_alpha
-from .paired import _check_alpha
+from retrogait.stats.multiplicity import sidak_alpha
+from retrogait.stats.paired import _check_alpha
 
 __all__ = ["SPMResult", "spm_paired", "spm_family"]
 

@@ -1,0 +1,110 @@
+"""The catalogue of per-cycle measures: name, unit, window, definition and reference.
+
+One place that says what every measure is, used by the measures stage that
+computes them (:mod:`retrogait.gait.measures`), the literature table and the
+claims that refer to them, and the report that labels them. Pure Python (no
+numpy/scipy), so checking a claim or a literature row against it is cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Measure", "MEASURES", "emg_measure", "describe", "QUADRICEPS", "HAMSTRINGS"]
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A per-cycle outcome: its unit, window and where its definition comes from."""
+
+    name: str
+    unit: str
+    window: str          # "stride", "stance" or "contact"
+    description: str
+    reference: str
+
+
+_M = [
+    Measure("stride_time", "s", "stride", "foot strike to next ipsilateral foot strike", "docs/methods.md §4.5"),
+    Measure("stance_time", "s", "stance", "foot strike to foot off", "docs/methods.md §4.5"),
+    Measure("stance_pct", "%", "stride", "stance duration as % of stride", "docs/methods.md §4.5"),
+    Measure("cadence", "steps/min", "stride", "120 / stride time", "-"),
+    Measure("stride_length", "m", "stride", "distance travelled in one stride: belt speed x stride time on a "
+            "treadmill, foot-centre marker displacement overground", "-"),
+    Measure("ankle_dorsiflexion_at_contact", "deg", "contact",
+            "ankle dorsiflexion at foot strike (negative = plantarflexed, toe-first landing)", "docs/methods.md §0.2"),
+    Measure("knee_flexion_at_contact", "deg", "contact", "knee flexion at foot strike (flexion +)", "docs/methods.md §0.2"),
+    Measure("knee_flexion_at_toe_off", "deg", "contact", "knee flexion at foot off", "docs/methods.md §0.2"),
+    Measure("knee_flexion_peak_stance", "deg", "stance", "maximum knee flexion in stance", "docs/methods.md §0.2"),
+    Measure("knee_flexion_mean_stance", "deg", "stance", "mean knee flexion over stance (time average)",
+            "docs/methods.md §0.2"),
+    Measure("knee_flexion_rom_stance", "deg", "stance", "max - min knee flexion in stance", "docs/methods.md §0.2"),
+    Measure("knee_flexion_rom_stride", "deg", "stride", "max - min knee flexion over the stride", "docs/methods.md §0.2"),
+    Measure("knee_extensor_moment_peak", "N.m/kg", "stance", "peak internal knee extensor moment in stance",
+            "docs/methods.md §0.2; 2.4 (KFM)"),
+    Measure("knee_flexor_moment_peak", "N.m/kg", "stance", "peak internal knee flexor moment in stance (positive)",
+            "docs/methods.md §0.2"),
+    Measure("knee_extensor_moment_impulse", "N.m.s/kg", "stance", "time integral of the extensor moment in stance",
+            "docs/methods.md §2.4 (integrate in time)"),
+    Measure("knee_flexor_moment_impulse", "N.m.s/kg", "stance", "time integral of the flexor moment in stance",
+            "docs/methods.md §2.4"),
+    Measure("kam_peak1", "N.m/kg", "stance", "first-half-stance peak external knee adduction moment",
+            "docs/methods.md §2.4"),
+    Measure("kam_peak2", "N.m/kg", "stance", "second-half-stance peak external knee adduction moment",
+            "docs/methods.md §2.4"),
+    Measure("kam_impulse", "N.m.s/kg", "stance", "knee adduction angular impulse (positive part, in time)",
+            "docs/methods.md §2.4"),
+    Measure("kam_peak1_bwht", "%BW.Ht", "stance", "first-half-stance KAM peak normalised to body weight x height",
+            "docs/methods.md §2.2 (Favre et al. 2012)"),
+    Measure("kam_peak2_bwht", "%BW.Ht", "stance", "second-half-stance KAM peak normalised to body weight x height",
+            "docs/methods.md §2.2"),
+    Measure("kam_est_peak1", "N.m/kg", "stance", "first-half-stance peak of the quasi-static lever-arm KAM ESTIMATE "
+            "(only when the data have no frontal knee moment)", "docs/methods.md §2.3 (Knee 2015: poor agreement with ID)"),
+    Measure("kam_est_peak2", "N.m/kg", "stance", "second-half-stance peak of the lever-arm KAM ESTIMATE",
+            "docs/methods.md §2.3"),
+    Measure("kam_est_impulse", "N.m.s/kg", "stance", "positive impulse of the lever-arm KAM ESTIMATE", "docs/methods.md §2.3"),
+    Measure("pfj_force_peak", "BW", "stance", "peak patellofemoral joint reaction force",
+            "docs/methods.md §1.1-1.4 (van Eijden 1986 k, effective moment arm, contact area set)"),
+    Measure("pfj_force_peak_n", "N", "stance", "peak patellofemoral joint reaction force", "docs/methods.md §1.1-1.4"),
+    Measure("pfj_stress_peak", "MPa", "stance", "peak patellofemoral joint stress", "docs/methods.md §1.1-1.4"),
+    Measure("pfj_stress_integral", "MPa.s", "stance", "stress-time integral over stance",
+            "docs/methods.md §1.1 (Vannatta & Kernozek 2015)"),
+    Measure("pfj_stress_peak_time", "% stance", "stance", "time of peak PFJ stress", "docs/methods.md §1.5, 1.7"),
+    Measure("medial_load_proxy_peak", "BW", "stance",
+            "external-load medial tibiofemoral proxy F/2 + KAM/d (not a contact force)",
+            "docs/methods.md §3.1 (OpenCap computeMCF, d = 0.04 m)"),
+    Measure("vgrf_peak1", "BW", "stance", "first peak of vertical GRF", "docs/methods.md §4.1"),
+    Measure("vgrf_peak2", "BW", "stance", "second peak of vertical GRF", "docs/methods.md §4.1"),
+    Measure("vgrf_loading_rate", "BW/s", "stance", "vertical GRF loading rate", "retrogait.gait.kneeload.vgrf_summary"),
+]
+MEASURES: dict[str, Measure] = {m.name: m for m in _M}
+
+#: Muscles pooled for the quadriceps-hamstrings co-contraction index.
+QUADRICEPS = ("rectus_femoris", "vastus_lateralis", "vastus_medialis")
+HAMSTRINGS = ("biceps_femoris", "semitendinosus", "hamstrings")
+
+
+def emg_measure(name: str) -> Measure | None:
+    """Describe an EMG measure name (``emg_mean_<muscle>``, ``emg_peak_<muscle>``, ``cci_*``)."""
+    for prefix, what, window in (("emg_mean_stance_", "mean envelope in stance", "stance"),
+                                 ("emg_mean_", "mean envelope over the stride", "stride"),
+                                 ("emg_peak_", "peak envelope over the stride", "stride")):
+        if name.startswith(prefix):
+            muscle = name.removeprefix(prefix)
+            return Measure(name, "%ref", window, f"{muscle.replace('_', ' ')}: {what}",
+                           "docs/methods.md §5.3-5.4 (linear envelope, one reference per subject across conditions)")
+    if name == "cci_rudolph_stance":
+        return Measure(name, "%ref", "stance", "quadriceps-hamstrings co-contraction, Rudolph index, mean over stance",
+                       "Rudolph et al. 2000 (KSSTA 8:262); docs/methods.md §5.6")
+    if name == "cci_falconer_winter_stance":
+        return Measure(name, "%", "stance", "quadriceps-hamstrings co-contraction, Falconer & Winter %COACT, stance",
+                       "Falconer & Winter 1985; docs/methods.md §5.6")
+    return None
+
+
+def describe(name: str) -> Measure:
+    """Registry lookup for any measure name (fixed or EMG)."""
+    m = MEASURES.get(name) or emg_measure(name)
+    if m is None:
+        raise KeyError(f"unknown measure {name!r}")
+    return m

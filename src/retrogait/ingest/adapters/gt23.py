@@ -1,0 +1,956 @@
+"""Adapter for GT23, the processed files of Scherpereel et al. 2023.
+
+Scherpereel K, Molinaro D, Inan O, Shepherd M, Young A. A human lower-limb
+biomechanics and wearable sensors dataset during cyclic and non-cyclic
+activities. Sci Data 10:924 (2023). Data DOI 10.35090/gatech/70296, CC BY 4.0.
+
+What is known of the files is in ``gt23-format.md`` (nobody on the project has
+seen them); this module reads them defensively:
+
+* Layout: ``[<prefix>/]ABxx/<trial>/ABxx_<trial>_<suffix>.csv``, one file per
+  signal type; the optional prefix is usually ``ProcessedData/``.
+* Every CSV: one header row, first column ``time`` (s) that does not start at
+  0. Columns are read **by name**; unknown columns and unknown files are
+  ignored. Empty fields and ``NaN`` text are NaN. Streams are joined on
+  ``round(time * rate)``, never on float equality; the rate comes from the
+  ``time`` column.
+* ``_angle.csv``: ``knee_angle_l/r`` in degrees, **extension positive**, so
+  canonical knee flexion is ``-knee_angle``.
+* ``_moment_filt.csv``: ``knee_angle_l/r_moment`` in N.m/kg, OpenSim sign
+  (positive = extensor), which is the canonical internal extensor moment.
+* ``_grf.csv``: ``{L,R}Force{X,Y_Vertical,Z}`` (N) and ``{L,R}COP{X,Y_Vertical,Z}``
+  (m) of the two belts of the split-belt treadmill, Y up. One belt per foot,
+  so the plates are ``L`` and ``R``. Usually one side is all NaN (one-legged
+  kinetics); that side is kept as NaN.
+* ``_emg.csv``: 16 raw EMG channels (``LTA`` ... ``RGMAX``), rate from time
+  (about 2000 Hz), unit unknown (option ``emg_unit``, default V).
+* ``_activity_flag.csv``: ``left``/``right`` 0/1 flags.
+
+Runtime checks (gt23-format.md section 11) turn a wrong assumption into a
+clear :class:`~retrogait.errors.DataError` or into an automatic correction
+recorded in ``TrialMeta.notes`` and logged: knee sign, moment units, vertical
+GRF sign and units, COP units, EMG rate, non-monotonic or duplicated time,
+missing columns, file names that contradict their folder, and knee
+kinematics that contradict the FW/BW label.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retrogait.config import load_config
+from retrogait.errors import ConfigError, DataError
+from retrogait.io import sha256_file
+from retrogait.ingest.trial import SIDES, Stream, Trial, TrialMeta
+from retrogait.ingest.units import G, conversion_to_si
+from retrogait.ingest.adapters import register
+from retrogait.ingest.adapters.base import Adapter, RawFile
+
+__all__ = [
+    "GT23Adapter", "OPTIONS_SCHEMA", "SUBJECTS", "DEFAULT_TRIALS", "FILE_TYPES", "EMG_CHANNELS",
+    "TRIAL_PATTERN", "parse_trial", "read_masses_file",
+]
+
+log = logging.getLogger(__name__)
+
+OPTIONS_SCHEMA = Path(__file__).with_name("schemas") / "gt23_options.schema.yaml"
+
+#: The 12 GT23 subjects (AB04 was excluded from the dataset).
+SUBJECTS: tuple[str, ...] = ("AB01", "AB02", "AB03", "AB05", "AB06", "AB07",
+                             "AB08", "AB09", "AB10", "AB11", "AB12", "AB13")
+DEFAULT_TRIALS: tuple[str, ...] = ("normal_walk_1_0-6", "normal_walk_1_1-2", "walk_backward_1_0-6",
+                                   "walk_backward_1_0-8", "walk_backward_1_1-0")
+FILE_TYPES: tuple[str, ...] = ("angle", "moment_filt", "grf", "emg", "activity_flag")
+
+#: Trial folder names: direction, repetition, speed X-Y = X.Y m/s.
+TRIAL_PATTERN = re.compile(r"^(normal_walk|walk_backward)_(\d+)_(\d+)-(\d+)$")
+_DIRECTIONS = {"normal_walk": "FW", "walk_backward": "BW"}
+
+#: GT23 EMG channel -> (side, canonical muscle).
+EMG_CHANNELS: dict[str, tuple[str, str]] = {
+    f"{side}{abbr}": (side, muscle)
+    for abbr, muscle in (("TA", "tibialis_anterior"), ("RF", "rectus_femoris"), ("BF", "biceps_femoris"),
+                         ("GMED", "gluteus_medius"), ("MGAS", "medial_gastrocnemius"),
+                         ("VL", "vastus_lateralis"), ("GRAC", "gracilis"), ("GMAX", "gluteus_maximus"))
+    for side in SIDES
+}
+
+_MASSES_FILE = "subject_masses.csv"
+_EMG_UNITS = {"V", "mV", "uV"}
+
+# Plausibility ranges of the runtime checks.
+_KNEE_PEAK_FLEXION = (30.0, 100.0)     # 99th percentile of flexion (deg), swing
+_KNEE_MIN_FLEXION = (-25.0, 30.0)      # 1st percentile of flexion (deg)
+_ANKLE_PEAK_PER_KG = (0.5, 3.0)        # peak |ankle moment| in N.m/kg
+_ANKLE_PEAK_ABS = (30.0, 250.0)        # ... in N.m
+_GRF_PEAK_BW = (0.6, 3.0)              # peak vertical GRF / (m g)
+_CONTACT_N = 20.0                      # vertical force threshold for stance (N)
+_DIRECTION_MARGIN_DEG = 5.0            # knee change over the first 15 % of stance
+_MASS_RANGE = (30.0, 250.0)
+
+
+def parse_trial(name: str) -> tuple[str, float, str, int]:
+    """``(direction, speed_mps, speed_label, repetition)`` of a GT23 walking trial name.
+
+    >>> parse_trial("walk_backward_1_1-0")
+    ('BW', 1.0, '1.0', 1)
+    """
+    m = TRIAL_PATTERN.match(name)
+    if not m:
+        raise ValueError(f"trial name {name!r} does not match {TRIAL_PATTERN.pattern}")
+    kind, rep, whole, frac = m.groups()
+    label = f"{int(whole)}.{frac}"
+    return _DIRECTIONS[kind], float(label), label, int(rep)
+
+
+# ---------------------------------------------------------------------------
+# Small containers
+# ---------------------------------------------------------------------------
+
+@dataclass
+class _Table:
+    """One CSV read by name, with its sample keys ``round(time*rate)``."""
+
+    relpath: str
+    frame: pd.DataFrame
+    rate: float
+    keys: np.ndarray
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Body:
+    mass_kg: float
+    height_m: float
+    source: str
+    notes: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------
+# The adapter
+# ---------------------------------------------------------------------------
+
+@register("gt23")
+class GT23Adapter(Adapter):
+    """Reads GT23 processed walking trials (FW and BW on a split-belt treadmill).
+
+    Options (manifest ``options`` merged with config ``dataset_options.<id>``;
+    schema ``schemas/gt23_options.schema.yaml``): ``subjects``, ``trials``,
+    ``file_types``, ``emg_unit``, ``direction_check`` and ``subjects_table``.
+    They are validated when the adapter is created.
+    """
+
+    def __init__(self, spec, *, options=None, root="."):
+        super().__init__(spec, options=options, root=root)
+        self.opts = self._validate_options()
+
+    # -- options ---------------------------------------------------------------
+    def _validate_options(self) -> dict[str, Any]:
+        merged: dict[str, Any] = {}
+        sources = ((f"config/datasets.yaml: datasets.{self.spec.id}.options", self.spec.options),
+                   (f"config.yaml: dataset_options.{self.spec.id}", self.options))
+        for source, given in sources:
+            given = dict(given or {})
+            if given.get("direction_check") is False:  # YAML 1.1 reads a bare `off` as false
+                given["direction_check"] = "off"
+            _friendly_option_errors(given, source)
+            load_config(given, OPTIONS_SCHEMA, source=source)
+            merged.update(given)
+        return load_config(merged, OPTIONS_SCHEMA, source=f"options of dataset '{self.spec.id}'")
+
+    # -- planning ---------------------------------------------------------------
+    def members(self, subject: str) -> list[str]:
+        """Archive members (no prefix) one subject needs, in reading order."""
+        return [f"{subject}/{trial}/{subject}_{trial}_{suffix}.csv"
+                for trial in self.opts["trials"] for suffix in self.opts["file_types"]]
+
+    def config_files(self) -> list[str]:
+        return [str(self.opts["subjects_table"])]
+
+    def plan(self) -> dict[str, list[RawFile]]:
+        # Subject_masses.csv is not planned: whether ProcessedData.zip holds it
+        # is unknown (gt23-format.md section 2); it is read if present.
+        return {s: [RawFile(path=m, member=m) for m in self.members(s)]
+                for s in sorted(self.opts["subjects"])}
+
+    # -- body mass ----------------------------------------------------------------
+    @cached_property
+    def subjects_table(self) -> pd.DataFrame:
+        """The subjects table (``subject`` index; ``mass_kg``, ``height_m``, ``source``)."""
+        rel = self.opts["subjects_table"]
+        path = self.root / rel
+        if not path.exists():
+            raise ConfigError(f"dataset '{self.spec.id}': subjects table {rel} not found")
+        try:
+            table = pd.read_csv(path, encoding="utf-8-sig", dtype={"subject": str})
+        except Exception as exc:  # pandas raises several parser errors
+            raise ConfigError(f"{rel}: cannot read the subjects table: {exc}") from None
+        table.columns = [str(c).strip() for c in table.columns]
+        missing = [c for c in ("subject", "mass_kg") if c not in table.columns]
+        if missing:
+            raise ConfigError(f"{rel}: missing column(s) {missing}; expected subject,mass_kg,height_m,source")
+        table["subject"] = table["subject"].astype(str).str.strip()
+        dupes = sorted(table.loc[table["subject"].duplicated(), "subject"].unique())
+        if dupes:
+            raise ConfigError(f"{rel}: duplicate subject id(s) {dupes}")
+        for col in ("mass_kg", "height_m"):
+            if col not in table.columns:
+                table[col] = np.nan
+            values = pd.to_numeric(table[col], errors="coerce")
+            bad = table.loc[values.isna() & table[col].notna(), "subject"].tolist()
+            if bad:
+                raise ConfigError(f"{rel}: non-numeric {col} for {bad}")
+            table[col] = values.astype(float)
+        if "source" not in table.columns:
+            table["source"] = ""
+        table["source"] = table["source"].fillna("").astype(str)
+        return table.set_index("subject")
+
+    def _body(self, subject: str, raw_dir: Path) -> _Body:
+        loc = dict(dataset=self.spec.id, subject=subject)
+        rel = self.opts["subjects_table"]
+        row = self.subjects_table.loc[subject] if subject in self.subjects_table.index else None
+        tab_mass = float(row["mass_kg"]) if row is not None else math.nan
+        tab_height = float(row["height_m"]) if row is not None else math.nan
+        height = tab_height if math.isfinite(tab_height) and tab_height > 0 else math.nan
+
+        masses_path = _find_masses_file(raw_dir)
+        if masses_path is not None:
+            relpath = masses_path.relative_to(raw_dir).as_posix()
+            found = read_masses_file(masses_path, relpath=relpath, dataset=self.spec.id)
+            if subject in found:
+                mass, file_height, unit_note = found[subject]
+                notes = [unit_note] if unit_note else []
+                if math.isfinite(tab_mass) and abs(tab_mass - mass) > 0.5:
+                    notes.append(f"mass {mass:g} kg from {relpath} differs from {tab_mass:g} kg in {rel} "
+                                 f"(the file in the raw folder wins)")
+                if math.isfinite(file_height):
+                    height = file_height
+                return _Body(mass, height, f"{relpath} (raw folder)", tuple(notes))
+            fallback_note = f"{relpath} has no row for {subject}, mass taken from {rel}"
+        else:
+            fallback_note = ""
+        if not (math.isfinite(tab_mass) and _MASS_RANGE[0] <= tab_mass <= _MASS_RANGE[1]):
+            raise DataError(f"no usable body mass: {rel} gives {tab_mass!r} kg and no Subject_masses.csv "
+                            f"row was found in the raw folder", **loc, file=rel)
+        source = f"{rel}" + (f" ({row['source']})" if row is not None and row["source"] else "")
+        return _Body(tab_mass, height, source, (fallback_note,) if fallback_note else ())
+
+    # -- reading ----------------------------------------------------------------
+    def read_subject(self, subject: str, raw_dir: str | os.PathLike) -> list[Trial]:
+        if subject not in self.opts["subjects"]:
+            raise DataError(f"subject is not among the selected subjects {self.opts['subjects']}",
+                            dataset=self.spec.id, subject=subject)
+        raw_dir = Path(raw_dir)
+        bases = _subject_bases(raw_dir, subject)
+        if not bases:
+            raise DataError(f"subject folder {subject}/ not found under {raw_dir} (nor one level below, "
+                            f"e.g. ProcessedData/{subject}/); run the fetch step first",
+                            dataset=self.spec.id, subject=subject)
+        body = self._body(subject, raw_dir)
+        return [self.read_trial(subject, trial, raw_dir, bases, body) for trial in self.opts["trials"]]
+
+    def read_trial(self, subject: str, trial: str, raw_dir: Path, bases: Sequence[Path], body: _Body) -> Trial:
+        """Read one trial folder into a canonical trial."""
+        loc = dict(dataset=self.spec.id, subject=subject, trial=trial)
+        direction, speed, speed_label, _rep = parse_trial(trial)
+        file_types = self.opts["file_types"]
+        notes: list[str] = []
+        paths = {ft: self._locate(subject, trial, ft, raw_dir, bases, loc) for ft in file_types}
+        rel = {ft: p.relative_to(raw_dir).as_posix() for ft, p in paths.items()}
+
+        # ---- 200-Hz tables -------------------------------------------------
+        tables: dict[str, _Table] = {}
+        if "angle" in paths:
+            tables["angle"] = _read_table(paths["angle"], rel["angle"], ["knee_angle_l", "knee_angle_r"], loc,
+                                          optional=["ankle_angle_l", "ankle_angle_r"])
+        if "moment_filt" in paths:
+            tables["moment_filt"] = _read_table(
+                paths["moment_filt"], rel["moment_filt"],
+                ["knee_angle_l_moment", "knee_angle_r_moment", "ankle_angle_l_moment", "ankle_angle_r_moment"],
+                loc)
+        if "activity_flag" in paths:
+            tables["activity_flag"] = _read_table(paths["activity_flag"], rel["activity_flag"],
+                                                  ["left", "right"], loc)
+        for t in tables.values():
+            notes += t.notes
+
+        kinematics, kin_info = self._kinematics(tables, body, notes, loc)
+
+        forces = None
+        plates = pd.DataFrame({"plate": pd.Series(dtype=str), "foot": pd.Series(dtype=str)})
+        grf_sides: list[str] = []
+        if "grf" in paths:
+            grf = _read_table(paths["grf"], rel["grf"],
+                              [f"{s}Force{a}" for s in SIDES for a in ("X", "Y_Vertical", "Z")], loc,
+                              optional=[f"{s}COP{a}" for s in SIDES for a in ("X", "Y_Vertical", "Z")])
+            notes += grf.notes
+            forces, grf_sides = self._forces(grf, body, notes, loc)
+            plates = pd.DataFrame({"plate": list(SIDES), "foot": list(SIDES)})
+
+        emg = None
+        if "emg" in paths:
+            emg = self._emg(paths["emg"], rel["emg"], notes, loc)
+
+        # ---- kinetic sides --------------------------------------------------
+        if "moment_filt" in tables:
+            kinetic = kin_info["moment_sides"]
+            if forces is not None and set(grf_sides) != set(kinetic):
+                notes.append(f"sides with GRF ({','.join(grf_sides) or 'none'}) differ from sides with "
+                             f"joint moments ({','.join(kinetic) or 'none'})")
+        else:
+            kinetic = grf_sides
+        if not kinetic:
+            notes.append("no kinetics on either side (all moments/GRF NaN)")
+        elif len(kinetic) == 1:
+            other = "R" if kinetic[0] == "L" else "L"
+            notes.append(f"kinetics on {kinetic[0]} only ({other} belt and {other} moments all NaN, kept as NaN)")
+
+        # ---- direction check --------------------------------------------------
+        if self.opts["direction_check"] != "off":
+            if "angle" in tables and forces is not None:
+                self._direction_check(kinematics, forces, kinetic or grf_sides, direction, notes, loc,
+                                      rel["angle"])
+            else:
+                notes.append("direction check skipped (needs the angle and grf files)")
+
+        notes.append("GT23 processed files have no frontal-plane knee moment and no marker trajectories: "
+                     "KAM not available")
+        if emg is not None:
+            notes.append(f"EMG unit assumed {self.opts['emg_unit']} (option emg_unit, the real GT23 EMG "
+                         f"unit is unknown)")
+        if forces is not None:
+            notes.append("GRF frame: canonical (x, y, z) = (GT23 X, -GT23 Z, GT23 Y) with GT23 horizontal "
+                         "axes assumed X = antero-posterior, Z = lateral (uncertain), no free moment in the file")
+        notes.append("no stored gait events in GT23 processed files")
+        notes += list(body.notes)
+
+        files = [rel[ft] for ft in file_types]
+        meta = TrialMeta(
+            dataset=self.spec.id, subject=subject, trial=trial,
+            condition=f"{direction}_{speed_label}", direction=direction, speed_mps=speed,
+            surface="treadmill", mass_kg=body.mass_kg, height_m=body.height_m, mass_source=body.source,
+            source_files=";".join(files), source_sha256=";".join(sha256_file(paths[ft]) for ft in file_types),
+            adapter=self.name, kinetic_sides=",".join(kinetic), notes="; ".join(_unique(notes)))
+        return Trial(meta=meta, kinematics=kinematics, forces=forces, emg=emg, plates=plates)
+
+    # -- files ------------------------------------------------------------------
+    def _locate(self, subject: str, trial: str, suffix: str, raw_dir: Path, bases: Sequence[Path],
+                loc: Mapping[str, str]) -> Path:
+        name = f"{subject}_{trial}_{suffix}.csv"
+        expected = f"{subject}/{trial}/{name}"
+        for base in bases:
+            p = base / expected
+            if p.is_file():
+                return p
+        folders = [base / subject / trial for base in bases if (base / subject / trial).is_dir()]
+        if not folders:
+            raise DataError(f"trial folder {subject}/{trial}/ not found under {raw_dir} (run the fetch step, "
+                            f"or remove the trial from the options)", **loc, file=expected)
+        for folder in folders:
+            for other in sorted(folder.glob(f"*_{suffix}.csv")):
+                m = re.match(r"^(AB\d{2})_(.+)_" + re.escape(suffix) + r"\.csv$", other.name)
+                if m and (m.group(1) != subject or m.group(2) != trial) and TRIAL_PATTERN.match(m.group(2)):
+                    raise DataError(f"contradictory labels: {other.relative_to(raw_dir).as_posix()} names "
+                                    f"subject {m.group(1)} / trial {m.group(2)} but sits in folder "
+                                    f"{subject}/{trial}/", **loc, file=expected)
+        raise DataError(f"file not found: {expected} (run the fetch step first)", **loc, file=expected)
+
+    # -- kinematics ---------------------------------------------------------------
+    def _kinematics(self, tables: dict[str, _Table], body: _Body, notes: list[str],
+                    loc: Mapping[str, str]) -> tuple[Stream | None, dict[str, Any]]:
+        info: dict[str, Any] = {"moment_sides": []}
+        if not tables:
+            return None, info
+        first = next(iter(tables.values()))
+        rate = first.rate
+        for t in tables.values():
+            if abs(t.rate - rate) > 0.005 * rate:
+                raise DataError(f"sampling rates differ: {first.relpath} {first.rate:g} Hz, "
+                                f"{t.relpath} {t.rate:g} Hz", **loc, file=t.relpath)
+        if abs(rate - 200.0) > 2.0:
+            notes.append(f"kinematics rate {rate:g} Hz (GT23 processed files are expected at 200 Hz)")
+        lo = min(int(t.keys[0]) for t in tables.values())
+        hi = max(int(t.keys[-1]) for t in tables.values())
+        full = np.arange(lo, hi + 1)
+        counts = {t.relpath.rsplit("/", 1)[-1]: len(t.keys) for t in tables.values()}
+        if len(set(counts.values())) > 1:
+            notes.append("row counts differ (" + ", ".join(f"{k}: {v}" for k, v in counts.items())
+                         + "), samples missing from a file are NaN")
+
+        def col(table: str, name: str) -> np.ndarray:
+            t = tables[table]
+            out = np.full(len(full), np.nan)
+            out[t.keys - lo] = t.frame[name].to_numpy(dtype=float)
+            return out
+
+        cols: dict[str, np.ndarray] = {"time_s": full / rate}
+        units: dict[str, str] = {}
+        if "angle" in tables:
+            relpath = tables["angle"].relpath
+            flex = {s: -col("angle", f"knee_angle_{s.lower()}") for s in SIDES}
+            sign_notes = _check_knee_sign(flex, relpath, loc)
+            notes += sign_notes
+            if not sign_notes:
+                notes.append("knee_flexion = -knee_angle (GT23 knee angle is extension-positive)")
+            for s in SIDES:
+                cols[f"{s}_knee_flexion"] = flex[s]
+                units[f"{s}_knee_flexion"] = "deg"
+                if f"ankle_angle_{s.lower()}" in tables["angle"].frame.columns:
+                    # OpenSim ankle_angle: dorsiflexion positive (gt23-format.md 3.1)
+                    cols[f"{s}_ankle_dorsiflexion"] = col("angle", f"ankle_angle_{s.lower()}")
+                    units[f"{s}_ankle_dorsiflexion"] = "deg"
+        if "moment_filt" in tables:
+            relpath = tables["moment_filt"].relpath
+            knee = {s: col("moment_filt", f"knee_angle_{s.lower()}_moment") for s in SIDES}
+            ankle = {s: col("moment_filt", f"ankle_angle_{s.lower()}_moment") for s in SIDES}
+            sides = [s for s in SIDES if np.isfinite(knee[s]).any()]
+            for s in sides:
+                frac = float(np.isfinite(knee[s]).mean())
+                if frac < 0.95:
+                    notes.append(f"{s} joint moments defined in {100 * frac:.0f} % of samples")
+            info["moment_sides"] = sides
+            factor = _check_moment_units(ankle, sides, body.mass_kg, relpath, loc, notes)
+            for s in SIDES:
+                cols[f"{s}_knee_extensor_moment"] = knee[s] * factor
+                units[f"{s}_knee_extensor_moment"] = "N.m/kg"
+        if "activity_flag" in tables:
+            for s, name in (("L", "left"), ("R", "right")):
+                flag = col("activity_flag", name)
+                cols[f"{s}_activity_flag"] = flag
+                units[f"{s}_activity_flag"] = "1"
+                inactive = int(np.sum(flag == 0))
+                if inactive:
+                    notes.append(f"{name} activity flag is 0 in {inactive} of {len(flag)} samples (kept)")
+        if len(full) < 2:
+            raise DataError("fewer than two samples in the 200-Hz files", **loc, file=first.relpath)
+        return Stream(rate, pd.DataFrame(cols), units), info
+
+    # -- forces --------------------------------------------------------------------
+    def _forces(self, grf: _Table, body: _Body, notes: list[str],
+                loc: Mapping[str, str]) -> tuple[Stream, list[str]]:
+        f = grf.frame
+        n = len(grf.keys)
+        lo = int(grf.keys[0])
+        full = np.arange(lo, int(grf.keys[-1]) + 1)
+
+        def get(name: str) -> np.ndarray:
+            out = np.full(len(full), np.nan)
+            if name in f.columns:
+                out[grf.keys - lo] = f[name].to_numpy(dtype=float)
+            return out
+
+        if len(full) != n:
+            notes.append(f"{len(full) - n} missing samples in {grf.relpath} set to NaN")
+        cols: dict[str, np.ndarray] = {"time_s": full / grf.rate}
+        units: dict[str, str] = {}
+        sides = []
+        for s in SIDES:
+            fx, fy, fz = get(f"{s}ForceX"), get(f"{s}ForceY_Vertical"), get(f"{s}ForceZ")
+            cx, cy, cz = get(f"{s}COPX"), get(f"{s}COPY_Vertical"), get(f"{s}COPZ")
+            if np.isfinite(fy).any():
+                sides.append(s)
+                fx, fy, fz = _check_vertical_force(fx, fy, fz, s, body.mass_kg, grf.relpath, loc, notes)
+                cx, cy, cz = _check_cop_units(cx, cy, cz, s, grf.relpath, notes)
+                missing = [c for c in (f"{s}COPX", f"{s}COPY_Vertical", f"{s}COPZ") if c not in f.columns]
+                if missing:
+                    notes.append(f"{grf.relpath}: COP column(s) {missing} absent (NaN)")
+            # GT23 (X fwd, Y up, Z lateral) -> canonical right-handed, z up: (X, -Z, Y)
+            for key, values, unit in (("fx", fx, "N"), ("fy", -fz, "N"), ("fz", fy, "N"),
+                                      ("cop_x", cx, "m"), ("cop_y", -cz, "m"), ("cop_z", cy, "m")):
+                cols[f"{s}_{key}"] = values
+                units[f"{s}_{key}"] = unit
+        return Stream(grf.rate, pd.DataFrame(cols), units), sides
+
+    # -- EMG --------------------------------------------------------------------------
+    def _emg(self, path: Path, relpath: str, notes: list[str], loc: Mapping[str, str]) -> Stream:
+        table = _read_table(path, relpath, [], loc, optional=list(EMG_CHANNELS), emg=True)
+        notes += table.notes
+        present = [c for c in EMG_CHANNELS if c in table.frame.columns]
+        if not present:
+            raise DataError(f"{relpath}: none of the 16 EMG channels {list(EMG_CHANNELS)} found; "
+                            f"columns present: {list(table.frame.columns)}", **loc, file=relpath)
+        missing = [c for c in EMG_CHANNELS if c not in present]
+        if missing:
+            notes.append(f"EMG channels missing from {relpath}: {', '.join(missing)}")
+        rate = table.rate
+        if rate < 500.0:
+            # not raw EMG any more (one report says GT23 EMG was downsampled to 200 Hz); keep it, the
+            # cycles stage excludes channels whose rate cannot carry the configured band-pass, with a reason
+            notes.append(f"EMG rate {rate:g} Hz from time in {relpath}: too low for raw surface EMG "
+                         f"(expected 1000-2000 Hz); EMG channels will be excluded in QC")
+        elif min(abs(rate - 1000.0), abs(rate - 2000.0)) > 0.01 * rate:
+            notes.append(f"EMG rate {rate:g} Hz from time (expected 1000 or 2000 Hz)")
+        factor = conversion_to_si(self.opts["emg_unit"]).factor
+        cols: dict[str, np.ndarray] = {"time_s": table.keys / rate}
+        units: dict[str, str] = {}
+        empty, flat = [], []
+        for ch in present:
+            side, muscle = EMG_CHANNELS[ch]
+            x = table.frame[ch].to_numpy(dtype=float) * factor
+            finite = x[np.isfinite(x)]
+            if finite.size == 0:
+                empty.append(ch)
+            elif np.ptp(finite) == 0:
+                flat.append(ch)
+            cols[f"{side}_{muscle}"] = x
+            units[f"{side}_{muscle}"] = "V"
+        if empty:
+            notes.append(f"EMG channels all NaN: {', '.join(empty)}")
+        if flat:
+            notes.append(f"EMG channels constant: {', '.join(flat)}")
+        allv = np.concatenate([cols[k][np.isfinite(cols[k])] for k in units]) if units else np.array([])
+        if allv.size:
+            p99 = float(np.percentile(np.abs(allv), 99))
+            if p99 > 0.05:
+                notes.append(f"EMG 99th percentile |x| = {p99:.3g} V looks too large for raw surface EMG in V "
+                             f"(unit mV? set emg_unit)")
+            elif 0 < p99 < 1e-7:
+                notes.append(f"EMG 99th percentile |x| = {p99:.3g} V looks too small (unit?)")
+        return Stream(rate, pd.DataFrame(cols), units)
+
+    # -- direction -------------------------------------------------------------------
+    def _direction_check(self, kin: Stream, forces: Stream, sides: Sequence[str], direction: str,
+                         notes: list[str], loc: Mapping[str, str], relpath: str) -> None:
+        """FW: the knee flexes over the first 15 % of stance; BW (toe-first): it extends."""
+        deltas = []
+        for s in sides:
+            col = f"{s}_knee_flexion"
+            if col not in kin.frame.columns or f"{s}_fz" not in forces.frame.columns:
+                continue
+            deltas += _early_stance_knee_change(forces.time, forces.get(f"{s}_fz"), forces.rate_hz,
+                                                kin.time, kin.get(col))
+        if len(deltas) < 2:
+            notes.append("direction check skipped (fewer than 2 complete stances)")
+            return
+        d = float(np.median(deltas))
+        expected = 1.0 if direction == "FW" else -1.0
+        if d * expected >= 0:
+            return
+        msg = (f"knee flexion changes by {d:+.1f} deg over the first 15 % of stance (median of {len(deltas)} "
+               f"stances) but the trial is labelled {direction}: FW should flex after foot strike, BW "
+               f"(toe-first) should extend")
+        if abs(d) > _DIRECTION_MARGIN_DEG and self.opts["direction_check"] == "error":
+            raise DataError(f"contradictory direction label: {msg}. Set dataset_options.{self.spec.id}."
+                            f"direction_check: warn to accept it", **loc, file=relpath)
+        notes.append(f"direction check: {msg}")
+        log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+
+
+# ---------------------------------------------------------------------------
+# Helpers (module level so tests can call them)
+# ---------------------------------------------------------------------------
+
+def _friendly_option_errors(given: Mapping[str, Any], source: str) -> None:
+    subjects = given.get("subjects")
+    if isinstance(subjects, list):
+        bad = [s for s in subjects if s not in SUBJECTS]
+        if bad:
+            raise ConfigError(f"{source}: 'subjects': unknown GT23 subject(s) {bad}; GT23 has {', '.join(SUBJECTS)} "
+                              f"(AB04 was excluded from the dataset)")
+    trials = given.get("trials")
+    if isinstance(trials, list):
+        bad = [t for t in trials if not (isinstance(t, str) and TRIAL_PATTERN.match(t))]
+        if bad:
+            raise ConfigError(f"{source}: 'trials': {bad} do not match the GT23 walking trial pattern "
+                              f"<normal_walk|walk_backward>_<repetition>_<X>-<Y> (X.Y m/s), e.g. "
+                              f"normal_walk_1_0-6 or walk_backward_1_1-0")
+    ftypes = given.get("file_types")
+    if isinstance(ftypes, list):
+        bad = [t for t in ftypes if t not in FILE_TYPES]
+        if bad:
+            raise ConfigError(f"{source}: 'file_types': unknown file type(s) {bad}; the gt23 adapter reads "
+                              f"{', '.join(FILE_TYPES)}")
+    unit = given.get("emg_unit")
+    if unit is not None and unit not in _EMG_UNITS:
+        raise ConfigError(f"{source}: 'emg_unit': {unit!r} is not one of {sorted(_EMG_UNITS)}")
+
+
+def _unique(items: Sequence[str]) -> list[str]:
+    seen: set[str] = set()
+    return [x for x in items if x and not (x in seen or seen.add(x))]
+
+
+def _subject_bases(raw_dir: Path, subject: str) -> list[Path]:
+    """Folders holding ``<subject>/``: ``raw_dir`` itself, then its sub-folders (e.g. ProcessedData/)."""
+    bases = []
+    if (raw_dir / subject).is_dir():
+        bases.append(raw_dir)
+    if raw_dir.is_dir():
+        for sub in sorted(p for p in raw_dir.iterdir() if p.is_dir()):
+            if (sub / subject).is_dir() and not re.fullmatch(r"AB\d{2}", sub.name):
+                bases.append(sub)
+    return bases
+
+
+def _find_masses_file(raw_dir: Path) -> Path | None:
+    if not raw_dir.is_dir():
+        return None
+    candidates = [p for p in raw_dir.iterdir() if p.is_file() and p.name.lower() == _MASSES_FILE]
+    if not candidates:
+        for sub in sorted(p for p in raw_dir.iterdir() if p.is_dir()):
+            candidates += [p for p in sub.iterdir() if p.is_file() and p.name.lower() == _MASSES_FILE]
+    return sorted(candidates)[0] if candidates else None
+
+
+def read_masses_file(path: str | os.PathLike, *, relpath: str | None = None,
+                     dataset: str = "gt23") -> dict[str, tuple[float, float, str]]:
+    """Read a ``Subject_masses.csv`` of unknown header: ``{subject: (mass_kg, height_m, note)}``.
+
+    The subject column is the first column whose values look like ``AB01``;
+    the mass column is the one whose header mentions mass, weight or kg (else
+    the first other numeric column). A header mentioning ``lb`` converts
+    pounds to kg. A header mentioning height gives heights (cm or mm are
+    converted to m). The header row itself is optional.
+    """
+    path = Path(path)
+    relpath = relpath or path.name
+    loc = dict(dataset=dataset, file=relpath)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DataError(f"cannot read {relpath}: {exc}", **loc) from None
+    try:
+        dialect = csv.Sniffer().sniff(text[:2048], delimiters=",;\t")
+        rows = [r for r in csv.reader(text.splitlines(), dialect) if any(c.strip() for c in r)]
+    except csv.Error:
+        rows = [r for r in csv.reader(text.splitlines()) if any(c.strip() for c in r)]
+    if not rows:
+        raise DataError(f"{relpath} is empty", **loc)
+    subj_re = re.compile(r"AB\d{2}", re.IGNORECASE)
+    has_header = not any(subj_re.search(c or "") for c in rows[0])
+    header = [c.strip() for c in rows[0]] if has_header else []
+    data = rows[1:] if has_header else rows
+    width = max(len(r) for r in data) if data else 0
+    if not data or width < 2:
+        raise DataError(f"{relpath}: expected a subject column and a mass column", **loc)
+    data = [r + [""] * (width - len(r)) for r in data]
+    header = header + [""] * (width - len(header))
+
+    def matches(j: int) -> int:
+        return sum(bool(subj_re.search(r[j])) for r in data)
+
+    subj_col = next((j for j in range(width) if matches(j) >= max(1, len(data) // 2)), None)
+    if subj_col is None:
+        raise DataError(f"{relpath}: no column of subject ids like AB01", **loc)
+
+    def numeric(j: int) -> list[float] | None:
+        out = []
+        for r in data:
+            cell = r[j].strip()
+            if not cell:
+                out.append(math.nan)
+                continue
+            try:
+                out.append(float(cell))
+            except ValueError:
+                return None
+        return out if any(math.isfinite(v) for v in out) else None
+
+    others = [j for j in range(width) if j != subj_col]
+    named = [j for j in others if re.search(r"mass|weight|kg|lb", header[j], re.IGNORECASE)
+             and not re.search(r"height", header[j], re.IGNORECASE)]
+    mass_col = next((j for j in named + others if numeric(j) is not None), None)
+    if mass_col is None:
+        raise DataError(f"{relpath}: no numeric mass column (header {header})", **loc)
+    masses = numeric(mass_col) or []
+    note = ""
+    if re.search(r"lb", header[mass_col], re.IGNORECASE):
+        masses = [m * 0.45359237 for m in masses]
+        note = f"{relpath}: masses converted from lb to kg (header {header[mass_col]!r})"
+    height_col = next((j for j in others if re.search(r"height", header[j], re.IGNORECASE)), None)
+    heights = (numeric(height_col) if height_col is not None else None) or [math.nan] * len(data)
+    out: dict[str, tuple[float, float, str]] = {}
+    for r, m, h in zip(data, masses, heights):
+        sid = subj_re.search(r[subj_col])
+        if not sid:
+            continue
+        subject = sid.group(0).upper()
+        if subject in out:
+            raise DataError(f"{relpath}: subject {subject} listed twice", **loc)
+        if not (math.isfinite(m) and _MASS_RANGE[0] <= m <= _MASS_RANGE[1]):
+            raise DataError(f"{relpath}: mass {m!r} of {subject} is not a body mass in kg "
+                            f"(column {header[mass_col] or mass_col + 1})", **loc, subject=subject)
+        if math.isfinite(h):
+            h = h / 100.0 if 100 <= h <= 250 else (h / 1000.0 if h >= 1000 else h)
+            if not 1.0 <= h <= 2.5:
+                h = math.nan
+        out[subject] = (float(m), float(h), note)
+    return out
+
+
+def _read_header(path: Path, relpath: str, loc: Mapping[str, str]) -> list[str]:
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            first = fh.readline()
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{relpath} is not UTF-8 text: {exc}", **loc, file=relpath) from None
+    if not first.strip():
+        raise DataError(f"{relpath} is empty or has no header row", **loc, file=relpath)
+    return [c.strip() for c in next(csv.reader([first]))]
+
+
+def _read_table(path: Path, relpath: str, required: Sequence[str], loc: Mapping[str, str], *,
+                optional: Sequence[str] = (), emg: bool = False) -> _Table:
+    """Read the named columns of a GT23 CSV and check its time base."""
+    header = _read_header(path, relpath, loc)
+    wanted = ["time", *required, *optional]
+    missing = [c for c in ["time", *required] if c not in header]
+    if missing:
+        raise DataError(f"{relpath}: required column(s) {missing} not found; columns present: {header}",
+                        **loc, file=relpath, column=",".join(missing))
+    dupes = sorted({c for c in header if c in wanted and header.count(c) > 1})
+    if dupes:
+        raise DataError(f"{relpath}: column(s) {dupes} appear more than once", **loc, file=relpath)
+    use = [c for c in wanted if c in header]
+    try:
+        frame = pd.read_csv(path, encoding="utf-8-sig", usecols=lambda c: str(c).strip() in use,
+                            skipinitialspace=True)
+    except Exception as exc:  # pandas parser errors have several types
+        raise DataError(f"cannot parse {relpath}: {exc}", **loc, file=relpath) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    if frame.empty:
+        raise DataError(f"{relpath} has a header but no data rows", **loc, file=relpath)
+    for c in frame.columns:
+        if not pd.api.types.is_numeric_dtype(frame[c].dtype):
+            coerced = pd.to_numeric(frame[c], errors="coerce")
+            bad = frame[c].notna() & coerced.isna()
+            if bad.any():
+                i = int(np.flatnonzero(bad.to_numpy())[0])
+                raise DataError(f"{relpath}: non-numeric value {frame[c].iloc[i]!r} in column {c} "
+                                f"(data row {i + 1})", **loc, file=relpath, column=c)
+            frame[c] = coerced
+        frame[c] = frame[c].astype(float)
+    notes: list[str] = []
+    try:
+        checked = _dedupe_time(frame, relpath, loc, notes)
+        rate, keys = _time_base(checked["time"].to_numpy(), relpath, loc, allow_gaps=not emg)
+    except DataError:
+        rebuilt = _rebuild_emg_time(frame["time"].to_numpy()) if emg else None
+        if rebuilt is None:
+            raise
+        rate, keys, resolution = rebuilt
+        notes = [f"{relpath}: time printed with {resolution:g}-s resolution, too coarse for {rate:g} Hz; "
+                 f"rebuilt as t0 + k/{rate:g} from the row count"]
+        return _Table(relpath, frame, rate, keys, notes)
+    return _Table(relpath, checked, rate, keys, notes)
+
+
+def _rebuild_emg_time(t: np.ndarray) -> tuple[float, np.ndarray, float] | None:
+    """Keys of an EMG time column rounded too coarsely (e.g. 1 ms at 2000 Hz), or None.
+
+    Accepted only when it is unambiguous: time never decreases, the row
+    count over the span gives 1000 or 2000 Hz within 0.5 %, and every printed
+    value is within 0.6 x its resolution of the rebuilt ``t0 + k/rate``.
+    """
+    n = len(t)
+    if n < 100 or (np.diff(t) < 0).any() or not np.isfinite(t).all():
+        return None
+    span = float(t[-1] - t[0])
+    if span <= 0:
+        return None
+    rate = next((r for r in (1000.0, 2000.0) if abs((n - 1) / span - r) <= 0.005 * r), None)
+    if rate is None:
+        return None
+    steps = np.diff(t)
+    resolution = float(steps[steps > 0].min())
+    k = np.arange(n)
+    k0 = int(np.rint(np.median(t * rate - k)))
+    keys = (k0 + k).astype(np.int64)
+    if np.abs(t - keys / rate).max() > 0.6 * resolution + 1e-9:
+        return None
+    return rate, keys, round(resolution, 9)
+
+
+def _dedupe_time(frame: pd.DataFrame, relpath: str, loc: Mapping[str, str], notes: list[str]) -> pd.DataFrame:
+    t = frame["time"].to_numpy()
+    if not np.isfinite(t).all():
+        i = int(np.flatnonzero(~np.isfinite(t))[0])
+        raise DataError(f"{relpath}: time is empty or NaN at data row {i + 1}", **loc, file=relpath)
+    d = np.diff(t)
+    if (d < 0).any():
+        i = int(np.flatnonzero(d < 0)[0])
+        raise DataError(f"{relpath}: time is not monotonic: {t[i]:.6g} s at data row {i + 1} is followed by "
+                        f"{t[i + 1]:.6g} s", **loc, file=relpath)
+    if (d == 0).any():
+        dup = frame.duplicated(keep="first")
+        same_t = frame["time"].duplicated(keep="first")
+        if (same_t & ~dup).any():
+            i = int(np.flatnonzero((same_t & ~dup).to_numpy())[0])
+            raise DataError(f"{relpath}: duplicated time {t[i]:.6g} s with different values (data row {i + 1})",
+                            **loc, file=relpath)
+        notes.append(f"{relpath}: {int(dup.sum())} exactly duplicated rows dropped")
+        frame = frame.loc[~dup].reset_index(drop=True)
+    return frame
+
+
+def _time_base(t: np.ndarray, relpath: str, loc: Mapping[str, str], *,
+               allow_gaps: bool) -> tuple[float, np.ndarray]:
+    """Sampling rate and integer sample keys ``round(time*rate)``.
+
+    The rate is first ``1/median(diff(time))``, then refined over the whole
+    record. Irregular samples (off the grid by more than 0.2 sample) are an
+    error; whole missing samples are gaps (allowed or not).
+    """
+    if len(t) < 2:
+        raise DataError(f"{relpath}: fewer than two samples", **loc, file=relpath)
+    dt = float(np.median(np.diff(t)))
+    if not dt > 0:
+        raise DataError(f"{relpath}: cannot derive a sampling rate from time", **loc, file=relpath)
+    # refine over the whole record (printed times are rounded), then snap to a
+    # whole number of Hz only when that cannot drift by 0.1 sample over the record
+    steps_est = float(np.rint((t[-1] - t[0]) / dt))
+    rate = steps_est / float(t[-1] - t[0]) if steps_est >= 1 else 1.0 / dt
+    if abs(rate - round(rate)) * float(t[-1] - t[0]) < 0.1:
+        rate = float(round(rate))
+    rel = (t - t[0]) * rate
+    k = np.rint(rel)
+    off = np.abs(rel - k)
+    steps = np.diff(k)
+    if off.max() > 0.2 or (steps < 1).any():
+        i = int(np.argmax(off)) if off.max() > 0.2 else int(np.flatnonzero(steps < 1)[0])
+        raise DataError(f"{relpath}: irregular time: sample {i + 1} at {t[i]:.6g} s is off the "
+                        f"{rate:g}-Hz grid (rate from 1/median(diff(time)))", **loc, file=relpath)
+    gaps = int((steps - 1).sum())
+    if gaps and not allow_gaps:
+        i = int(np.flatnonzero(steps > 1)[0])
+        raise DataError(f"{relpath}: irregular time: {gaps} samples missing at the {rate:g}-Hz rate "
+                        f"(first gap after {t[i]:.6g} s)", **loc, file=relpath)
+    keys = (k + np.rint(t[0] * rate)).astype(np.int64)
+    return rate, keys
+
+
+def _check_knee_sign(flex: dict[str, np.ndarray], relpath: str, loc: Mapping[str, str]) -> list[str]:
+    """Check (and if needed flip) knee flexion per side; returns notes.
+
+    In walking the swing-phase knee flexion is the largest excursion: after
+    the negation, the 99th percentile should be 30-100 deg and the 1st
+    percentile -25..30 deg. The mirror image means the file is flexion-positive.
+    """
+    notes = []
+    for s in SIDES:
+        f = flex[s]
+        v = f[np.isfinite(f)]
+        if v.size < 10:
+            notes.append(f"{s} knee angle has no data")
+            continue
+        lo, hi = (float(x) for x in np.percentile(v, [1, 99]))
+        ok = _KNEE_PEAK_FLEXION[0] <= hi <= _KNEE_PEAK_FLEXION[1] and _KNEE_MIN_FLEXION[0] <= lo <= _KNEE_MIN_FLEXION[1]
+        mirrored = (_KNEE_PEAK_FLEXION[0] <= -lo <= _KNEE_PEAK_FLEXION[1]
+                    and _KNEE_MIN_FLEXION[0] <= -hi <= _KNEE_MIN_FLEXION[1])
+        if ok:
+            continue
+        col = f"knee_angle_{s.lower()}"
+        if mirrored:
+            flex[s] = -f
+            msg = (f"knee sign corrected: {col} in {relpath} is flexion-positive (range {-hi:.0f}..{-lo:.0f} deg), "
+                   f"not extension-positive as assumed, so it is used as flexion without negation")
+            notes.append(msg)
+            log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+            continue
+        raise DataError(f"{relpath}: {col} does not look like a knee angle in degrees with either sign: "
+                        f"flexion (-{col}) spans {lo:.1f}..{hi:.1f} deg (1st..99th percentile); expected "
+                        f"{_KNEE_MIN_FLEXION[0]:g}..{_KNEE_MIN_FLEXION[1]:g} to "
+                        f"{_KNEE_PEAK_FLEXION[0]:g}..{_KNEE_PEAK_FLEXION[1]:g} deg (radians?)",
+                        **loc, file=relpath, column=col)
+    return notes
+
+
+def _check_moment_units(ankle: dict[str, np.ndarray], sides: Sequence[str], mass: float, relpath: str,
+                        loc: Mapping[str, str], notes: list[str]) -> float:
+    """Factor that brings the moments to N.m/kg (1, or 1/mass when they are in N.m)."""
+    values = np.concatenate([np.abs(ankle[s][np.isfinite(ankle[s])]) for s in sides]) if sides else np.array([])
+    if values.size < 10:
+        if sides:
+            notes.append("moment units not checked (no ankle moment data)")
+        return 1.0
+    peak = float(np.percentile(values, 99.5))
+    if _ANKLE_PEAK_PER_KG[0] <= peak <= _ANKLE_PEAK_PER_KG[1]:
+        return 1.0
+    if _ANKLE_PEAK_ABS[0] <= peak <= _ANKLE_PEAK_ABS[1] and \
+            _ANKLE_PEAK_PER_KG[0] <= peak / mass <= _ANKLE_PEAK_PER_KG[1]:
+        msg = (f"moment units corrected: peak |ankle moment| {peak:.1f} in {relpath} means N.m, not N.m/kg, so the "
+               f"moments were divided by the body mass {mass:g} kg")
+        notes.append(msg)
+        log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+        return 1.0 / mass
+    raise DataError(f"{relpath}: peak |ankle moment| is {peak:.4g}, neither N.m/kg "
+                    f"({_ANKLE_PEAK_PER_KG[0]:g}-{_ANKLE_PEAK_PER_KG[1]:g}) nor N.m "
+                    f"({_ANKLE_PEAK_ABS[0]:g}-{_ANKLE_PEAK_ABS[1]:g}) for walking",
+                    **loc, file=relpath, column="ankle_angle_*_moment")
+
+
+def _check_vertical_force(fx: np.ndarray, fy: np.ndarray, fz: np.ndarray, side: str, mass: float, relpath: str,
+                          loc: Mapping[str, str], notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Vertical GRF must be positive (reaction, up) and in N; correct and note otherwise."""
+    v = fy[np.isfinite(fy)]
+    hi, lo = float(np.percentile(v, 99.5)), float(np.percentile(v, 0.5))
+    if -lo > hi:
+        fx, fy, fz = -fx, -fy, -fz
+        hi = -lo
+        msg = f"{side} GRF sign corrected: vertical force in {relpath} was negative (action force), all components negated"
+        notes.append(msg)
+        log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+    weight = mass * G
+    if _GRF_PEAK_BW[0] <= hi / weight <= _GRF_PEAK_BW[1]:
+        return fx, fy, fz
+    if _GRF_PEAK_BW[0] <= hi <= _GRF_PEAK_BW[1]:
+        notes.append(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means body weights; multiplied by m*g")
+        return fx * weight, fy * weight, fz * weight
+    if _GRF_PEAK_BW[0] * G <= hi <= _GRF_PEAK_BW[1] * G:
+        notes.append(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means N/kg; multiplied by mass")
+        return fx * mass, fy * mass, fz * mass
+    raise DataError(f"{relpath}: peak {side} vertical GRF {hi:.4g} is {hi / weight:.3g} body weights for "
+                    f"{mass:g} kg; expected {_GRF_PEAK_BW[0]:g}-{_GRF_PEAK_BW[1]:g} for walking (N)",
+                    **loc, file=relpath, column=f"{side}ForceY_Vertical")
+
+
+def _check_cop_units(cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, side: str, relpath: str,
+                     notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    h = np.concatenate([np.abs(cx[np.isfinite(cx)]), np.abs(cz[np.isfinite(cz)])])
+    if h.size and float(np.percentile(h, 99)) > 5.0:
+        notes.append(f"{side} COP in {relpath} exceeds 5 m: taken as mm and divided by 1000")
+        return cx / 1000.0, cy / 1000.0, cz / 1000.0
+    return cx, cy, cz
+
+
+def _early_stance_knee_change(t_force: np.ndarray, fz: np.ndarray, rate: float, t_kin: np.ndarray,
+                              flex: np.ndarray) -> list[float]:
+    """Knee flexion change (deg) from foot strike to 15 % of stance, per complete stance."""
+    on = np.nan_to_num(fz, nan=0.0) > _CONTACT_N
+    # persistence: ignore contact/no-contact runs shorter than 20 ms
+    min_run = max(1, int(round(0.02 * rate)))
+    edges = np.flatnonzero(np.diff(on.astype(np.int8)) != 0) + 1
+    bounds = np.concatenate([[0], edges, [len(on)]])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b - a < min_run and a > 0:
+            on[a:b] = on[a - 1]
+    d = np.diff(on.astype(np.int8))
+    strikes = np.flatnonzero(d == 1) + 1
+    offs = np.flatnonzero(d == -1) + 1
+    out = []
+    finite = np.isfinite(flex)
+    if finite.sum() < 2:
+        return out
+    for fs in strikes:
+        later = offs[offs > fs]
+        if not len(later):
+            continue
+        dur = t_force[later[0]] - t_force[fs]
+        if not 0.2 <= dur <= 2.5:
+            continue
+        a, b = np.interp([t_force[fs], t_force[fs] + 0.15 * dur], t_kin[finite], flex[finite])
+        out.append(float(b - a))
+    return out

@@ -1,0 +1,564 @@
+"""Content of the report: sections built from the run's tables.
+
+Kept apart from :mod:`retrogait.report.render` (rendering) so the wording of each
+section can be tested on small tables.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from retrogait.analysis.contrasts import Contrast
+from retrogait.gait.cycles import CycleSettings
+from retrogait.io import read_parquet
+from retrogait.acquire.manifest import DatasetSpec
+from retrogait.gait.catalog import describe
+from retrogait.report.render import Figure, Section, fmt
+
+__all__ = ["QUESTION", "build_sections", "FIGURE_CAPTIONS"]
+
+QUESTION = ("How does walking backward change knee load and muscle activation compared with walking "
+            "forward? This report answers from public data, processing every gait cycle the same way.")
+
+FIGURE_CAPTIONS = {
+    "waveforms_kinematics": ("Knee flexion", "Mean ± SD across subjects of subject-mean knee flexion curves "
+                             "(flexion positive), time-normalised to 101 points per cycle, by condition."),
+    "waveforms_kinetics": ("Knee moments and load over stance", "Internal knee extensor moment, external knee "
+                           "adduction moment, vertical GRF (body weights) and patellofemoral stress, over stance "
+                           "(foot strike to foot off on a force plate or belt), mean ± SD across subjects."),
+    "waveforms_emg": ("EMG envelopes", "Linear envelopes normalised to one reference per subject, side and "
+                      "muscle spanning all conditions (% of reference), mean ± SD across subjects."),
+    "paired_measures": ("Paired subject means", "Each grey line joins one subject's means at the two levels of "
+                        "a contrast; red: mean with 95 % CI."),
+    "qc_overview": ("Quality control", "Gait cycles kept and rejected per subject, rejected cycles by first "
+                    "reason."),
+    "spm_knee": ("SPM1D, knee", "Mean ± SD across subjects of subject-mean curves at the two levels of the "
+                 "contrast (knee flexion over the stride; moments, vertical GRF, patellofemoral force and stress over "
+                 "stance); grey: supra-threshold clusters of the paired SPM{t}, with their p values "
+                 "(Šidák-corrected across the variables of the family)."),
+    "spm_emg": ("SPM1D, EMG", "Mean ± SD across subjects of subject-mean EMG envelopes at the two levels of the "
+                "contrast; grey: supra-threshold clusters of the paired SPM{t}, with their p values "
+                "(Šidák-corrected across muscles)."),
+}
+
+
+def _load(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
+    parts = [read_parquet(p)[0] for p in paths]
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec],
+                   provenance: Sequence[str | os.PathLike], tables: Mapping[str, Sequence[str | os.PathLike]],
+                   stats: Mapping[str, str | os.PathLike], figures: Sequence[str | os.PathLike],
+                   mirror_used: bool | None = None) -> list[Section]:
+    """All report sections, in reading order."""
+    trials = _load(tables["trials"])
+    cycles = _load(tables["cycles"])
+    measures = _load(tables["measures"])
+    quality = _load(tables["emg_quality"])
+    references = _load(tables["emg_references"])
+    results = read_parquet(stats["contrasts"])[0]
+    exclusions = read_parquet(stats["exclusions"])[0]
+    claims = read_parquet(stats["claims"])[0] if stats.get("claims") else pd.DataFrame()
+    spm = read_parquet(stats["waveform_spm"])[0] if stats.get("waveform_spm") else pd.DataFrame()
+    clusters = read_parquet(stats["waveform_clusters"])[0] if stats.get("waveform_clusters") else pd.DataFrame()
+    meta_studies = read_parquet(stats["meta_studies"])[0] if stats.get("meta_studies") else None
+    meta_pooled = read_parquet(stats["meta_pooled"])[0] if stats.get("meta_pooled") else None
+    prov = [json.loads(Path(p).read_text()) for p in provenance]
+    contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
+    alpha = float(config["stats"]["alpha"])
+    summary = _summary(config, trials, cycles, results, contrasts, alpha)
+    for p in prov:
+        comment = replica_comment(pd.DataFrame(p["files"]))
+        if comment:
+            summary.paragraphs.insert(0, f"REPLICA DATA: dataset {p['dataset']} was read from a synthetic replica "
+                                         f"(\"{comment}\"); its results demonstrate the pipeline only.")
+            break
+    return [
+        summary,
+        _datasets(config, specs, prov, trials),
+        _methods(config, contrasts, measures, references),
+        _qc(trials, cycles, quality, exclusions),
+        _knee_load(measures),
+        _results(results, contrasts, alpha),
+        _waveform_stats(spm, clusters, contrasts),
+        _scorecard(claims, config),
+        _meta_analysis(meta_studies, meta_pooled, config),
+        _figures(figures, spm, contrasts),
+        _limitations(trials, cycles, measures, results, contrasts),
+        _references(),
+    ]
+
+
+# -- sections -------------------------------------------------------------------
+def _summary(config, trials, cycles, results, contrasts, alpha) -> Section:
+    s = Section("Summary")
+    n_sub = trials.groupby("dataset")["subject"].nunique() if len(trials) else pd.Series(dtype=int)
+    kept = int((cycles["qc_status"] == "kept").sum()) if len(cycles) else 0
+    s.paragraphs.append(
+        f"Datasets analysed: {', '.join(f'{d} ({n} subjects)' for d, n in n_sub.items()) or 'none'}; "
+        f"{len(trials)} trials; {kept} gait cycles kept of {len(cycles)} candidates.")
+    for c in contrasts:
+        r = results[results["contrast"] == c.id] if len(results) else results
+        if r.empty:
+            s.paragraphs.append(f"{c.label}: not applicable to the data of this run (no dataset has both "
+                                f"{c.factor} = {c.levels[0]} and {c.levels[1]} within subjects).")
+            continue
+        if c.covariates:  # the adjusted effect is the mixed model's; paired means ignore the covariate
+            sig = r[r["lmm_p_holm"] < alpha]
+            s.paragraphs.append(
+                f"{c.label} ({c.describe()}): {len(r)} measures tested in family '{c.family}'; {len(sig)} differ "
+                f"after Holm adjustment (mixed model adjusted for {', '.join(c.covariates)}, Wald z, "
+                f"alpha = {alpha}).")
+            for row in sig.itertuples(index=False):
+                s.paragraphs.append(
+                    f"• {row.dataset}: {row.measure} {row.level_a} − {row.level_b} = {fmt(row.lmm_estimate)} "
+                    f"{row.unit} adjusted (95 % CI {fmt(row.lmm_ci_low)} to {fmt(row.lmm_ci_high)}; bootstrap "
+                    f"{fmt(row.lmm_boot_ci_low)} to {fmt(row.lmm_boot_ci_high)}; Holm p = {fmt(row.lmm_p_holm)}; "
+                    f"n = {row.n_subjects})")
+            continue
+        sig = r[r["p_holm"] < alpha]
+        head = (f"{c.label} ({c.describe()}): {len(r)} measures tested in family '{c.family}'; "
+                f"{len(sig)} differ after Holm adjustment (paired t, alpha = {alpha}).")
+        s.paragraphs.append(head)
+        for row in sig.itertuples(index=False):
+            s.paragraphs.append(
+                f"• {row.dataset}: {row.measure} {row.level_a} − {row.level_b} = {fmt(row.mean_diff)} {row.unit} "
+                f"(95 % CI {fmt(row.ci_low)} to {fmt(row.ci_high)}; d_z = {fmt(row.dz)}; "
+                f"Holm p = {fmt(row.p_holm)}; n = {row.n_subjects})")
+    return s
+
+
+def _datasets(config, specs, prov, trials) -> Section:
+    s = Section("Datasets")
+    by_ds: dict[str, list[dict]] = {}
+    for p in prov:
+        for f in p["files"]:
+            by_ds.setdefault(p["dataset"], []).append({"subject": p["subject"], **f})
+    for d in config["datasets"]:
+        spec = specs[d]
+        sub = Section(spec.title)
+        t = trials[trials["dataset"] == d] if len(trials) else trials
+        sub.items = [("Dataset id", d), ("Citation", spec.citation), ("DOI", spec.doi or "none"),
+                     ("Licence", f"{spec.licence}" + (f" ({spec.licence_url})" if spec.licence_url else "")),
+                     ("Homepage", spec.homepage or ""), ("Adapter", spec.adapter),
+                     ("Subjects / trials", f"{t['subject'].nunique() if len(t) else 0} / {len(t)}")]
+        files = pd.DataFrame(by_ds.get(d, []))
+        if len(files):
+            files = files.sort_values(["subject", "path"])
+            sub.paragraphs.extend(_provenance_text(spec, files))
+            cols = [c for c in ("subject", "path", "size", "sha256", "status", "source", "member", "crc32")
+                    if c in files.columns]
+            sub.tables.append(("Files and checksums", files[cols]))
+        s.subsections.append(sub)
+    return s
+
+
+def replica_comment(files: pd.DataFrame) -> str | None:
+    """The self-description of a replica archive the files came from, if any."""
+    if "archive_comment" not in files.columns:
+        return None
+    comments = {str(c) for c in files["archive_comment"].dropna() if str(c).strip()}
+    return next((c for c in sorted(comments) if "replica" in c.lower()), None)
+
+
+def _provenance_text(spec: DatasetSpec, files: pd.DataFrame) -> list[str]:
+    """Where the files came from, and whether they are the published data or a replica."""
+    sources = files["source"].astype(str)
+    mirror = sources.str.startswith("mirror:")
+    origin = "a local mirror" if mirror.all() else ("the network" if not mirror.any() else
+                                                    "a mirror and the network")
+    out = []
+    if spec.archive:
+        where = sorted(set(sources))
+        out.append(f"{len(files)} members of the archive {spec.archive['name']} obtained from {origin} "
+                   f"({'; '.join(where[:3])}{' ...' if len(where) > 3 else ''}); each member was checked against "
+                   "the CRC-32 stored in the archive and its size and sha256 recorded in a lock file, against "
+                   "which later runs verify it.")
+        comment = replica_comment(files)
+        if comment:
+            out.append(f"REPLICA: the archive identifies itself as \"{comment}\". These are synthetic data in the "
+                       "published layout, not measurements: the numbers in this report demonstrate the pipeline "
+                       "and say nothing about real walking.")
+        elif mirror.all():
+            out.append("Source: a local copy of the archive; not identified as a replica. Whether it is the "
+                       "published archive can only be confirmed with a pinned lock file of member checksums.")
+        else:
+            published = spec.archive["url"]
+            same = set(sources) == {published}
+            out.append(f"Source: {'the archive URL declared in the manifest' if same else 'not the manifest URL'} "
+                       f"({published}); not identified as a replica.")
+    else:
+        out.append(f"{len(files)} files obtained from {origin}; each was verified against the sha256 declared in "
+                   "the manifest before use.")
+    return out
+
+
+def _methods(config, contrasts, measures, references) -> Section:
+    settings = CycleSettings.from_config(config)
+    ev, env = settings.events, settings.envelope
+    s = Section("Methods")
+    s.subsections.append(Section("Gait events and cycles", items=[
+        ("Force-based events", f"vertical GRF of each plate or belt, zero-lag low-pass {ev.force_lowpass_hz} Hz, "
+                               f"contact when Fz > {ev.force_threshold_n} N for at least {ev.min_state_s * 1000:g} ms "
+                               "(docs/methods.md §4.1; the 20 N rising-edge rule of the Fox calc_PFJRF code, with "
+                               "a short persistence against spikes). Plate contacts are assigned to a foot from "
+                               "the centre of pressure and the foot markers."),
+        ("Kinematic fallback", "direction-agnostic Zeni et al. (2008) form: travel vector = pelvis velocity "
+                               "minus stance-foot velocity; forward or backward from its angle to the feet's "
+                               "heel-to-toe direction (the way the pelvis faces is never used; docs/methods.md "
+                               "§4.2, §4.4); contact marker heel when travelling forward, toe when travelling "
+                               "backward (toe-first contact; Gottlieb et al. 2020); marker low-pass "
+                               f"{ev.kinematic_lowpass_hz} Hz."),
+        ("Stored events", "events stored in the files are used only after the same sequence checks."),
+        ("Event-sequence QC", f"foot strike < foot off < next foot strike; stance {ev.min_stance_s} s minimum, "
+                              f"swing {ev.min_swing_s} s minimum; stride {ev.min_stride_s}-{ev.max_stride_s} s and "
+                              f"within median ± {ev.stride_tolerance * 100:g} %; stance "
+                              f"{ev.stance_pct_range[0]:g}-{ev.stance_pct_range[1]:g} % of stride (docs/methods.md §4.5: wider "
+                              "than the usual 55-70 % to allow the longer backward stance and kinematic event "
+                              "error). "
+                              "Rejected cycles are kept in the cycles table with their reason."),
+        ("Time normalisation", f"{settings.nodes} points (0-100 %) over the stride and over stance, linear "
+                               "interpolation (docs/methods.md §0.2)."),
+        ("Kinetics", "moments, GRF and knee-load measures only for stances that are one clean single-foot "
+                     "contact on a force plate or instrumented belt."),
+    ]))
+    s.subsections.append(Section("EMG", items=[
+        ("Processing", f"mean removed; band-pass {env.band_hz[0]:g}-{env.band_hz[1]:g} Hz, Butterworth order "
+                       f"{env.band_order}, zero-lag; full-wave rectification; low-pass {env.lowpass_hz:g} Hz, "
+                       f"order {env.lowpass_order}, zero-lag (linear envelope; SENIAM/ISEK band, pyCGM2 6 Hz "
+                       "envelope; docs/methods.md §5.2-5.3). Zero-lag filtering doubles the effective order."),
+        ("Channel QC", "channels that are flat (noise floor only), saturated (clipped at the converter's rails) "
+                       "or dominated by mains hum are excluded and listed in the QC section."),
+        ("Amplitude normalisation", f"method '{settings.normalisation_method}'"
+                                    + (f", reference condition '{settings.reference_condition}'"
+                                       if settings.reference_condition else "")
+                                    + ": one reference per subject, side and muscle spanning all conditions, "
+                                      "never per trial, so amplitude differences between conditions remain "
+                                      "visible (CEDE, Besomi et al. 2020; docs/methods.md §5.4). "
+                                      "Units: % of reference."),
+        ("Co-contraction", "quadriceps (mean of RF, VL, VM available) vs hamstrings (BF, ST or unspecified "
+                           "hamstrings) over stance: Rudolph et al. (2000) index and Falconer & Winter (1985) "
+                           "%COACT (docs/methods.md §5.6)."),
+    ]))
+    s.subsections.append(Section("Knee-load models", items=[
+        ("Patellofemoral joint", settings.pfj.describe()),
+        ("Knee adduction moment", "external KAM from the dataset's own inverse dynamics (for the C3D datasets "
+                                  "Plug-in Gait's frontal knee moment), in the frame the dataset exported it (not "
+                                  "re-expressed in a tibial frame); first and second half-stance peaks and "
+                                  "positive impulse in time (docs/methods.md §2.1-2.4). Datasets without a "
+                                  "frontal-plane moment (GT23) have no measured KAM; the quasi-static lever-arm "
+                                  "value is labelled ESTIMATE."),
+        ("Medial tibiofemoral proxy", "F_vertical/2 + KAM/d with d = 0.04 m (OpenCap computeMCF, Lerner 2015; "
+                                      "docs/methods.md §3.1), from external loads only: a lower-bound proxy, not a "
+                                      "contact force (muscles add 2-3 BW in walking)."),
+        ("Normalisation", "forces in body weights (m·g, g = 9.81 m/s²); moments in N·m/kg."),
+    ]))
+    alpha = config["stats"]["alpha"]
+    boot = config["stats"]["bootstrap"]
+    s.subsections.append(Section("Statistics", items=[
+        ("Contrasts", "; ".join(f"{c.id}: {c.describe()} (family {c.family})" for c in contrasts)),
+        ("Paired analysis", "subject means per level (kept cycles of both sides pooled); mean difference with "
+                            f"{100 * (1 - alpha):g} % CI, paired t and Wilcoxon signed-rank tests, Cohen's d_z "
+                            "(CI by noncentral-t inversion) and Hedges' g_av (Lakens 2013; docs/methods.md §6.3)."),
+        ("Multiplicity", "Holm (1979) within each contrast family, over measures and datasets."),
+        ("Mixed model", "statsmodels MixedLM (REML) on cycle-level values: level fixed, covariates centred, "
+                        "subject random intercept, plus a random slope for level when at least 6 subjects have "
+                        "2 cycles at each level (dropped, and said in lmm_note, when it does not converge or is "
+                        "singular; the lme4 isSingular rule). Wald z inference (statsmodels has no "
+                        "Satterthwaite df), so a subject-level cluster bootstrap percentile CI is reported too "
+                        f"({boot['n']} resamples, seed {boot['seed']}; refits by a vectorised REML engine checked "
+                        "against statsmodels at run time; docs/methods.md §6.2)."),
+        ("Covariate-adjusted contrasts", "covariates enter the mixed model only: for a contrast with a speed "
+                                        "covariate the paired columns compare subject means pooled over each "
+                                        "level's own speeds (unadjusted), and the speed-adjusted direction effect "
+                                        "is the mixed-model estimate (lmm_*), extrapolated where the directions' "
+                                        "speeds do not overlap."),
+        ("Equivalence", "TOST (statsmodels ttost_paired) on subject means within ± the smallest effect size of "
+                        "interest set in config (stats.sesoi), 90 % CI (docs/methods.md §6.4)."),
+        ("Waveforms", "SPM1D paired t on subject-mean curves, Šidák within a knee and an EMG family "
+                      "(docs/methods.md §6.1); see the waveform section."),
+        ("Meta-analysis", "random-effects pooling of Hedges' g (BW − FW) from published means/SDs and this run's "
+                          "datasets, walking and running apart (docs/methods.md §6.6)."),
+        ("Claims", "verdict rule fixed in config/claims.yaml before the data are seen (docs/methods.md §8)."),
+    ]))
+    names = sorted(measures["measure"].unique()) if len(measures) else []
+    rows = []
+    for name in names:
+        m = describe(name)
+        rows.append({"measure": name, "unit": m.unit, "window": m.window, "definition": m.description,
+                     "reference": m.reference})
+    s.subsections.append(Section("Measures", tables=[("", pd.DataFrame(rows))]))
+    return s
+
+
+def _qc(trials, cycles, quality, exclusions) -> Section:
+    s = Section("Quality control")
+    if len(trials):
+        cols = [c for c in ("dataset", "subject", "trial", "condition", "direction", "speed_mps", "mass_kg",
+                            "kinetic_sides", "n_cycles_kept", "n_cycles_rejected", "event_methods")
+                if c in trials.columns]
+        s.tables.append(("Trials and cycles", trials[cols]))
+    if len(cycles):
+        rej = cycles[cycles["qc_status"] != "kept"]
+        if len(rej):
+            counts = (rej.assign(reason=rej["qc_reason"].fillna("").replace("", "unspecified"))
+                      .groupby(["dataset", "reason"]).size().rename("cycles").reset_index())
+            s.tables.append(("Rejected cycles by reason", counts))
+        methods = cycles[cycles["qc_status"] == "kept"].groupby(["dataset", "event_method", "kind"]).size() \
+            .rename("cycles").reset_index()
+        s.tables.append(("Event detection method of kept cycles", methods))
+    if len(trials) and "cycle_notes" in trials.columns:
+        notes = trials.loc[trials["cycle_notes"].fillna("") != "", ["dataset", "subject", "trial", "cycle_notes"]]
+        if len(notes):
+            s.tables.append(("Event detection notes", notes))
+    if len(quality):
+        bad = quality[quality["status"] != "used"]
+        s.paragraphs.append(f"EMG channels: {int((quality['status'] == 'used').sum())} channel-trials used, "
+                            f"{len(bad)} excluded.")
+        if len(bad):
+            s.tables.append(("Excluded EMG channels", bad[["dataset", "subject", "trial", "channel", "reason"]]))
+    if len(exclusions):
+        s.tables.append(("Subjects missing a level (excluded from the paired analysis of these tests)",
+                         exclusions))
+    else:
+        s.paragraphs.append("Every subject had data at both levels of every test it entered.")
+    return s
+
+
+def _results(results, contrasts, alpha) -> Section:
+    s = Section("Results")
+    if results.empty:
+        s.paragraphs.append("No contrast applies to the data of this run.")
+        return s
+    cols = ["dataset", "measure", "unit", "n_subjects", "mean_a", "mean_b", "mean_diff", "ci_low", "ci_high",
+            "dz", "dz_ci_low", "dz_ci_high", "g_av", "p_t", "p_wilcoxon", "p_holm", "lmm_estimate", "lmm_ci_low",
+            "lmm_ci_high", "lmm_boot_ci_low", "lmm_boot_ci_high", "lmm_p", "lmm_p_holm", "lmm_random_effects",
+            "lmm_speed_mps_estimate", "lmm_speed_mps_ci_low", "lmm_speed_mps_ci_high"]
+    for c in contrasts:
+        r = results[results["contrast"] == c.id]
+        if r.empty:
+            continue
+        sub = Section(c.label)
+        sub.paragraphs.append(f"Effect = {c.levels[0]} − {c.levels[1]} ({c.describe()}). mean_a/mean_b: means "
+                              "of subject means; CI: 95 %; p_holm: Holm-adjusted paired-t p within family "
+                              f"'{c.family}'; lmm_*: mixed-model estimate, Wald and cluster-bootstrap CIs.")
+        sub.tables.append(("", r[[k for k in cols if k in r.columns and r[k].notna().any()]]))
+        if "sesoi" in r.columns and r["sesoi"].notna().any():
+            eq = r[r["sesoi"].notna()][["dataset", "measure", "unit", "mean_diff", "sesoi", "tost_ci90_low",
+                                        "tost_ci90_high", "tost_p", "equivalent"]]
+            sub.tables.append(("Equivalence (TOST within ± the smallest effect size of interest; 90 % CI)", eq))
+        notes = r.loc[r["lmm_note"].fillna("") != "", ["dataset", "measure", "lmm_note"]] \
+            if "lmm_note" in r.columns else pd.DataFrame()
+        if len(notes):
+            sub.tables.append(("Mixed-model notes (fallbacks and warnings)", notes))
+        s.subsections.append(sub)
+    return s
+
+
+_LOAD_MEASURES = ("knee_extensor_moment_peak", "knee_flexor_moment_peak", "pfj_force_peak", "pfj_force_peak_n",
+                  "pfj_stress_peak", "kam_peak1", "kam_peak2", "kam_peak1_bwht", "kam_est_peak1",
+                  "medial_load_proxy_peak", "vgrf_peak1", "vgrf_loading_rate")
+
+
+def _knee_load(measures: pd.DataFrame) -> Section:
+    """Knee-load measures by dataset and condition, with the method behind each value."""
+    s = Section("Knee load by condition")
+    if measures.empty:
+        s.paragraphs.append("No measures.")
+        return s
+    kept = measures[(measures["qc_status"] == "kept") & measures["measure"].isin(_LOAD_MEASURES)]
+    if kept.empty:
+        s.paragraphs.append("No kinetics-valid stance in the data of this run: no knee-load measure.")
+        return s
+    per_subject = kept.groupby(["dataset", "condition", "measure", "unit", "method", "subject"],
+                               dropna=False)["value"].mean()
+    table = per_subject.groupby(["dataset", "condition", "measure", "unit", "method"], dropna=False).agg(
+        n_subjects="count", mean="mean", sd="std").reset_index()
+    s.paragraphs.append("Mean and SD across subjects of subject means (kept cycles, both sides). 'method' says how "
+                        "each value was obtained: the patellofemoral coefficient sets, the knee adduction moment "
+                        "from the dataset's own inverse dynamics or, labelled ESTIMATE, from the quasi-static "
+                        "lever arm.")
+    s.tables.append(("", table[["dataset", "condition", "measure", "unit", "n_subjects", "mean", "sd", "method"]]))
+    return s
+
+
+def _scorecard(claims: pd.DataFrame, config) -> Section:
+    s = Section("Claims scorecard")
+    if claims.empty:
+        s.paragraphs.append("No claims configured (config key 'claims').")
+        return s
+    s.paragraphs.append("Popular claims about backward walking, each stated as a measure, a contrast and an "
+                        "expected direction in config/claims.yaml, with the verdict rule fixed there before the "
+                        "data were seen (estimate: " + str(claims["estimate_kind"].iloc[0]) + " difference BW − FW "
+                        "with its 95 % CI; equivalence by TOST within ± the smallest effect size of interest).")
+    s.tables.append(("", claims[["claim", "dataset", "measure", "unit", "expected", "estimate", "ci_low",
+                                 "ci_high", "n_subjects", "verdict", "reason"]]))
+    return s
+
+
+def _figure_caption(stem: str, contrasts_by_id: Mapping[str, Contrast]) -> tuple[str, str, str | None]:
+    """(title, caption, contrast id or None) of a figure file stem."""
+    if stem.startswith("forest_"):
+        measure = stem[len("forest_"):]
+        return (f"Forest plot, {measure}", "Hedges' g (BW − FW) with 95 % CI of each published study (circles) "
+                "and dataset of this run (squares), marker area ∝ random-effects weight; diamonds: pooled "
+                "estimate per stratum. Walking and running are never pooled together.", None)
+    if stem.startswith("spm_"):
+        for family in ("knee", "emg"):
+            if stem.endswith(f"_{family}"):
+                cid = stem[len("spm_"):-len(f"_{family}")]
+                title, caption = FIGURE_CAPTIONS[f"spm_{family}"]
+                label = contrasts_by_id[cid].label if cid in contrasts_by_id else cid
+                return f"{title}: {label}", caption, cid
+    title, caption = FIGURE_CAPTIONS.get(stem, (stem, ""))
+    return title, caption, None
+
+
+def _meta_analysis(studies: pd.DataFrame | None, pooled: pd.DataFrame | None, config) -> Section:
+    """Published evidence pooled with this run's datasets (random effects, walking and running apart)."""
+    s = Section("Published evidence: meta-analysis")
+    meta = config.get("meta_analysis", {})
+    if studies is None or pooled is None:
+        s.paragraphs.append("Not run (config key meta_analysis.literature is null).")
+        return s
+    method = {"pm": "Paule-Mandel", "dl": "DerSimonian-Laird"}.get(meta.get("method"), meta.get("method"))
+    s.paragraphs.append(
+        f"Hedges' g of BW − FW from published group means and SDs ({meta.get('literature')}; where in each paper "
+        "every number was read is recorded there) and from this run's datasets (contrast(s) "
+        f"{', '.join(meta.get('contrasts', []))}: subject means with the observed FW-BW correlation), pooled "
+        f"per measure with a random-effects model ({method} tau², statsmodels; docs/methods.md §6.6). Published "
+        f"paired designs do not report their correlation: r = {meta.get('assumed_r')} is assumed "
+        "(Follmann et al. 1992), which sets their variances and weights but not their g. Walking and running are "
+        f"separate strata and never pooled together; a stratum with fewer than {meta.get('min_studies')} studies "
+        "is listed but not pooled. With two or three studies tau² and the normal-based pooled CI are imprecise "
+        "(no Hartung-Knapp adjustment).")
+    if studies.empty:
+        s.paragraphs.append("No published or dataset effect maps to a measure of this pipeline.")
+        return s
+    walking = studies[studies["stratum"] == "walking"]
+    if walking.empty or not (walking["source"] == "literature").any():
+        s.paragraphs.append("No published study of backward WALKING reports group means and SDs usable for a "
+                            "standardised mean difference; the published evidence here is from backward running, "
+                            "a different task (higher loads, different technique), shown for context only.")
+    s.tables.append(("Pooled estimates", pooled[["measure", "stratum", "k", "k_literature", "k_dataset", "effect",
+                                                 "ci_low", "ci_high", "tau2", "i2", "p_q", "note"]]))
+    s.tables.append(("Studies and datasets", studies[["measure", "stratum", "label", "source", "n", "effect",
+                                                      "ci_low", "ci_high", "weight", "note"]]))
+    return s
+
+
+def _figures(figures, spm: pd.DataFrame | None = None, contrasts: Sequence[Contrast] = ()) -> Section:
+    """Every figure of the run; SPM figures only where their contrast was tested on that dataset."""
+    s = Section("Figures")
+    by_id = {c.id: c for c in contrasts}
+    tested = set()
+    if spm is not None and len(spm):
+        tested = set(zip(spm["contrast"], spm["dataset"]))
+    by_ds: dict[str, list[Figure]] = {}
+    for f in figures:
+        p = Path(f)
+        dataset = p.parent.name
+        title, caption, cid = _figure_caption(p.stem, by_id)
+        if cid is not None and (cid, dataset) not in tested:
+            continue  # the figure only says "not tested here"; the SPM section says why
+        by_ds.setdefault(dataset, []).append(Figure(f"{dataset}: {title}", str(p), caption))
+    for d, figs in by_ds.items():
+        s.subsections.append(Section(d, figures=figs))
+    return s
+
+
+def _waveform_stats(spm: pd.DataFrame, clusters: pd.DataFrame, contrasts: Sequence[Contrast]) -> Section:
+    """SPM1D results: what was tested, the corrected thresholds and every supra-threshold cluster."""
+    s = Section("Waveform statistics (SPM1D)")
+    s.paragraphs.append(
+        "Paired SPM{t} on subject-mean time-normalised curves (one curve per subject and level, all kept cycles "
+        "of both sides averaged; two-tailed; random-field-theory threshold and cluster p values, Pataky 2012; "
+        "docs/methods.md §6.1). Two families per contrast and dataset, each at the family-wise alpha with the "
+        "Šidák per-test level 1 − (1 − alpha)^(1/m): 'knee' (knee angle, moments, vertical GRF, patellofemoral "
+        "force and stress) and 'emg' (one envelope per muscle). Cluster extents are in % of the cycle domain (stride or "
+        "stance). Covariate-adjusted contrasts have no waveform test (spm1d has no paired ANCOVA).")
+    covariate = [c.label for c in contrasts if c.covariates]
+    if spm.empty:
+        s.paragraphs.append("No waveform test was run: no contrast without covariates has curves at both levels "
+                            "in the data of this run.")
+        return s
+    if covariate:
+        s.paragraphs.append("Not tested as waveforms (covariate-adjusted): " + "; ".join(covariate) + ".")
+    for c in contrasts:
+        r = spm[spm["contrast"] == c.id]
+        if r.empty:
+            continue
+        sub = Section(c.label)
+        sub.paragraphs.append(f"Effect = {c.levels[0]} − {c.levels[1]} ({c.describe()}).")
+        cols = ["dataset", "family", "variable", "domain", "unit", "n_subjects", "n_excluded", "m",
+                "alpha_corrected", "zstar", "n_clusters", "tested_from_pct", "tested_to_pct", "status"]
+        sub.tables.append(("Variables tested (zstar: critical t)", r[[k for k in cols if k in r.columns]]))
+        k = clusters[clusters["contrast"] == c.id] if len(clusters) else clusters
+        if len(k):
+            sub.tables.append((f"Supra-threshold clusters (sign a>b: {c.levels[0]} above {c.levels[1]})",
+                               k[["dataset", "variable", "domain", "cluster", "start_pct", "end_pct",
+                                  "extent_pct", "sign", "p"]]))
+        else:
+            sub.paragraphs.append("No supra-threshold cluster in any tested variable.")
+        excluded = r[r["n_excluded"].fillna(0) > 0] if "n_excluded" in r.columns else r.iloc[:0]
+        if len(excluded):
+            sub.paragraphs.append("Subjects without curves at both levels (excluded from that test): " + "; ".join(
+                f"{row.dataset} {row.variable}: {row.excluded_subjects}" for row in excluded.itertuples()))
+        s.subsections.append(sub)
+    return s
+
+
+def _references() -> Section:
+    """Every work the methods cite (the registry behind docs/methods.md §9)."""
+    from retrogait.report.references import REFERENCES, bibliography
+
+    s = Section("References")
+    s.paragraphs.extend(bibliography(REFERENCES))
+    return s
+
+
+def _limitations(trials, cycles, measures, results, contrasts) -> Section:
+    s = Section("What these data can and cannot show")
+    p = s.paragraphs
+    if len(trials):
+        n = trials.groupby("dataset")["subject"].nunique()
+        p.append("Sample size: " + ", ".join(f"{d}: {k} subjects" for d, k in n.items()) +
+                 ". With about a dozen subjects, only large within-subject effects are detectable; a non-"
+                 "significant difference is not evidence of no difference (equivalence needs its own test).")
+        surfaces = trials.groupby("dataset")["surface"].agg(lambda x: ", ".join(sorted(set(x))))
+        p.append("Setting: " + "; ".join(f"{d}: {v}" for d, v in surfaces.items()) +
+                 ". Treadmill and overground walking differ (belt speed is imposed; overground speed is "
+                 "self-selected), so effects need not transfer between settings.")
+        speeds = trials["speed_mps"].dropna()
+        if speeds.empty:
+            p.append("Speed: walking speed is not controlled or not recorded in these data; differences "
+                     "between conditions may partly be speed effects.")
+        else:
+            p.append("Speed: forward and backward walking are compared at matched speed only where a contrast "
+                     "says so; where directions are walked at different speeds, direction and speed are "
+                     "confounded unless speed enters the model as a covariate, and then the direction effect "
+                     "extrapolates beyond the speeds observed in one direction.")
+    if len(cycles) and (cycles["kind"] == "stance").any():
+        p.append("Some cycles are stance phases only (no next foot strike was found), so stride measures "
+                 "(stride time, stance %) come from fewer cycles than stance measures.")
+    if len(measures) and not measures["measure"].str.startswith("kam_").any():
+        p.append("Knee adduction moment: not available (no frontal-plane knee moment in these data).")
+    p.append("Knee-load values are model estimates: the patellofemoral model sees only the net knee moment "
+             "(co-contraction is ignored, flexor moments give zero load) and the medial tibiofemoral value is an "
+             "external-load proxy, not a contact force.")
+    p.append("EMG is normalised to a within-subject reference, so it compares conditions within a muscle; it "
+             "does not compare muscles or subjects in absolute terms (that needs an MVC reference).")
+    if not any(str(c.factor) == "direction" for c in contrasts) or (
+            len(trials) and not (trials["direction"] == "BW").any()):
+        p.append("No backward walking is in the data of this run: its contrasts illustrate the machinery "
+                 "(the same statistics the forward vs backward comparison uses) but say nothing about "
+                 "backward walking.")
+    return s

@@ -1,0 +1,94 @@
+"""Wording of the report sections that summarise SPM1D, the meta-analysis and the figures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from retrogait.analysis.contrasts import Contrast
+from retrogait.analysis.meta import POOLED_COLUMNS, STUDY_COLUMNS
+from retrogait.report.sections import _figures, _meta_analysis, _waveform_stats
+from retrogait.analysis.waveforms import CLUSTER_COLUMNS, SUMMARY_COLUMNS
+
+BW = Contrast(id="bw_vs_fw_0.6", factor="direction", levels=("BW", "FW"), label="Backward vs forward at 0.6",
+              filter={"speed_mps": 0.6}, family="direction")
+ADJ = Contrast(id="adj", factor="direction", levels=("BW", "FW"), label="Speed adjusted",
+               covariates=("speed_mps",), family="direction")
+TURN = Contrast(id="turn", factor="condition", levels=("turn", "straight"), label="Turn vs straight")
+META = {"meta_analysis": {"literature": "lit.csv", "contrasts": ["bw_vs_fw_0.6"], "method": "pm",
+                          "assumed_r": 0.5, "min_studies": 2}}
+
+
+def _text(section) -> str:
+    parts = list(section.paragraphs)
+    for title, table in section.tables:
+        parts.append(title)
+        parts.append(table.to_string())
+    for sub in section.subsections:
+        parts.append(sub.title)
+        parts.append(_text(sub))
+    return "\n".join(parts)
+
+
+def _spm_row(**kw):
+    row = dict.fromkeys(SUMMARY_COLUMNS, np.nan)
+    row.update(contrast="bw_vs_fw_0.6", label=BW.label, dataset="gt23", family="knee", variable="knee_flexion",
+               domain="stride", unit="deg", n_subjects=12, n_excluded=0, excluded_subjects="", status="ok",
+               n_clusters=1, m=5, zstar=4.2)
+    row.update(kw)
+    return row
+
+
+def test_spm_section_lists_tests_clusters_exclusions_and_untested_covariate_contrasts():
+    spm = pd.DataFrame([_spm_row(), _spm_row(variable="vgrf", n_clusters=0, n_excluded=1,
+                                             excluded_subjects="AB05")], columns=SUMMARY_COLUMNS)
+    cl = pd.DataFrame([dict(contrast="bw_vs_fw_0.6", dataset="gt23", family="knee", variable="knee_flexion",
+                            domain="stride", level_a="BW", level_b="FW", cluster=1, start_pct=0.0, end_pct=12.5,
+                            extent_pct=12.5, centroid_pct=6.0, p=0.001, sign="a>b", start_node=0,
+                            end_node=12.5)], columns=CLUSTER_COLUMNS)
+    text = _text(_waveform_stats(spm, cl, [BW, ADJ, TURN]))
+    assert "Speed adjusted" in text and "covariate" in text
+    assert "12.5" in text and "a>b" in text and "Šidák" in text
+    assert "gt23 vgrf: AB05" in text
+    assert "Turn vs straight" not in text  # not applicable: no subsection
+
+
+def test_spm_section_without_tests_says_why():
+    text = _text(_waveform_stats(pd.DataFrame(columns=SUMMARY_COLUMNS), pd.DataFrame(columns=CLUSTER_COLUMNS),
+                                 [TURN]))
+    assert "No waveform test was run" in text
+
+
+def test_spm_figures_are_shown_only_where_the_contrast_was_tested(tmp_path):
+    spm = pd.DataFrame([_spm_row()], columns=SUMMARY_COLUMNS)
+    figs = [tmp_path / "gt23" / f"{n}.png" for n in ("qc_overview", "spm_bw_vs_fw_0.6_knee", "spm_turn_knee")]
+    figs += [tmp_path / "esmac" / "spm_bw_vs_fw_0.6_knee.png", tmp_path / "meta" / "forest_pfj_force_peak.png"]
+    section = _figures(figs, spm, [BW, TURN])
+    shown = {(sub.title, f.path.split("/")[-1]) for sub in section.subsections for f in sub.figures}
+    assert shown == {("gt23", "qc_overview.png"), ("gt23", "spm_bw_vs_fw_0.6_knee.png"),
+                     ("meta", "forest_pfj_force_peak.png")}
+    titles = [f.title for sub in section.subsections for f in sub.figures]
+    assert "gt23: SPM1D, knee: Backward vs forward at 0.6" in titles
+    assert "meta: Forest plot, pfj_force_peak" in titles
+
+
+def _study(measure, stratum, source, effect):
+    row = dict.fromkeys(STUDY_COLUMNS, np.nan)
+    row.update(measure=measure, stratum=stratum, label=f"{source} {stratum}", source=source, n=10, effect=effect,
+               note="")
+    return row
+
+
+def test_meta_section_flags_running_only_evidence_and_states_the_assumed_r():
+    studies = pd.DataFrame([_study("pfj_force_peak", "running", "literature", -1.0),
+                            _study("pfj_force_peak", "walking", "dataset", -0.4)], columns=STUDY_COLUMNS)
+    pooled = pd.DataFrame([dict.fromkeys(POOLED_COLUMNS, np.nan)], columns=POOLED_COLUMNS)
+    text = _text(_meta_analysis(studies, pooled, META))
+    assert "r = 0.5 is assumed" in text and "Paule-Mandel" in text
+    assert "No published study of backward WALKING" in text
+    studies.loc[1, "source"] = "literature"
+    assert "No published study of backward WALKING" not in _text(_meta_analysis(studies, pooled, META))
+
+
+def test_meta_section_switched_off():
+    assert "Not run" in _text(_meta_analysis(None, None, {"meta_analysis": {"literature": None}}))
