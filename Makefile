@@ -1,18 +1,29 @@
 # retrogait: `make run` runs the workflow, `make test` runs the test suite.
 # Both create the virtual environment .venv (and install the package with
-# its test dependencies) when it is missing or pyproject.toml has changed.
+# its test dependencies at the exact versions of requirements-lock.txt) when
+# it is missing or pyproject.toml / the lock have changed.
 #
 #   make run                               # datasets from config/config.yaml (GT23)
 #   make run DATASETS=biomechzoo-esmac     # comma-separated dataset ids
 #   RETROGAIT_MIRROR=/path/to/mirror make run
 #        # offline: without DATASETS, the declared datasets found in the mirror
 #   make report                            # also Snakemake's own report
+#   make lock                              # re-resolve requirements-lock.txt (+ conda env files)
+#   make test-latest                       # the suite on the newest releases (.venv-latest)
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 CORES  ?= 2
 STAMP  := $(VENV)/.installed-stamp
+# Exact versions of every dependency (direct and transitive) that make run,
+# make test and CI install; pyproject.toml keeps the lower bounds for users
+# who install the package into their own environment.
+LOCK   := requirements-lock.txt
+# The resolver that writes the lock (a pinned uv; any machine resolves the
+# same file from the same pyproject.toml and index state).
+UV_VERSION := 0.13.9
+LATEST_VENV ?= .venv-latest
 SNAKEMAKE_ARGS ?=
 DATASETS ?=
 
@@ -25,15 +36,14 @@ MIRROR_IDS := $(if $(RETROGAIT_MIRROR),$(filter $(MANIFEST_IDS),$(notdir $(wildc
 RUN_DATASETS := $(or $(DATASETS),$(subst $(space),$(comma),$(strip $(MIRROR_IDS))))
 CONFIG_ARGS := $(if $(RUN_DATASETS),--config datasets='[$(RUN_DATASETS)]')
 
-.PHONY: run test lint report bench clean help
+.PHONY: run test test-latest lock lint report bench clean help
 
 help:
-	@sed -n '1,12p' Makefile
+	@sed -n '1,15p' Makefile
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[test]'
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -42,6 +52,24 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Drift check, run on purpose (e.g. weekly), not by users: the newest releases
+# of every dependency in a separate venv. Its result is information: a failure
+# here means the lock must not be bumped until the code is fixed.
+test-latest:
+	rm -rf $(LATEST_VENV)
+	$(PYTHON) -m venv $(LATEST_VENV)
+	$(LATEST_VENV)/bin/python -m pip install --quiet --upgrade -e '.[test]'
+	$(LATEST_VENV)/bin/python -m pip freeze --exclude-editable > $(LATEST_VENV)/versions.txt
+	$(LATEST_VENV)/bin/python -m pytest
+
+# Re-resolve the lock from pyproject.toml (all platforms, Python >= 3.11, one
+# version per package), then write the conda environment files from it.
+lock: $(STAMP)
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --extra test --universal --fork-strategy fewest \
+	    --python-version 3.11 --custom-compile-command 'make lock' -o $(LOCK)
+	$(BIN)/python tools/sync_conda_envs.py
 
 lint: $(STAMP)
 	$(BIN)/snakemake --lint $(CONFIG_ARGS)

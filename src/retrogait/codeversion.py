@@ -1,4 +1,8 @@
-"""A fingerprint of the package's own code, so Snakemake reruns what it changes.
+"""Which code and which environment a run used.
+
+A fingerprint of the package's own code, so Snakemake reruns what it changes,
+and a comparison of the installed packages with the lock file
+(``requirements-lock.txt``) for the report's Software section.
 
 Snakemake's ``code`` rerun trigger sees only a rule's script, not the
 library the script calls; a rule that passes :func:`code_fingerprint` as a
@@ -10,30 +14,45 @@ no-op rerun stays a no-op.
 from __future__ import annotations
 
 import hashlib
+import importlib.metadata
+import re
 from functools import lru_cache
 from pathlib import Path
 
 from retrogait import __version__
 
-__all__ = ["code_fingerprint", "tree_hash"]
+__all__ = ["code_fingerprint", "tree_hash", "LOCK_FILE", "locked_versions", "lock_status"]
+
+#: The lock of exact dependency versions, relative to the project root.
+LOCK_FILE = "requirements-lock.txt"
 
 _PATTERNS = ("*.py", "*.j2", "*.yaml", "*.json")
 
 
-@lru_cache(maxsize=1)
-def code_fingerprint() -> str:
+@lru_cache(maxsize=4)
+def code_fingerprint(*, lock: str | Path | None = None) -> str:
     """``<version>+<sha256 prefix>`` of every source, template and schema file of the package.
 
     Files are hashed in sorted relative-path order with their paths, so the
     value depends on content and layout only (not on mtimes or the install
     location); byte-compiled caches are ignored.
 
+    Parameters
+    ----------
+    lock : str or Path, optional, keyword-only
+        The dependency lock file; when given (and present), a prefix of its
+        sha256 is appended (``+lock.<hex>``), so new locked versions rerun
+        the jobs whose results they may change.
+
     Returns
     -------
     str
-        For example ``"0.1.0+3f5c2a9e1b7d"``.
+        For example ``"0.1.0+3f5c2a9e1b7d"`` or ``"0.1.0+3f5c2a9e1b7d+lock.9a0b1c2d3e4f"``.
     """
-    return f"{__version__}+{tree_hash(Path(__file__).resolve().parent)}"
+    out = f"{__version__}+{tree_hash(Path(__file__).resolve().parent)}"
+    if lock is not None and Path(lock).exists():
+        out += "+lock." + hashlib.sha256(Path(lock).read_bytes()).hexdigest()[:12]
+    return out
 
 
 def tree_hash(root: str | Path, *, length: int = 12) -> str:
@@ -56,3 +75,43 @@ def tree_hash(root: str | Path, *, length: int = 12) -> str:
         h.update(p.read_bytes())
         h.update(b"\0")
     return h.hexdigest()[:length]
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def locked_versions(text: str) -> dict[str, str]:
+    """``{normalised name: version}`` of a pip requirements lock (``name==version [; marker]``)."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^([A-Za-z0-9_.-]+)==([^\s;]+)", line)
+        if m:
+            out[_norm(m.group(1))] = m.group(2)
+    return out
+
+
+def lock_status(lock_path: str | Path) -> dict:
+    """The lock file's identity and how the running environment differs from it.
+
+    Returns
+    -------
+    dict
+        ``file`` (name), ``sha256`` (hex of its bytes, or None when the file is
+        absent), ``n_locked`` (packages it pins), ``n_checked`` (of those, how
+        many are installed here) and ``differs``: ``{name: (installed,
+        locked)}`` for every installed package at another version than the
+        lock's. Packages the lock pins for other platforms only (absent here)
+        are not differences.
+    """
+    path = Path(lock_path)
+    if not path.exists():
+        return {"file": path.name, "sha256": None, "n_locked": 0, "n_checked": 0, "differs": {}}
+    data = path.read_bytes()
+    locked = locked_versions(data.decode("utf-8"))
+    installed = {_norm(d.metadata["Name"]): d.version for d in importlib.metadata.distributions()
+                 if d.metadata["Name"]}
+    checked = [n for n in locked if n in installed]
+    differs = {n: (installed[n], locked[n]) for n in sorted(checked) if installed[n] != locked[n]}
+    return {"file": path.name, "sha256": hashlib.sha256(data).hexdigest(), "n_locked": len(locked),
+            "n_checked": len(checked), "differs": differs}

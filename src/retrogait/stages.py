@@ -326,6 +326,7 @@ def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str |
 def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                inputs: Mapping[str, Sequence[str | os.PathLike]], output: str | os.PathLike) -> None:
     """Render ``reports/report.html`` from the run's tables and figures."""
+    from retrogait.codeversion import LOCK_FILE, lock_status
     from retrogait.report.render import render_report, software_versions
     from retrogait.report.sections import QUESTION, build_sections
 
@@ -341,4 +342,4 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                                                        if k in inputs}},
                               figures=inputs["figures"])
     render_report(title=run.config["report"]["title"], question=QUESTION, sections=sections,
-                  software=software_versions(), output=output)
+                  software=software_versions(lock_status(Path(root) / LOCK_FILE)), output=output)

@@ -39,3 +39,35 @@ def test_caches_and_unrelated_files_do_not_count(tmp_path):
     before = tree_hash(a)
     _tree(a, {"__pycache__/m.cpython-311.py": "junk", "notes.txt": "free text", "data.parquet": "PAR1"})
     assert tree_hash(a) == before
+
+
+def test_lock_status_reports_identity_and_differences(tmp_path):
+    import hashlib
+    import importlib.metadata
+
+    from retrogait.codeversion import lock_status, locked_versions
+
+    numpy_version = importlib.metadata.version("numpy")
+    text = ("# header\nnumpy==0.0.1\n    # via x\npandas==%s ; python_full_version >= '3.11'\n"
+            "not-installed-pkg==1.0 ; sys_platform == 'win32'\n" % importlib.metadata.version("pandas"))
+    lock = tmp_path / "requirements-lock.txt"
+    lock.write_text(text)
+    assert locked_versions(text) == {"numpy": "0.0.1", "pandas": importlib.metadata.version("pandas"),
+                                     "not-installed-pkg": "1.0"}
+    st = lock_status(lock)
+    assert st["sha256"] == hashlib.sha256(text.encode()).hexdigest()
+    assert st["n_locked"] == 3 and st["n_checked"] == 2
+    assert st["differs"] == {"numpy": (numpy_version, "0.0.1")}
+    assert lock_status(tmp_path / "absent.txt")["sha256"] is None
+
+
+def test_fingerprint_includes_the_lock(tmp_path):
+    from retrogait.codeversion import code_fingerprint
+
+    lock = tmp_path / "lock.txt"
+    lock.write_text("numpy==1\n")
+    a = code_fingerprint(lock=lock)
+    assert a.startswith(code_fingerprint() + "+lock.")
+    lock.write_text("numpy==2\n")
+    code_fingerprint.cache_clear()
+    assert code_fingerprint(lock=lock) != a

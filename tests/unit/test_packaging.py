@@ -4,9 +4,14 @@ import re
 import tomllib
 
 import yaml
+from packaging.specifiers import SpecifierSet
+from packaging.version import Version
+
+from retrogait.codeversion import LOCK_FILE, locked_versions
 
 # pip name -> conda-forge/bioconda name where they differ
 CONDA_NAMES = {"matplotlib": "matplotlib-base", "snakemake": "snakemake-minimal"}
+ENV_FILES = ("environment.yml", "workflow/envs/retrogait.yaml")
 
 
 def _req(spec: str) -> tuple[str, str]:
@@ -16,23 +21,42 @@ def _req(spec: str) -> tuple[str, str]:
 
 def _conda_deps(path):
     deps = yaml.safe_load(path.read_text())["dependencies"]
-    return dict(_req(d) for d in deps if isinstance(d, str))
+    return dict(re.match(r"^([A-Za-z0-9_.-]+)\s*(.*)$", d).groups() for d in deps if isinstance(d, str))
 
 
-def test_environment_files_match_pyproject(repo_root):
+def _direct(repo_root) -> dict[str, str]:
     py = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
-    wanted = dict(_req(d) for d in py["dependencies"] + py["optional-dependencies"]["test"])
-    for env_file in ("environment.yml", "workflow/envs/retrogait.yaml"):
+    return dict(_req(d) for d in py["dependencies"] + py["optional-dependencies"]["test"])
+
+
+def test_lock_pins_every_direct_dependency_within_pyproject_bounds(repo_root):
+    lock = locked_versions((repo_root / LOCK_FILE).read_text())
+    for name, bound in _direct(repo_root).items():
+        assert name in lock, f"{LOCK_FILE} lacks {name}: run make lock"
+        assert Version(lock[name]) in SpecifierSet(bound), f"{name}=={lock[name]} outside pyproject's {bound}"
+
+
+def test_lock_is_regenerated_by_the_makefile_command(repo_root):
+    head = (repo_root / LOCK_FILE).read_text().splitlines()[:2]
+    assert head[1].strip() == "#    make lock", head
+    make = (repo_root / "Makefile").read_text()
+    assert "uv pip compile pyproject.toml --extra test --universal" in make
+    assert "-c $(LOCK)" in make, "make run / make test must install with the lock as constraints"
+
+
+def test_environment_files_pin_the_locked_versions(repo_root):
+    lock = locked_versions((repo_root / LOCK_FILE).read_text())
+    for env_file in ENV_FILES:
         conda = _conda_deps(repo_root / env_file)
-        for name, bound in wanted.items():
+        for name in _direct(repo_root):
             cname = CONDA_NAMES.get(name, name)
-            assert cname in conda, f"{env_file} lacks {cname} (pyproject: {name}{bound})"
-            assert conda[cname] == bound, f"{env_file}: {cname}{conda[cname]} vs pyproject {name}{bound}"
-        assert conda["python"] == ">=" + py["requires-python"].removeprefix(">="), env_file
+            assert cname in conda, f"{env_file} lacks {cname}"
+            assert conda[cname] == f"=={lock[name]}", f"{env_file}: {cname}{conda[cname]} vs lock {lock[name]}"
+        assert conda["python"].startswith("=3."), env_file
 
 
 def test_environment_channels_are_conda_forge_and_bioconda(repo_root):
-    for env_file in ("environment.yml", "workflow/envs/retrogait.yaml"):
+    for env_file in ENV_FILES:
         channels = yaml.safe_load((repo_root / env_file).read_text())["channels"]
         assert channels[:2] == ["conda-forge", "bioconda"], env_file
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
-from retrogait.codeversion import code_fingerprint
+from retrogait.codeversion import LOCK_FILE, code_fingerprint
 from retrogait.runconfig import load_run
 
 min_version("8.10")
@@ -20,11 +20,12 @@ report: "../report/workflow.rst"
 # Project root: the folder holding workflow/, config/ and src/.
 ROOT = Path(workflow.basedir).parent
 
-# Version + hash of the retrogait package's code: a params value of every
-# rule that runs library code, so editing the library reruns those jobs
-# (Snakemake's own "code" trigger sees only the rule's script). Downloads
-# (fetch) do not depend on it.
-CODE_VERSION = code_fingerprint()
+# Version + hash of the retrogait package's code and of the dependency lock:
+# a params value of every rule that runs library code, so editing the
+# library or changing the locked versions reruns those jobs (Snakemake's own
+# "code" trigger sees only the rule's script). Downloads (fetch) do not
+# depend on it.
+CODE_VERSION = code_fingerprint(lock=ROOT / LOCK_FILE)
 
 # Validated config + manifest + adapter plans (raises a ConfigError naming
 # the offending key, dataset or file).

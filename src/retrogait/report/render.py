@@ -53,14 +53,32 @@ class Section:
     subsections: list["Section"] = field(default_factory=list)
 
 
-def software_versions() -> dict[str, str]:
-    """Versions of Python and of the packages the results depend on."""
-    out = {"python": platform.python_version()}
+def software_versions(lock: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Versions of Python and of the packages the results depend on, and the lock they came from.
+
+    Parameters
+    ----------
+    lock : mapping, optional
+        :func:`retrogait.codeversion.lock_status` of the project's lock file;
+        adds its name and sha256 and whether the installed packages match it.
+    """
+    out = {"python": platform.python_version(), "platform": platform.platform()}
     for name in SOFTWARE:
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:
             out[name] = "not installed"
+    if lock is not None:
+        if lock.get("sha256") is None:
+            out["lock file"] = f"{lock['file']} not found: versions are whatever was installed"
+        else:
+            out["lock file"] = f"{lock['file']}, sha256 {lock['sha256']} ({lock['n_locked']} packages pinned)"
+            differs = lock.get("differs") or {}
+            out["environment vs lock"] = (
+                f"every locked package installed here is at its locked version ({lock['n_checked']} checked)"
+                if not differs else
+                f"DIFFERS from the lock in {len(differs)} package(s): "
+                + ", ".join(f"{n} {inst} (locked {want})" for n, (inst, want) in differs.items()))
     return out
 
 

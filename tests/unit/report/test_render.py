@@ -33,3 +33,14 @@ def test_report_embeds_figures_and_escapes_titles(tmp_path):
     assert "data:image/png;base64," in html
     assert "Results &lt;b&gt;" in html and "T &lt;i&gt;" in html and "caption &amp; more" in html
     assert "retrogait" in html and "numpy" in html
+
+
+def test_software_section_states_lock_and_differences():
+    lock = {"file": "requirements-lock.txt", "sha256": "ab" * 32, "n_locked": 90, "n_checked": 80, "differs": {}}
+    sw = software_versions(lock)
+    assert sw["lock file"] == f"requirements-lock.txt, sha256 {'ab' * 32} (90 packages pinned)"
+    assert "every locked package installed here is at its locked version (80 checked)" == sw["environment vs lock"]
+    sw = software_versions({**lock, "differs": {"pandas": ("3.0.0", "3.1.1")}})
+    assert sw["environment vs lock"] == "DIFFERS from the lock in 1 package(s): pandas 3.0.0 (locked 3.1.1)"
+    assert "not found" in software_versions({**lock, "sha256": None})["lock file"]
+    assert sw["platform"] and sw["numpy"]
