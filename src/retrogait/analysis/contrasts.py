@@ -32,14 +32,18 @@ class Contrast:
     filter: Mapping[str, Any] = field(default_factory=dict)
     level_filters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     covariates: tuple[str, ...] = ()
-    family: str = "primary"
+    family: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.family:  # one multiplicity family per contrast unless a grouping is declared
+            object.__setattr__(self, "family", self.id)
 
     @classmethod
     def from_config(cls, c: Mapping[str, Any]) -> "Contrast":
         return cls(id=c["id"], factor=c.get("factor", "direction"), levels=tuple(c["levels"]),
                    label=c.get("label") or c["id"], filter=dict(c.get("filter", {})),
                    level_filters={str(k): dict(v) for k, v in c.get("level_filters", {}).items()},
-                   covariates=tuple(c.get("covariates", ())), family=c.get("family", "primary"))
+                   covariates=tuple(c.get("covariates", ())), family=c.get("family") or c["id"])
 
     def describe(self) -> str:
         parts = [f"{self.factor}: {self.levels[0]} - {self.levels[1]}"]

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Measure", "MEASURES", "emg_measure", "describe", "QUADRICEPS", "HAMSTRINGS"]
+__all__ = ["Measure", "MEASURES", "emg_measure", "describe", "QUADRICEPS", "HAMSTRINGS", "Tie", "TIES",
+           "KINDS"]
+
+#: What a measure's value is: ``measured`` (from the recording or the dataset's own inverse dynamics),
+#: ``model`` (a model applied to measured inputs, e.g. the patellofemoral model), ``estimate`` (a
+#: labelled ESTIMATE standing in for a quantity the data lack) or ``proxy`` (a surrogate that is not
+#: the quantity it is named after). Claims may not rest on an estimate or a proxy.
+KINDS = ("measured", "model", "estimate", "proxy")
 
 
 @dataclass(frozen=True)
@@ -22,6 +29,7 @@ class Measure:
     window: str          # "stride", "stance" or "contact"
     description: str
     reference: str
+    kind: str = "measured"   # one of KINDS
 
 
 _M = [
@@ -59,25 +67,53 @@ _M = [
     Measure("kam_peak2_bwht", "%BW.Ht", "stance", "second-half-stance KAM peak normalised to body weight x height",
             "docs/methods.md §2.2"),
     Measure("kam_est_peak1", "N.m/kg", "stance", "first-half-stance peak of the quasi-static lever-arm KAM ESTIMATE "
-            "(only when the data have no frontal knee moment)", "docs/methods.md §2.3 (Knee 2015: poor agreement with ID)"),
+            "(only when the data have no frontal knee moment)", "docs/methods.md §2.3 (Knee 2015: poor agreement with ID)", "estimate"),
     Measure("kam_est_peak2", "N.m/kg", "stance", "second-half-stance peak of the lever-arm KAM ESTIMATE",
-            "docs/methods.md §2.3"),
-    Measure("kam_est_impulse", "N.m.s/kg", "stance", "positive impulse of the lever-arm KAM ESTIMATE", "docs/methods.md §2.3"),
+            "docs/methods.md §2.3", "estimate"),
+    Measure("kam_est_impulse", "N.m.s/kg", "stance", "positive impulse of the lever-arm KAM ESTIMATE", "docs/methods.md §2.3",
+            "estimate"),
     Measure("pfj_force_peak", "BW", "stance", "peak patellofemoral joint reaction force",
-            "docs/methods.md §1.1-1.4 (van Eijden 1986 k, effective moment arm, contact area set)"),
-    Measure("pfj_force_peak_n", "N", "stance", "peak patellofemoral joint reaction force", "docs/methods.md §1.1-1.4"),
-    Measure("pfj_stress_peak", "MPa", "stance", "peak patellofemoral joint stress", "docs/methods.md §1.1-1.4"),
+            "docs/methods.md §1.1-1.4 (van Eijden 1986 k, effective moment arm, contact area set)", "model"),
+    Measure("pfj_force_peak_n", "N", "stance", "peak patellofemoral joint reaction force", "docs/methods.md §1.1-1.4",
+            "model"),
+    Measure("pfj_stress_peak", "MPa", "stance", "peak patellofemoral joint stress", "docs/methods.md §1.1-1.4", "model"),
     Measure("pfj_stress_integral", "MPa.s", "stance", "stress-time integral over stance",
-            "docs/methods.md §1.1 (Vannatta & Kernozek 2015)"),
-    Measure("pfj_stress_peak_time", "% stance", "stance", "time of peak PFJ stress", "docs/methods.md §1.5, 1.7"),
+            "docs/methods.md §1.1 (Vannatta & Kernozek 2015)", "model"),
+    Measure("pfj_stress_peak_time", "% stance", "stance", "time of peak PFJ stress", "docs/methods.md §1.5, 1.7",
+            "model"),
     Measure("medial_load_proxy_peak", "BW", "stance",
             "external-load medial tibiofemoral proxy F/2 + KAM/d (not a contact force)",
-            "docs/methods.md §3.1 (OpenCap computeMCF, d = 0.04 m)"),
+            "docs/methods.md §3.1 (OpenCap computeMCF, d = 0.04 m)", "proxy"),
     Measure("vgrf_peak1", "BW", "stance", "first peak of vertical GRF", "docs/methods.md §4.1"),
     Measure("vgrf_peak2", "BW", "stance", "second peak of vertical GRF", "docs/methods.md §4.1"),
     Measure("vgrf_loading_rate", "BW/s", "stance", "vertical GRF loading rate", "retrogait.gait.kneeload.vgrf_summary"),
 ]
 MEASURES: dict[str, Measure] = {m.name: m for m in _M}
+
+
+@dataclass(frozen=True)
+class Tie:
+    """A measure that is an algebraic function of another one: tested once, as ``primary``.
+
+    ``condition`` is ``"always"`` or ``"one_treadmill_speed"`` (tied only when every cycle of the
+    comparison is on a treadmill at one belt speed, e.g. a speed-matched contrast).
+    """
+
+    measure: str
+    primary: str
+    relation: str
+    condition: str = "always"
+
+
+#: Algebraically tied measures (docs/methods.md §6.5): the derived one is reported, not tested.
+TIES: tuple[Tie, ...] = (
+    Tie("pfj_force_peak_n", "pfj_force_peak", "pfj_force_peak_n = pfj_force_peak x m g (constant per subject)"),
+    Tie("kam_peak1_bwht", "kam_peak1", "kam_peak1_bwht = 100 kam_peak1 / (g height) (constant per subject)"),
+    Tie("kam_peak2_bwht", "kam_peak2", "kam_peak2_bwht = 100 kam_peak2 / (g height) (constant per subject)"),
+    Tie("cadence", "stride_time", "cadence = 120 / stride_time (per cycle)"),
+    Tie("stride_length", "stride_time", "stride_length = belt speed x stride_time (treadmill, one belt speed)",
+        "one_treadmill_speed"),
+)
 
 #: Muscles pooled for the quadriceps-hamstrings co-contraction index.
 QUADRICEPS = ("rectus_femoris", "vastus_lateralis", "vastus_medialis")

@@ -1,8 +1,11 @@
-"""Linear mixed model for a two-level factor with optional covariates.
+"""Linear mixed model for a two-level factor with optional covariates, as lme4/lmerTest fit it.
 
 ``value ~ factor + covariate_c [+ ...] + (1 [+ factor] | subject)`` fitted by
-REML with statsmodels ``MixedLM`` (formula API), plus a subject-level cluster
-bootstrap of the fixed effects.
+REML with the package's profiled-REML engine (:mod:`retrogait.stats._reml`,
+the criterion lme4 optimises), cross-checked against statsmodels
+``MixedLM``; fixed-effect standard errors from lme4's ``vcov``, t tests and
+CIs with Satterthwaite degrees of freedom as lmerTest computes them, and a
+subject-level cluster bootstrap-t interval.
 
 References
 ----------
@@ -13,6 +16,11 @@ References
    mixed-effects models using lme4. J Stat Softw 67(1):1-48.
    doi:10.18637/jss.v067.i01 (Section 3: profiled deviance / REML criterion
    in terms of the relative covariance factor; ``isSingular`` criterion).
+.. [Kuznetsova2017] Kuznetsova A, Brockhoff PB, Christensen RHB (2017).
+   lmerTest package: tests in linear mixed effects models. J Stat Softw
+   82(13):1-26. doi:10.18637/jss.v082.i13
+.. [Satterthwaite1946] Satterthwaite FE (1946). An approximate distribution
+   of estimates of variance components. Biometrics Bull 2:110-114.
 .. [Barr2013] Barr DJ, Levy R, Scheepers C, Tily HJ (2013). Random effects
    structure for confirmatory hypothesis testing: keep it maximal. J Mem Lang
    68:255-278.
@@ -20,7 +28,11 @@ References
    Stat Soc B 69:369-390.
 .. [Davison1997] Davison AC, Hinkley DV (1997). Bootstrap Methods and their
    Application. Cambridge University Press, §3.8 (hierarchical data: resample
-   the top-level units) and §5.2-5.3 (percentile intervals).
+   the top-level units) and §5.2.1 (studentized bootstrap intervals).
+.. [Cameron2008] Cameron AC, Gelbach JB, Miller DL (2008). Bootstrap-based
+   improvements for inference with clustered errors. Rev Econ Stat
+   90:414-427 (percentile cluster bootstraps under-cover with few clusters;
+   bootstrap-t intervals give an asymptotic refinement).
 """
 
 from __future__ import annotations
@@ -28,198 +40,49 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import statsmodels.formula.api as smf
-from statsmodels.regression.mixed_linear_model import MixedLMParams
+from scipy import stats
 
+from retrogait.stats import _reml
 from retrogait.stats.paired import _check_alpha
 
-__all__ = ["mixed_model"]
+__all__ = ["mixed_model", "SINGULAR_TOL", "SE_METHOD", "DF_METHOD", "BOOT_METHOD"]
 
 _MIXED_COLUMNS = [
-    "term", "estimate", "se", "z", "p", "ci_low", "ci_high", "boot_ci_low", "boot_ci_high",
+    "term", "estimate", "se", "df", "t", "p", "ci_low", "ci_high", "boot_ci_low", "boot_ci_high",
     "n_boot", "seed", "n_obs", "n_subjects", "random_effects", "converged", "method", "note",
     # additional columns
-    "level", "reference", "alpha", "n_dropped", "n_boot_ok",
+    "level", "reference", "alpha", "n_dropped", "n_boot_ok", "singular", "se_method", "df_method",
+    "boot_method", "fitter", "reml_criterion", "sd_subject", "sd_slope", "corr_subject_slope", "sd_residual",
 ]
 
-_LOG2PI = math.log(2.0 * math.pi)
-_SINGULAR_TOL = 1e-4  # lme4 isSingular() default tolerance on the diagonal of theta [Bates2015]
-_SINGULAR_WORDS = ("boundary", "singular", "positive definite")
+#: lme4's ``isSingular`` tolerance on the diagonal of the relative covariance factor [Bates2015]_.
+SINGULAR_TOL = 1e-4
+#: Convergence: max-norm of the projected gradient of the profiled REML criterion (scale-free).
+_GTOL = 1e-6
+SE_METHOD = "lme4 vcov: sigma^2 (X'V^-1 X)^-1 at the REML estimate"
+DF_METHOD = "Satterthwaite (lmerTest)"
+BOOT_METHOD = "cluster bootstrap-t (subjects resampled, studentized by the lme4 SE of each refit)"
 
 
 # ======================================================================
-# Fast REML refits for the bootstrap
+# statsmodels cross-check
 # ======================================================================
-def _suff_stats(y: np.ndarray, X: np.ndarray, Z: np.ndarray, groups: np.ndarray, G: int) -> dict:
-    """Per-subject cross-products; the REML criterion depends on the data only through these."""
-    p, q = X.shape[1], Z.shape[1]
-    S = {k: np.zeros(shape) for k, shape in (
-        ("XtX", (G, p, p)), ("Xty", (G, p)), ("yty", (G,)), ("ZtZ", (G, q, q)),
-        ("ZtX", (G, q, p)), ("Zty", (G, q)), ("n", (G,)))}
-    for k in range(G):
-        m = groups == k
-        Xk, Zk, yk = X[m], Z[m], y[m]
-        S["XtX"][k] = Xk.T @ Xk
-        S["Xty"][k] = Xk.T @ yk
-        S["yty"][k] = yk @ yk
-        S["ZtZ"][k] = Zk.T @ Zk
-        S["ZtX"][k] = Zk.T @ Xk
-        S["Zty"][k] = Zk.T @ yk
-        S["n"][k] = m.sum()
-    # outer products needed by the Woodbury terms, flattened for one matmul per evaluation
-    S["P"] = np.einsum("gip,gjr->gijpr", S["ZtX"], S["ZtX"]).reshape(G * q * q, p * p)
-    S["Q"] = np.einsum("gip,gj->gijp", S["ZtX"], S["Zty"]).reshape(G * q * q, p)
-    S["R"] = np.einsum("gi,gj->gij", S["Zty"], S["Zty"]).reshape(G * q * q)
-    S["q"], S["p"], S["G"] = q, p, G
-    return S
+def _fit_statsmodels(dfm: pd.DataFrame, formula: str, re_formula: str | None):
+    """statsmodels MixedLM (REML, its default optimizer chain bfgs -> lbfgs -> cg).
 
-
-def _reml_deviance(theta: np.ndarray, S: dict, W: np.ndarray, N: np.ndarray):
-    """Profiled REML criterion (-2 log restricted likelihood) for a batch of replicates.
-
-    ``theta`` (B, k) holds the lower-triangular relative covariance factor
-    ``L`` (``Psi / sigma^2 = L L'``) for each replicate; ``W`` (B, G) holds
-    how many times each subject was drawn. With ``A_i = I + L' Z_i'Z_i L``
-    and ``K_i = L A_i^-1 L'`` (Woodbury), ``X'V^-1X = sum w_i (X_i'X_i -
-    X_i'Z_i K_i Z_i'X_i)`` (in units of sigma^2), etc., and
-
-    ``-2 l_R = sum w_i log|A_i| + log|X'V^-1X| + (N-p) (1 + log(2 pi r^2/(N-p)))``
-
-    with ``r^2`` the penalised residual sum of squares [Harville1977]_
-    [Bates2015]_. Returns (deviance, beta); infeasible replicates get +inf.
-    """
-    q, p, G = S["q"], S["p"], S["G"]
-    B = theta.shape[0]
-    if q == 1:
-        l2 = theta[:, 0] ** 2
-        A = 1.0 + l2[:, None] * S["ZtZ"][None, :, 0, 0]
-        Kw = (l2[:, None] / A) * W
-        ldA = np.log(A)
-    else:  # q == 2, L = [[a, 0], [b, c]]
-        a, b, c = theta[:, 0:1], theta[:, 1:2], theta[:, 2:3]
-        z00, z01, z11 = (S["ZtZ"][None, :, i, j] for i, j in ((0, 0), (0, 1), (1, 1)))
-        m00 = a * a * z00 + 2 * a * b * z01 + b * b * z11
-        m01 = a * c * z01 + b * c * z11
-        m11 = c * c * z11
-        A00, A11 = 1.0 + m00, 1.0 + m11
-        det = A00 * A11 - m01 * m01
-        i00, i01, i11 = A11 / det, -m01 / det, A00 / det
-        k00 = a * a * i00
-        k01 = a * (b * i00 + c * i01)
-        k11 = b * b * i00 + 2 * b * c * i01 + c * c * i11
-        Kw = np.stack([k00 * W, k01 * W, k01 * W, k11 * W], axis=-1).reshape(B, G * 4)
-        ldA = np.log(det)
-    XtWX = (W @ S["XtX"].reshape(G, p * p) - Kw @ S["P"]).reshape(B, p, p)
-    XtWy = W @ S["Xty"] - Kw @ S["Q"]
-    ytWy = W @ S["yty"] - Kw @ S["R"]
-    sign, logdet = np.linalg.slogdet(XtWX)
-    ok = sign > 0
-    safe = np.where(ok[:, None, None], XtWX, np.eye(p))
-    beta = np.linalg.solve(safe, XtWy[..., None])[..., 0]
-    r2 = ytWy - np.einsum("bp,bp->b", beta, XtWy)
-    ok &= r2 > 0
-    dof = N - p
-    with np.errstate(divide="ignore", invalid="ignore"):
-        dev = (W * ldA).sum(axis=1) + logdet + dof * (1.0 + _LOG2PI + np.log(np.where(ok, r2, 1.0) / dof))
-    return np.where(ok, dev, np.inf), beta
-
-
-def _newton_reml(theta0: np.ndarray, S: dict, W: np.ndarray, *, maxit: int = 50, tol: float = 1e-7):
-    """Minimise the REML criterion for all replicates at once (damped Newton).
-
-    Gradient and Hessian by central finite differences, eigenvalue-modified
-    Newton step, step halving until the criterion does not increase, and the
-    diagonal of ``L`` projected onto >= 0 (as lme4's lower bounds). Only
-    replicates that have not converged are evaluated in each iteration.
-
-    Returns (theta, beta, ok) where ``ok`` is False for replicates whose
-    criterion is infeasible or that did not converge within ``maxit``.
-    """
-    B, k = theta0.shape
-    r_idx, c_idx = np.tril_indices(S["q"])
-    diag = r_idx == c_idx
-    Nall = W @ S["n"]
-    theta = theta0.copy()
-    Dall, _ = _reml_deviance(theta, S, W, Nall)
-    done = ~np.isfinite(Dall)
-    conv = np.zeros(B, dtype=bool)
-    for _ in range(maxit):
-        act = np.flatnonzero(~done)
-        if act.size == 0:
-            break
-        T, Wa, N, D = theta[act], W[act], Nall[act], Dall[act]
-        n = act.size
-        h = 1e-4 * (1.0 + np.abs(T))
-        g = np.zeros((n, k))
-        H = np.zeros((n, k, k))
-        Dp = np.zeros((n, k))
-        Dm = np.zeros((n, k))
-        for i in range(k):
-            E = np.zeros((n, k))
-            E[:, i] = h[:, i]
-            Dp[:, i] = _reml_deviance(T + E, S, Wa, N)[0]
-            Dm[:, i] = _reml_deviance(T - E, S, Wa, N)[0]
-            g[:, i] = (Dp[:, i] - Dm[:, i]) / (2 * h[:, i])
-            H[:, i, i] = (Dp[:, i] - 2 * D + Dm[:, i]) / h[:, i] ** 2
-        for i in range(k):
-            for j in range(i + 1, k):
-                E = np.zeros((n, k))
-                E[:, i], E[:, j] = h[:, i], h[:, j]
-                Dpp = _reml_deviance(T + E, S, Wa, N)[0]
-                Dmm = _reml_deviance(T - E, S, Wa, N)[0]
-                H[:, i, j] = H[:, j, i] = (Dpp - Dp[:, i] - Dp[:, j] + 2 * D - Dm[:, i] - Dm[:, j]
-                                           + Dmm) / (2 * h[:, i] * h[:, j])
-        bad = ~np.all(np.isfinite(H), axis=(1, 2)) | ~np.all(np.isfinite(g), axis=1)
-        H[bad] = np.eye(k)
-        g[bad] = 0.0
-        w, V = np.linalg.eigh(H)
-        wmax = np.abs(w).max(axis=1, keepdims=True)
-        wc = np.maximum(np.abs(w), 1e-8 * wmax + 1e-12)
-        step = -np.einsum("bij,bj,bkj,bk->bi", V, 1.0 / wc, V, g)
-        t = np.ones(n)
-        newT, newD = T.copy(), D.copy()
-        pending = ~bad
-        for _ls in range(30):
-            pi = np.flatnonzero(pending)
-            if pi.size == 0:
-                break
-            cand = T[pi] + t[pi, None] * step[pi]
-            cand[:, diag] = np.maximum(cand[:, diag], 0.0)
-            Dc, _ = _reml_deviance(cand, S, Wa[pi], N[pi])
-            accept = Dc <= D[pi] + 1e-10
-            newT[pi[accept]], newD[pi[accept]] = cand[accept], Dc[accept]
-            pending[pi[accept]] = False
-            t[pi[~accept]] *= 0.5
-        dth = np.abs(newT - T).max(axis=1)
-        small = (dth < tol * (1.0 + np.abs(T).max(axis=1))) | (((D - newD) < 1e-9) & (dth < 1e-4))
-        stuck = pending | bad  # no decrease found along the Newton direction: at a (local) optimum
-        theta[act], Dall[act] = newT, newD
-        conv[act] = small | stuck
-        done[act] = conv[act]
-    Dfin, beta = _reml_deviance(theta, S, W, Nall)
-    ok = conv & np.isfinite(Dfin) & np.all(np.isfinite(beta), axis=1)
-    return theta, beta, ok
-
-
-# ======================================================================
-# statsmodels fit
-# ======================================================================
-def _fit_statsmodels(dfm: pd.DataFrame, formula: str, re_formula: str | None, start=None):
-    """Fit with statsmodels MixedLM (REML, its default optimizer chain bfgs -> lbfgs -> cg).
-
-    Returns (result, warning messages). ``start`` = (fe_params, cov_re / scale) or None.
+    Returns (result or None, messages).
     """
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        model = smf.mixedlm(formula, dfm, groups=dfm["g"], re_formula=re_formula)
-        sp = None
-        if start is not None:
-            sp = MixedLMParams.from_components(fe_params=np.asarray(start[0], float),
-                                               cov_re=np.asarray(start[1], float))
-        res = model.fit(reml=True, start_params=sp)
+        try:
+            res = smf.mixedlm(formula, dfm, groups=dfm["g"], re_formula=re_formula).fit(reml=True)
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            return None, [f"fit failed: {exc}"]
     msgs = []
     for w in caught:
         text = str(w.message).strip().splitlines()[0] if str(w.message).strip() else w.category.__name__
@@ -229,50 +92,163 @@ def _fit_statsmodels(dfm: pd.DataFrame, formula: str, re_formula: str | None, st
 
 
 def _theta_from_result(res, q: int) -> np.ndarray | None:
-    """Relative covariance factor (lower-triangular Cholesky of cov_re / scale)."""
-    psi = np.asarray(res.cov_re, dtype=float) / float(res.scale)
+    """Relative covariance factor (lower-triangular Cholesky of cov_re / scale) of a statsmodels fit."""
+    try:
+        psi = np.asarray(res.cov_re, dtype=float) / float(res.scale)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
     if psi.shape != (q, q) or not np.all(np.isfinite(psi)):
         return None
-    try:
-        L = np.linalg.cholesky(psi + 1e-12 * np.eye(q))
-    except np.linalg.LinAlgError:
-        w, V = np.linalg.eigh(psi)
-        L = np.linalg.cholesky(V @ np.diag(np.maximum(w, 1e-10)) @ V.T)
+    w, V = np.linalg.eigh(0.5 * (psi + psi.T))
+    L = np.linalg.cholesky(V @ np.diag(np.maximum(w, 1e-12)) @ V.T)
     return L[np.tril_indices(q)]
 
 
-def _engine_optimum(S: dict, theta_start: np.ndarray | None):
-    """Best REML optimum of the engine from the statsmodels start and a neutral start.
+# ======================================================================
+# one random-effects structure
+# ======================================================================
+@dataclass
+class _Fit:
+    q: int
+    S: dict
+    theta: np.ndarray
+    dev: float
+    beta: np.ndarray
+    vcov: np.ndarray
+    sigma: float
+    converged: bool
+    pgrad: float
+    fitter: str
+    notes: list
 
-    Returns (theta (k,), beta (p,), deviance) or None if every start fails.
+    @property
+    def singular(self) -> bool:
+        """lme4's isSingular: a diagonal element of the relative covariance factor below the tolerance."""
+        r, c = np.tril_indices(self.q)
+        return bool(np.any(self.theta[r == c] < SINGULAR_TOL))
+
+    def diag(self) -> np.ndarray:
+        r, c = np.tril_indices(self.q)
+        return self.theta[r == c]
+
+
+def _default_starts(q: int) -> np.ndarray:
+    eye = np.eye(q)[np.tril_indices(q)]
+    starts = [eye, 0.2 * eye, 5.0 * eye]
+    if q == 2:
+        starts += [np.array([1.0, 0.5, 1.0]), np.array([1.0, -0.5, 1.0])]
+    return np.array(starts)
+
+
+def _fit_structure(y, X, groups, G, q, dfm, formula, *, crosscheck: bool) -> _Fit:
+    """REML fit of one structure: the engine from several starts (and statsmodels' optimum);
+    the lowest finite REML criterion wins."""
+    S = _reml.suff_stats(y, X, X[:, :q], groups, G)
+    notes: list[str] = []
+    sm_res, sm_theta, sm_dev = None, None, math.inf
+    if crosscheck:
+        sm_res, msgs = _fit_statsmodels(dfm, formula, None if q == 1 else "~x")
+        if sm_res is not None:
+            sm_theta = _theta_from_result(sm_res, q)
+            llf = float(sm_res.llf)
+            if math.isfinite(llf) and sm_theta is not None:
+                # statsmodels' optimum judged by the same criterion as the engine's (its own llf can
+                # differ by ~1e-6 on singular fits)
+                sm_dev = float(_reml.reml_eval(sm_theta[None, :], S, np.ones((1, G)))["dev"][0])
+            else:
+                notes.append(f"statsmodels cross-check: non-finite REML log-likelihood ({llf}); not used")
+            if not sm_res.converged:
+                notes.append("statsmodels cross-check did not converge")
+        else:
+            notes.append(f"statsmodels cross-check: {'; '.join(msgs)}")
+    starts = _default_starts(q)
+    if sm_theta is not None:
+        starts = np.vstack([sm_theta[None, :], starts])
+    res = _reml.fit_reml(starts, S, np.ones((len(starts), G)), gtol=_GTOL)
+    dev = np.where(np.isfinite(res["dev"]), res["dev"], np.inf)
+    conv = res["converged"]
+    pool = np.flatnonzero(conv) if conv.any() else np.flatnonzero(np.isfinite(dev))
+    if pool.size == 0 and not math.isfinite(sm_dev):
+        raise ValueError("no finite REML criterion at any start (engine) and no usable statsmodels fit")
+    if pool.size:
+        i = int(pool[np.argmin(dev[pool])])
+        theta, eng_dev, converged, pgrad = res["theta"][i], float(dev[i]), bool(conv[i]), float(res["pgrad"][i])
+    else:
+        theta, eng_dev, converged, pgrad = None, math.inf, False, math.inf
+    fitter = "REML engine"
+    if math.isfinite(sm_dev) and sm_dev < eng_dev - 1e-6 * (1.0 + abs(sm_dev)):
+        # statsmodels reached a higher REML log-likelihood: its optimum is used
+        prev = eng_dev
+        chk = _reml.fit_reml(sm_theta[None, :], S, np.ones((1, G)), maxit=0, gtol=_GTOL)
+        theta, eng_dev = sm_theta, float(chk["dev"][0])
+        converged, pgrad = bool(sm_res.converged), float(chk["pgrad"][0])
+        fitter = "statsmodels MixedLM"
+        notes.append(f"statsmodels MixedLM reached the higher REML log-likelihood ({-sm_dev / 2:.6f} vs the "
+                     f"engine's {-prev / 2:.6f}); its optimum is used")
+    elif crosscheck and math.isfinite(sm_dev) and sm_dev - eng_dev > 2e-3:
+        notes.append(f"statsmodels cross-check stopped at REML log-lik {-sm_dev / 2:.4f} < engine "
+                     f"{-eng_dev / 2:.4f}")
+    vcov, beta, sigma = _reml.vcov_beta(theta, S)
+    return _Fit(q=q, S=S, theta=np.asarray(theta, float), dev=eng_dev, beta=beta, vcov=vcov, sigma=sigma,
+                converged=converged, pgrad=pgrad, fitter=fitter, notes=notes)
+
+
+def _variance_components(fit: _Fit) -> dict:
+    """lme4's VarCorr as SDs (and the intercept-slope correlation) in the outcome's units."""
+    L = np.zeros((fit.q, fit.q))
+    L[np.tril_indices(fit.q)] = fit.theta
+    cov = fit.sigma ** 2 * (L @ L.T)
+    out = dict(sd_subject=math.sqrt(cov[0, 0]), sd_slope=float("nan"), corr_subject_slope=float("nan"),
+               sd_residual=fit.sigma)
+    if fit.q == 2:
+        out["sd_slope"] = math.sqrt(cov[1, 1])
+        den = math.sqrt(cov[0, 0] * cov[1, 1])
+        out["corr_subject_slope"] = cov[0, 1] / den if den > 0 else float("nan")
+    return out
+
+
+def _bootstrap_t(fit: _Fit, *, n_boot: int, seed: int, alpha: float, G: int) -> tuple[np.ndarray, np.ndarray, int]:
+    """Cluster bootstrap-t CIs of all fixed effects (except the intercept) [Davison1997]_ [Cameron2008]_.
+
+    Subjects are drawn with replacement (a subject drawn twice counts as two subjects), the same
+    structure is refitted by the engine (start: the full-sample optimum; replicates that do not
+    converge or end on the boundary are refitted from the neutral starts too, lowest criterion
+    wins), and for each fixed effect
+    ``t*_b = (beta*_b - beta_hat) / se*_b``; the interval is
+    ``[beta_hat - t*_(1-alpha/2) se, beta_hat - t*_(alpha/2) se]``.
     """
-    q = S["q"]
-    starts = [np.eye(q)[np.tril_indices(q)]]
-    if theta_start is not None and np.all(np.isfinite(theta_start)):
-        starts.insert(0, np.asarray(theta_start, float))
-    theta, beta, ok = _newton_reml(np.array(starts), S, np.ones((len(starts), S["G"])))
-    if not ok.any():
-        return None
-    dev, _ = _reml_deviance(theta, S, np.ones((len(starts), S["G"])), np.full(len(starts), S["n"].sum()))
-    dev = np.where(ok, dev, np.inf)
-    i = int(np.argmin(dev))
-    return theta[i], beta[i], float(dev[i])
-
-
-def _slope_problem(res, msgs: list[str], n_fe: int) -> str | None:
-    """Reason why a random-slope fit is unusable, or None."""
-    if not res.converged:
-        return "did not converge"
-    flagged = [m for m in msgs if any(k in m.lower() for k in _SINGULAR_WORDS)]
-    if flagged:
-        return "singular fit (statsmodels: " + "; ".join(flagged) + ")"
-    bse = np.asarray(res.bse_fe, dtype=float)[:n_fe]
-    if not np.all(np.isfinite(bse)):
-        return "non-finite standard errors"
-    theta = _theta_from_result(res, 2)
-    if theta is None or theta[0] < _SINGULAR_TOL or theta[2] < _SINGULAR_TOL:
-        return "singular random-effects covariance (diag of relative Cholesky factor < 1e-4)"
-    return None
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, G, size=(n_boot, G))
+    W = np.zeros((n_boot, G))
+    np.add.at(W, (np.repeat(np.arange(n_boot), G), draws.ravel()), 1.0)
+    res = _reml.fit_reml(np.repeat(fit.theta[None, :], n_boot, axis=0), fit.S, W, gtol=_GTOL)
+    beta, se2, dev = res["beta"], res["se2"], np.where(res["converged"], res["dev"], np.inf)
+    # a random-slope criterion can have a local minimum on the boundary: replicates that did not
+    # converge or ended singular are refitted from the neutral starts; the lowest criterion wins
+    r, c = np.tril_indices(fit.q)
+    redo = np.flatnonzero(~res["converged"] | np.any(res["theta"][:, r == c] < SINGULAR_TOL, axis=1))
+    if redo.size:
+        starts = _default_starts(fit.q)
+        ns = len(starts)
+        r2 = _reml.fit_reml(np.tile(starts, (redo.size, 1)), fit.S, np.repeat(W[redo], ns, axis=0), gtol=_GTOL)
+        d2 = np.where(r2["converged"], r2["dev"], np.inf).reshape(redo.size, ns)
+        j = d2.argmin(axis=1)
+        pick = j + ns * np.arange(redo.size)
+        better = d2[np.arange(redo.size), j] < dev[redo]
+        beta[redo[better]] = r2["beta"][pick[better]]
+        se2[redo[better]] = r2["se2"][pick[better]]
+        dev[redo[better]] = d2[np.arange(redo.size), j][better]
+    ok = np.isfinite(dev)
+    ok &= np.all(np.isfinite(se2[:, 1:]) & (se2[:, 1:] > 0), axis=1) & np.all(np.isfinite(beta), axis=1)
+    n_ok = int(ok.sum())
+    p = fit.beta.size
+    lo, hi = np.full(p - 1, np.nan), np.full(p - 1, np.nan)
+    if n_ok >= 2:
+        se = np.sqrt(np.diag(fit.vcov))[1:]
+        tstar = (beta[ok][:, 1:] - fit.beta[1:]) / np.sqrt(se2[ok][:, 1:])
+        qs = np.quantile(tstar, [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
+        lo, hi = fit.beta[1:] - qs[1] * se, fit.beta[1:] - qs[0] * se
+    return lo, hi, n_ok
 
 
 # ======================================================================
@@ -281,18 +257,23 @@ def _slope_problem(res, msgs: list[str], n_fe: int) -> str | None:
 def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence,
                 subject: str, covariates: Sequence[str] = (), random_slope: bool | str = "auto",
                 alpha: float = 0.05, n_boot: int = 1000, seed: int = 0,
-                min_subjects_slope: int = 6, confound_r: float = 0.9) -> pd.DataFrame:
-    """Fixed effect of a two-level factor (and covariates) from a linear mixed model.
+                min_subjects_slope: int = 6, confound_r: float = 0.9, crosscheck: bool = True) -> pd.DataFrame:
+    """Fixed effect of a two-level factor (and covariates) from a linear mixed model, as lme4/lmerTest.
 
     Model (docs/methods.md §6.2)::
 
         value = b0 + b1·[factor == levels[0]] + sum_k bk·(cov_k - mean(cov_k))
                 + u0_subject [+ u1_subject·[factor == levels[0]]] + e
 
-    fitted by REML [Harville1977]_ with ``statsmodels.formula.api.mixedlm``
-    (subject random intercept; random slope for the factor, see
-    ``random_slope``). Wald z tests and CIs are statsmodels'; the bootstrap
-    CI resamples subjects.
+    i.e. ``lme4::lmer(value ~ x + cov_c + (1 [+ x] | subject), REML = TRUE)``
+    with ``x`` the 0/1 indicator of ``levels[0]``, fitted by the package's
+    profiled-REML engine [Bates2015]_ [Harville1977]_ (from several starts,
+    including statsmodels' optimum; the lowest finite REML criterion wins and
+    ``fitter`` says whose optimum it is). Standard errors are lme4's ``vcov``
+    (``sigma^2 (X'V^-1X)^-1`` at the REML estimate); t tests and CIs use
+    Satterthwaite degrees of freedom computed as lmerTest does
+    [Kuznetsova2017]_ [Satterthwaite1946]_; the bootstrap CI is a subject-level
+    cluster bootstrap-t [Davison1997]_ [Cameron2008]_.
 
     Parameters
     ----------
@@ -311,11 +292,13 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
         contrast) is left out of the model; its row is NaN and ``note`` says
         so.
     random_slope : {"auto", True, False}, keyword-only
-        ``"auto"``: add a random slope for the factor only when at least
-        ``min_subjects_slope`` subjects have >= 2 observations in each level,
-        and fall back to intercept-only if that fit does not converge or is
-        singular. ``True``: always try (needs >= 3 such subjects), same
-        fall-back. ``False``: intercept only. What happened is in ``note``.
+        ``"auto"``: try a random slope for the factor only when at least
+        ``min_subjects_slope`` subjects have >= 2 observations in each level.
+        ``True``: always try (needs >= 3 such subjects). A tried slope is kept
+        only when its fit converged and is not singular (lme4's
+        ``isSingular`` rule on the relative covariance factor, tolerance
+        1e-4); otherwise the model is intercept-only. ``False``: intercept
+        only. What happened is in ``note``.
     alpha : float, keyword-only
         1 − confidence level of ``ci_*`` and ``boot_ci_*``.
     n_boot : int, keyword-only
@@ -328,68 +311,64 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
     confound_r : float, keyword-only
         ``|corr(factor indicator, covariate)|`` at or above which ``note``
         warns "factor and covariate confounded" (default 0.9).
+    crosscheck : bool, keyword-only
+        Also fit statsmodels MixedLM and use its optimum if it is better
+        (default True; False is for simulations).
 
     Returns
     -------
     pandas.DataFrame
         One row per term of interest: the factor (``term = factor``) and each
         covariate (``term = "<cov>_c"``); the intercept is not reported.
-        Columns: ``term, estimate, se, z, p, ci_low, ci_high, boot_ci_low,
-        boot_ci_high, n_boot, seed, n_obs, n_subjects, random_effects``
-        (``"intercept"`` | ``"intercept+slope"``), ``converged`` (bool, the
-        reported statsmodels fit), ``method`` (``"REML"``), ``note`` (same
-        text on every row), plus ``level, reference, alpha, n_dropped`` (rows
-        with NaN in value/covariates/subject) and ``n_boot_ok`` (resamples
-        whose refit converged; the percentile CI uses only these).
+        Columns: ``term, estimate, se`` (lme4 vcov), ``df`` (Satterthwaite),
+        ``t, p`` (two-sided, t with ``df``), ``ci_low, ci_high`` (t with
+        ``df``), ``boot_ci_low, boot_ci_high`` (cluster bootstrap-t),
+        ``n_boot, seed, n_obs, n_subjects, random_effects`` (``"intercept"``
+        | ``"intercept+slope"``), ``converged`` (projected gradient of the
+        REML criterion below 1e-6), ``method`` (``"REML"``), ``note`` (same
+        text on every row), plus ``level, reference, alpha, n_dropped``,
+        ``n_boot_ok`` (resamples whose refit converged), ``singular``
+        (lme4's isSingular on the reported structure), ``se_method``,
+        ``df_method``, ``boot_method``, ``fitter`` (``"REML engine"`` or
+        ``"statsmodels MixedLM"``), ``reml_criterion`` (lme4's ``REMLcrit``),
+        ``sd_subject, sd_slope, corr_subject_slope, sd_residual`` (lme4's
+        ``VarCorr``; outcome units).
 
     Raises
     ------
     ValueError
         Missing columns, a level absent from the data, non-numeric or
-        infinite values, fewer than 3 subjects, a constant outcome, or a
-        rank-deficient design (factor and covariate perfectly confounded).
+        infinite values, fewer than 3 subjects, a constant outcome, a
+        rank-deficient design (factor and covariate perfectly confounded), or
+        no finite REML criterion.
 
     Notes
     -----
     *Why a random slope.* With hundreds of cycles per subject and condition,
     an intercept-only model treats cycles as independent replicates of the
     condition effect and its SE is far too small when subjects respond
-    differently [Barr2013]_. docs/methods.md §6.2 advises slopes only with enough
-    subjects; the default threshold (6) is a compromise for GT23's 12
-    subjects. The subject-level bootstrap CI stays valid in either case.
+    differently [Barr2013]_. The default threshold (6 subjects) is a
+    compromise for GT23's 12 subjects.
 
-    *Singularity.* A slope fit is rejected when statsmodels reports
-    non-convergence or a boundary/singular solution, when a fixed-effect SE is
-    not finite, or when a diagonal element of the relative covariance factor
-    is < 1e-4 (lme4's ``isSingular`` rule [Bates2015]_).
+    *Structure decided on the estimate, never on a warning.* A slope is
+    dropped only when the REML optimisation did not converge or the fit is
+    singular (a diagonal element of the relative covariance factor
+    ``Lambda`` < 1e-4, lme4's ``isSingular`` [Bates2015]_). ``Lambda`` is
+    relative to the residual SD and the convergence test is on the
+    scale-free profiled criterion, so multiplying the outcome by any
+    constant changes neither the structure nor t, df and p.
 
-    *Cluster bootstrap* [Davison1997]_ [Field2007]_: subjects are drawn with
-    replacement (a subject drawn twice counts as two subjects), the same model
-    is refitted, and the ``alpha/2`` and ``1 − alpha/2`` quantiles (numpy's
-    default linear interpolation) of the fixed effects form the percentile CI.
+    *Satterthwaite df* [Kuznetsova2017]_: ``df = 2 (L'CL)^2 / (g'Ag)`` with
+    ``C`` lme4's vcov, ``g`` its gradient with respect to the variance
+    parameters ``(theta, sigma)`` and ``A = 2 H^+``, ``H`` the Hessian of the
+    REML deviance in ``(theta, sigma)`` (lmerTest's ``devfun_vp``); see
+    :func:`retrogait.stats._reml.satterthwaite`.
 
-    *Speed-up (deliberate departure from "use statsmodels").* Refitting
-    statsmodels' MixedLM 1000 times costs ~30-80 s for 12 subjects × 300
-    rows. The refits therefore minimise the *same* profiled REML criterion
-    [Bates2015]_ written in per-subject sufficient statistics (via the
-    Woodbury identity, so a resample is just a vector of subject weights),
-    vectorised over all resamples and started from the full-sample
-    estimate (damped Newton, see ``_newton_reml``). On the full sample this
-    engine is checked against statsmodels at run time (``note`` says if the
-    fixed effects differ by more than 1e-3 SE); the unit tests compare both
-    on the full sample and on resamples. One call with ``n_boot=1000`` on
-    12 subjects × 300 rows took 0.1-0.2 s (intercept only) and 0.4-0.9 s
-    (random slope tried, kept or dropped) in development (2-core machine).
-
-    *Guard against optimizer failures.* statsmodels is run with its default
-    optimizer chain (bfgs, lbfgs, cg). If the REML engine finds a higher
-    restricted log-likelihood than statsmodels' result, statsmodels is refitted
-    from the engine's optimum and ``note`` records it (lbfgs was seen to stop
-    at a degenerate point on near-singular problems).
-
-    Wald z tests use the normal reference distribution (statsmodels); for few
-    subjects Satterthwaite / Kenward-Roger df would be preferable but are not
-    available in statsmodels, so the bootstrap CI is reported alongside.
+    *Cluster bootstrap-t* [Davison1997]_ [Field2007]_ [Cameron2008]_:
+    subjects are resampled, the same structure is refitted by the engine,
+    and the CI uses the quantiles of the studentized refit estimates
+    (percentile intervals under-cover with about 12 subjects; see
+    ``bench/bootstrap_coverage.py`` for the coverage of both).
     """
     # ------------------------------------------------------------ inputs
     if not isinstance(data, pd.DataFrame):
@@ -417,6 +396,8 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
         raise ValueError(f"mixed_model: seed must be an integer >= 0; got {seed!r}")
     if not isinstance(min_subjects_slope, (int, np.integer)) or min_subjects_slope < 3:
         raise ValueError(f"mixed_model: min_subjects_slope must be an integer >= 3; got {min_subjects_slope!r}")
+    if not isinstance(crosscheck, bool):
+        raise ValueError(f"mixed_model: crosscheck must be True or False; got {crosscheck!r}")
     n_boot, seed = int(n_boot), int(seed)
     level, reference = levels[0], levels[1]
     notes: list[str] = []
@@ -517,111 +498,83 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
     for name, c in zip(cov_names, cov_c):
         dfm[name] = c
     formula = "y ~ " + " + ".join(["x", *cov_names])
-    n_fe = X.shape[1]
 
-    res = None
-    q = 1
+    fit = None
     if try_slope:
-        S2 = _suff_stats(y, X, X[:, :2], groups, G)
         try:
-            res_s, msgs_s = _fit_statsmodels(dfm, formula, "~x")
-            problem = _slope_problem(res_s, msgs_s, n_fe)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            res_s, msgs_s, problem = None, [], f"fit failed: {exc}"
+            fs = _fit_structure(y, X, groups, G, 2, dfm, formula, crosscheck=crosscheck)
+        except ValueError as exc:
+            fs, problem = None, f"fit failed: {exc}"
+        else:
+            if not fs.converged:
+                problem = (f"the REML optimisation did not converge (projected gradient {fs.pgrad:.2g} > "
+                           f"{_GTOL:g})")
+            elif fs.singular:
+                d = fs.diag()
+                problem = (f"singular fit: relative covariance factor diagonal [{d[0]:.3g}, {d[1]:.3g}] has an "
+                           f"entry < {SINGULAR_TOL:g} (lme4 isSingular)")
+            else:
+                problem = None
         if problem is None:
-            # confirm with the REML engine: statsmodels can stop short of a boundary optimum
-            opt = _engine_optimum(S2, _theta_from_result(res_s, 2))
-            if opt is not None and min(opt[0][0], opt[0][2]) < _SINGULAR_TOL:
-                problem = ("singular fit (REML optimum on the boundary: a random-effect variance is 0; "
-                           "lme4 isSingular rule)")
-        if problem is None:
-            res, msgs, q = res_s, msgs_s, 2
+            fit = fs
         else:
             notes.append(f"random slope for {factor} dropped ({problem}); fitted intercept-only")
-    if res is None:
+    if fit is None:
         try:
-            res, msgs = _fit_statsmodels(dfm, formula, None)
-        except (np.linalg.LinAlgError, ValueError) as exc:
-            res, msgs = None, [f"first fit failed: {exc}"]
-        q = 1
+            fit = _fit_structure(y, X, groups, G, 1, dfm, formula, crosscheck=crosscheck)
+        except ValueError as exc:
+            raise ValueError(f"mixed_model: the model could not be fitted ({exc})") from None
+    notes.extend(fit.notes)
+    if fit.singular:
+        notes.append(f"singular fit: subject random-intercept SD estimated as 0 (theta = {fit.theta[0]:.3g} < "
+                     f"{SINGULAR_TOL:g}, lme4 isSingular)" if fit.q == 1 else "singular fit")
+    if not fit.converged:
+        notes.append(f"REML optimisation did not converge (projected gradient {fit.pgrad:.2g} > {_GTOL:g})")
 
-    # cross-check statsmodels against the REML engine; refit from the engine's optimum if
-    # statsmodels stopped at a worse point (observed with lbfgs on near-singular problems)
-    S = _suff_stats(y, X, X[:, :q], groups, G)
-    opt = _engine_optimum(S, None if res is None else _theta_from_result(res, q))
-    if opt is not None and (res is None or -opt[2] / 2.0 > float(res.llf) + 1e-3):
-        th, be, _dev = opt
-        L = np.zeros((q, q))
-        L[np.tril_indices(q)] = th
-        try:
-            res2, msgs2 = _fit_statsmodels(dfm, formula, None if q == 1 else "~x", start=(be, L @ L.T))
-        except (np.linalg.LinAlgError, ValueError):
-            res2 = None
-        if res2 is not None and (res is None or float(res2.llf) > float(res.llf)):
-            notes.append("statsmodels refitted from the REML-engine optimum (first fit "
-                         + ("failed" if res is None else f"stopped at REML log-lik {float(res.llf):.4f}")
-                         + f"; refit {float(res2.llf):.4f})")
-            res, msgs = res2, msgs2
-    if res is None:
-        raise ValueError(f"mixed_model: the model could not be fitted ({'; '.join(msgs)})")
-    for m in msgs:
-        notes.append(f"statsmodels: {m}")
-    converged = bool(res.converged)
-    if not converged:
-        notes.append("statsmodels fit did not converge")
+    # ------------------------------------------------ inference (lme4 vcov, Satterthwaite df)
+    p_fe = X.shape[1]
+    se_all = np.sqrt(np.diag(fit.vcov))
+    df_all = np.full(p_fe, np.nan)
+    for j in range(1, p_fe):
+        L = np.zeros(p_fe)
+        L[j] = 1.0
+        df_all[j] = _reml.satterthwaite(fit.theta, fit.S, L)["df"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_all = fit.beta / se_all
+    p_all = 2.0 * stats.t.sf(np.abs(t_all), df_all)
+    crit = stats.t.isf(alpha / 2.0, df_all)
+    ci_lo, ci_hi = fit.beta - crit * se_all, fit.beta + crit * se_all
 
-    fe_names = ["x", *cov_names]
-    est = np.asarray(res.fe_params[fe_names], dtype=float)
-    se = np.asarray(res.bse_fe[fe_names], dtype=float)
-    pvals = np.asarray(res.pvalues[fe_names], dtype=float)
-    ci = np.asarray(res.conf_int(alpha=alpha).loc[fe_names], dtype=float)
-
-    # ------------------------------------------------ cluster bootstrap
-    boot_lo = np.full(len(fe_names), np.nan)
-    boot_hi = np.full(len(fe_names), np.nan)
+    boot_lo = np.full(p_fe - 1, np.nan)
+    boot_hi = np.full(p_fe - 1, np.nan)
     n_boot_ok = 0
     if n_boot > 0:
-        theta_sm = _theta_from_result(res, q)
-        opt = _engine_optimum(S, theta_sm)
-        all_fe = np.asarray(res.fe_params, dtype=float)
-        gap = (float(np.max(np.abs(opt[1] - all_fe) / np.maximum(np.asarray(res.bse_fe, float), 1e-300)))
-               if opt is not None else float("inf"))
-        if not np.isfinite(gap) or gap > 1e-3:
-            notes.append(f"bootstrap REML engine differs from statsmodels on the full sample "
-                         f"(max |delta beta|/SE = {gap:.1e})")
-        theta_full = opt[0] if opt is not None else (theta_sm if theta_sm is not None
-                                                     else np.eye(q)[np.tril_indices(q)])
-        rng = np.random.default_rng(seed)
-        draws = rng.integers(0, G, size=(n_boot, G))
-        W = np.zeros((n_boot, G))
-        np.add.at(W, (np.repeat(np.arange(n_boot), G), draws.ravel()), 1.0)
-        start = np.repeat(np.asarray(theta_full, float)[None, :], n_boot, axis=0)
-        _, beta_b, ok_b = _newton_reml(start, S, W)
-        n_boot_ok = int(ok_b.sum())
+        boot_lo, boot_hi, n_boot_ok = _bootstrap_t(fit, n_boot=n_boot, seed=seed, alpha=alpha, G=G)
         if n_boot_ok < n_boot:
             notes.append(f"{n_boot - n_boot_ok} of {n_boot} bootstrap refits failed or did not converge "
                          "and were excluded")
-        if n_boot_ok >= 2:
-            qs = np.quantile(beta_b[ok_b][:, 1:], [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
-            boot_lo, boot_hi = qs[0], qs[1]
 
+    vc = _variance_components(fit)
     rows = []
     note = "; ".join(notes)
-    fitted = {factor: 0, **{f"{c}_c": i + 1 for i, c in enumerate(used)}}
+    fitted = {factor: 1, **{f"{c}_c": i + 2 for i, c in enumerate(used)}}
     nan = float("nan")
     for term in [factor, *[f"{c}_c" for c in covariates]]:
         i = fitted.get(term)
         if i is None:  # constant covariate, not in the model
-            vals = dict(estimate=nan, se=nan, z=nan, p=nan, ci_low=nan, ci_high=nan,
+            vals = dict(estimate=nan, se=nan, df=nan, t=nan, p=nan, ci_low=nan, ci_high=nan,
                         boot_ci_low=nan, boot_ci_high=nan)
         else:
-            vals = dict(estimate=est[i], se=se[i], z=est[i] / se[i] if se[i] > 0 else nan, p=pvals[i],
-                        ci_low=ci[i, 0], ci_high=ci[i, 1], boot_ci_low=float(boot_lo[i]),
-                        boot_ci_high=float(boot_hi[i]))
+            vals = dict(estimate=float(fit.beta[i]), se=float(se_all[i]), df=float(df_all[i]),
+                        t=float(t_all[i]), p=float(p_all[i]), ci_low=float(ci_lo[i]), ci_high=float(ci_hi[i]),
+                        boot_ci_low=float(boot_lo[i - 1]), boot_ci_high=float(boot_hi[i - 1]))
         rows.append(dict(term=term, **vals,
                          n_boot=n_boot, seed=seed, n_obs=n_obs, n_subjects=G,
-                         random_effects="intercept+slope" if q == 2 else "intercept",
-                         converged=converged, method="REML", note=note,
+                         random_effects="intercept+slope" if fit.q == 2 else "intercept",
+                         converged=bool(fit.converged), method="REML", note=note,
                          level=str(level), reference=str(reference), alpha=alpha,
-                         n_dropped=n_dropped, n_boot_ok=n_boot_ok))
+                         n_dropped=n_dropped, n_boot_ok=n_boot_ok, singular=fit.singular,
+                         se_method=SE_METHOD, df_method=DF_METHOD,
+                         boot_method=BOOT_METHOD if n_boot > 0 else "",
+                         fitter=fit.fitter, reml_criterion=float(fit.dev), **vc))
     return pd.DataFrame(rows, columns=_MIXED_COLUMNS)

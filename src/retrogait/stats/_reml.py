@@ -1,0 +1,496 @@
+"""Profiled REML engine for a linear mixed model with one grouping factor.
+
+Model ``y = X beta + Z b + e`` with ``e ~ N(0, sigma^2 I)`` and, per subject
+``i``, ``b_i ~ N(0, sigma^2 Lambda Lambda')``: ``Lambda`` is the lower
+triangular *relative covariance factor* (q x q, q = 1 for a random intercept,
+2 for intercept + slope), parametrised as in lme4 by ``theta`` = its lower
+triangle (row-major; for q = 2, ``[L11, L21, L22]``, the same order as
+lme4's column-major ``getME(m, "theta")``) with the diagonal >= 0
+[Bates2015]_ (section 3).
+
+Everything here works on per-subject sufficient statistics (``X_i'X_i``,
+``Z_i'Z_i``, ``Z_i'X_i``, ...), so a cluster-bootstrap resample is only a
+vector of subject weights (a subject drawn twice counts as two independent
+subjects), and a batch of parameter vectors / resamples is evaluated at
+once (leading axis ``B``).
+
+With ``A_i = I + Lambda' Z_i'Z_i Lambda`` and ``K_i = Lambda A_i^-1 Lambda'``
+the Woodbury identity gives ``V_i^-1 = I - Z_i K_i Z_i'`` (``V_i`` the
+marginal covariance of subject i in units of sigma^2), hence
+``X'V^-1X = sum_i w_i (X_i'X_i - X_i'Z_i K_i Z_i'X_i)`` and so on.
+
+* Profiled REML criterion (lme4's ``devfun`` with ``REML = TRUE``)::
+
+      d(theta) = sum_i w_i log|A_i| + log|X'V^-1X| + (N-p) (1 + log(2 pi r^2 / (N-p)))
+
+  with ``r^2 = y'Py`` the penalised residual sum of squares [Bates2015]_.
+* Not profiled over sigma (lmerTest's ``devfun_vp``, used for the
+  Satterthwaite df)::
+
+      f(theta, sigma) = sum_i w_i log|A_i| + log|X'V^-1X| + r^2/sigma^2 + (N-p) log(2 pi sigma^2)
+
+* Analytic gradient [Harville1977]_: with ``P = V^-1 - V^-1 X (X'V^-1X)^-1 X'V^-1``,
+  ``d d / d Psi = sum_i w_i Z_i'P_ii Z_i - c sum_i w_i (Z_i'Py)(Z_i'Py)'``
+  (``c = (N-p)/r^2`` profiled, ``1/sigma^2`` otherwise), ``Psi = Lambda Lambda'``,
+  and ``d d / d Lambda = 2 (d d / d Psi) Lambda``.
+
+The optimiser (:func:`fit_reml`) is a projected Newton method with bound
+constraints (diagonal of Lambda >= 0, as lme4's lower bounds) [Bertsekas1982]_:
+analytic Hessian, eigenvalue-modified
+so the Newton direction descends, an Armijo line search along the projected
+path, a projected-gradient step when the Newton step does not descend, and
+convergence declared only when the projected gradient is below a tolerance.
+
+References
+----------
+.. [Bates2015] Bates D, Mächler M, Bolker B, Walker S (2015). Fitting linear
+   mixed-effects models using lme4. J Stat Softw 67(1):1-48.
+   doi:10.18637/jss.v067.i01
+.. [Harville1977] Harville DA (1977). Maximum likelihood approaches to variance
+   component estimation and to related problems. J Am Stat Assoc 72:320-338.
+.. [Bertsekas1982] Bertsekas DP (1982). Projected Newton methods for
+   optimization problems with simple constraints. SIAM J Control Optim
+   20:221-246.
+.. [Kuznetsova2017] Kuznetsova A, Brockhoff PB, Christensen RHB (2017).
+   lmerTest package: tests in linear mixed effects models. J Stat Softw
+   82(13):1-26. doi:10.18637/jss.v082.i13
+.. [Satterthwaite1946] Satterthwaite FE (1946). An approximate distribution of
+   estimates of variance components. Biometrics Bull 2:110-114.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+__all__ = ["suff_stats", "reml_eval", "fit_reml", "vcov_beta", "satterthwaite", "n_theta"]
+
+_LOG2PI = math.log(2.0 * math.pi)
+
+
+def n_theta(q: int) -> int:
+    """Number of free parameters of a q x q lower-triangular factor."""
+    return q * (q + 1) // 2
+
+
+def _tril(q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r, c = np.tril_indices(q)
+    return r, c, r == c
+
+
+def suff_stats(y: np.ndarray, X: np.ndarray, Z: np.ndarray, groups: np.ndarray, G: int) -> dict:
+    """Per-subject cross-products; the criterion depends on the data only through these.
+
+    ``groups`` holds subject indices 0..G-1 (one per row).
+    """
+    y = np.asarray(y, float)
+    X = np.asarray(X, float)
+    Z = np.asarray(Z, float)
+    p, q = X.shape[1], Z.shape[1]
+    S = {"XtX": np.zeros((G, p, p)), "Xty": np.zeros((G, p)), "yty": np.zeros(G), "C": np.zeros((G, q, q)),
+         "F": np.zeros((G, q, p)), "h": np.zeros((G, q)), "n": np.zeros(G)}
+    for k in range(G):
+        m = groups == k
+        Xk, Zk, yk = X[m], Z[m], y[m]
+        S["XtX"][k] = Xk.T @ Xk
+        S["Xty"][k] = Xk.T @ yk
+        S["yty"][k] = yk @ yk
+        S["C"][k] = Zk.T @ Zk
+        S["F"][k] = Zk.T @ Xk
+        S["h"][k] = Zk.T @ yk
+        S["n"][k] = m.sum()
+    S["p"], S["q"], S["G"] = p, q, G
+    return S
+
+
+def _lam(theta: np.ndarray, q: int) -> np.ndarray:
+    r, c, _ = _tril(q)
+    L = np.zeros((theta.shape[0], q, q))
+    L[:, r, c] = theta
+    return L
+
+
+def reml_eval(theta: np.ndarray, S: dict, W: np.ndarray, *, sigma: np.ndarray | None = None,
+              grad: bool = False, hess: bool = False, parts: bool = False) -> dict:
+    """REML criterion (and optionally its gradient) for a batch of parameter vectors.
+
+    Parameters
+    ----------
+    theta : ndarray (B, k)
+        Lower triangles of Lambda (see module docstring).
+    S : dict
+        :func:`suff_stats`.
+    W : ndarray (B, G)
+        Subject weights (1 = subject used once; bootstrap counts).
+    sigma : ndarray (B,) or None
+        None: profiled criterion ``d(theta)``; else ``f(theta, sigma)``.
+    grad : bool
+        Also return ``grad_theta`` (B, k) and, with ``sigma``, ``grad_sigma`` (B,).
+    hess : bool
+        Also return ``hess_theta`` (B, k, k), the analytic Hessian of the profiled
+        criterion (needs ``sigma=None``)::
+
+            d2 d / da db = -tr(P V_a P V_b) + (N-p) (2 y'P V_a P V_b P y / r^2 - (y'P V_a P y)(y'P V_b P y) / r^4)
+                           + tr(dd/dPsi  d2Psi/da db)
+
+        with ``V_a = Z (dPsi/da) Z'`` [Harville1977]_.
+    parts : bool
+        Also return the per-subject matrices needed by :func:`vcov_beta` derivatives.
+
+    Returns
+    -------
+    dict
+        ``dev`` (B,) (+inf where infeasible), ``beta`` (B, p), ``r2`` (B,),
+        ``XtVXinv`` (B, p, p), ``N`` (B,), ``ok`` (B,), and the gradients.
+    """
+    q, p, G = S["q"], S["p"], S["G"]
+    theta = np.atleast_2d(np.asarray(theta, float))
+    W = np.asarray(W, float)
+    B = theta.shape[0]
+    L = _lam(theta, q)[:, None]                                     # (B,1,q,q)
+    Lt = L.transpose(0, 1, 3, 2)
+    C, F, h = S["C"][None], S["F"][None], S["h"][None, :, :, None]  # (1,G,q,q), (1,G,q,p), (1,G,q,1)
+    A = Lt @ C @ L + np.eye(q)
+    if q == 1:
+        Ainv = 1.0 / A
+        ldA = np.log(A[..., 0, 0])
+    else:
+        Ainv = np.linalg.inv(A)
+        ldA = np.linalg.slogdet(A)[1]
+    K = L @ Ainv @ Lt                                               # Lambda A^-1 Lambda' (B,G,q,q)
+    KF = K @ F
+    Kh = K @ h
+    Ft = F.transpose(0, 1, 3, 2)
+    XtVX = (W @ S["XtX"].reshape(G, p * p)).reshape(B, p, p) - _wsum(W, Ft @ KF)
+    XtVy = W @ S["Xty"] - _wsum(W, (Ft @ Kh)[..., 0])
+    ytVy = W @ S["yty"] - _wsum(W, (h.transpose(0, 1, 3, 2) @ Kh)[..., 0, 0])
+    N = W @ S["n"]
+    dof = N - p
+    sign, ldX = np.linalg.slogdet(XtVX)
+    ok = (sign > 0) & np.isfinite(ldX) & (dof > 0)
+    safe = np.where(ok[:, None, None], XtVX, np.eye(p))
+    XtVXinv = np.linalg.inv(safe)
+    beta = (XtVXinv @ XtVy[..., None])[..., 0]
+    r2 = ytVy - (beta * XtVy).sum(axis=1)
+    ok &= np.isfinite(r2) & (r2 > 0)
+    r2s = np.where(ok, r2, 1.0)
+    dofs = np.where(dof > 0, dof, 1.0)
+    base = (W * ldA).sum(axis=1) + ldX
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if sigma is None:
+            dev = base + dof * (1.0 + _LOG2PI + np.log(r2s / dofs))
+        else:
+            s2 = np.asarray(sigma, float) ** 2
+            dev = base + r2s / s2 + dof * (_LOG2PI + np.log(s2))
+    ok &= np.isfinite(dev)
+    out = {"dev": np.where(ok, dev, np.inf), "beta": beta, "r2": r2, "XtVXinv": XtVXinv, "N": N, "ok": ok}
+    if hess:
+        grad = True
+    if grad or parts:
+        CK = C @ K
+        M = C - CK @ C                                              # Z_i'V_i^-1 Z_i
+        Nm = F - CK @ F                                             # Z_i'V_i^-1 X_i  (B,G,q,p)
+        m = h - CK @ h                                              # Z_i'V_i^-1 y_i  (B,G,q,1)
+        out["Nm"] = Nm
+        out["L"] = L[:, 0]
+    if grad:
+        u = m - Nm @ beta[:, None, :, None]                         # Z_i'V_i^-1 (y_i - X_i beta)
+        NmT = Nm.transpose(0, 1, 3, 2)
+        T1 = _wsum(W, M - Nm @ XtVXinv[:, None] @ NmT)
+        T2 = _wsum(W, u @ u.transpose(0, 1, 3, 2))
+        if sigma is None:
+            c = dof / r2s
+        else:
+            c = 1.0 / np.asarray(sigma, float) ** 2
+        Gpsi = T1 - c[:, None, None] * T2
+        r, cc, _ = _tril(q)
+        dL = 2.0 * (Gpsi @ L[:, 0])
+        g = dL[:, r, cc]
+        out["grad_theta"] = np.where(ok[:, None], g, np.nan)
+        if hess:
+            out["hess_theta"] = _hessian(L[:, 0], W, M, Nm, u, XtVXinv, Gpsi, dof, r2s, ok)
+        if sigma is not None:
+            sg = np.asarray(sigma, float)
+            out["grad_sigma"] = np.where(ok, -2.0 * r2s / sg ** 3 + 2.0 * dof / sg, np.nan)
+    return out
+
+
+def _hessian(L, W, M, Nm, u, XtVXinv, Gpsi, dof, r2, ok):
+    """Analytic Hessian of the profiled criterion (see :func:`reml_eval`).
+
+    Batch index n, subject g, parameters x/y; Q_ij = Z_i'PZ_j = delta_ij M_i - N_i A^-1 N_j'.
+    """
+    q = L.shape[1]
+    r, c, _ = _tril(q)
+    k = r.size
+    E = np.zeros((k, q, q))
+    E[np.arange(k), r, c] = 1.0
+    D = E[None] @ L.transpose(0, 2, 1)[:, None] + L[:, None] @ E.transpose(0, 2, 1)[None]   # dPsi/da (n,k,q,q)
+    R = Nm @ XtVXinv[:, None] @ Nm.transpose(0, 1, 3, 2)                              # N_i A^-1 N_i' (n,g,q,q)
+    DM = np.einsum("nkij,ngjl->ngkil", D, M)                                          # D_a M_i
+    DR = np.einsum("nkij,ngjl->ngkil", D, R)                                          # D_a R_ii
+    t1 = np.einsum("ng,ngxij,ngyji->nxy", W, DM, DM)
+    t2 = np.einsum("ng,ngxij,ngyji->nxy", W, DM, DR)
+    Y = np.einsum("ng,ngip,nkij,ngjr->nkpr", W, Nm, D, Nm, optimize=True)            # sum_i N_i' D_a N_i
+    AY = XtVXinv[:, None] @ Y
+    t3 = np.einsum("nxij,nyji->nxy", AY, AY)
+    trPVPV = t1 - t2 - t2.transpose(0, 2, 1) + t3
+    uu = u[..., 0]                                                                     # (n,g,q)
+    Du = np.einsum("nkij,ngj->ngki", D, uu)                                            # D_a u_i
+    s = np.einsum("ng,ngi,ngki->nk", W, uu, Du)                                        # y'P V_a P y
+    MDu = np.einsum("ngij,ngkj->ngki", M, Du)
+    yq1 = np.einsum("ng,ngxi,ngyi->nxy", W, Du, MDu)
+    z = np.einsum("ng,ngip,ngki->nkp", W, Nm, Du)                                      # sum_i N_i' D_a u_i
+    yq2 = np.einsum("nxp,npr,nyr->nxy", z, XtVXinv, z)
+    yPVPVPy = yq1 - yq2
+    dof, r2 = dof[:, None, None], r2[:, None, None]
+    H = -trPVPV + dof * (2.0 * yPVPVPy / r2 - s[:, :, None] * s[:, None, :] / r2 ** 2)
+    EE = np.einsum("xij,ykj->xyik", E, E)                                              # E_a E_b'
+    H = H + np.einsum("nij,xyji->nxy", Gpsi, EE + EE.transpose(1, 0, 3, 2))
+    return np.where(ok[:, None, None], 0.5 * (H + H.transpose(0, 2, 1)), np.nan)
+
+
+def _wsum(W: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """sum_g W[b, g] X[b, g, ...]"""
+    return (W.reshape(W.shape + (1,) * (X.ndim - 2)) * X).sum(axis=1)
+
+
+def _project(theta: np.ndarray, diag: np.ndarray) -> np.ndarray:
+    out = theta.copy()
+    out[:, diag] = np.maximum(out[:, diag], 0.0)
+    return out
+
+
+def _fd_hessian(theta: np.ndarray, S: dict, W: np.ndarray) -> np.ndarray:
+    """Hessian of the profiled criterion by central differences of the analytic gradient."""
+    B, k = theta.shape
+    hstep = 1e-5 * np.maximum(1.0, np.abs(theta))
+    pts = []
+    for j in range(k):
+        e = np.zeros((B, k))
+        e[:, j] = hstep[:, j]
+        pts.extend([theta + e, theta - e])
+    big = np.concatenate(pts, axis=0)
+    g = reml_eval(big, S, np.tile(W, (2 * k, 1)), grad=True)["grad_theta"].reshape(2 * k, B, k)
+    H = np.empty((B, k, k))
+    for j in range(k):
+        H[:, :, j] = (g[2 * j] - g[2 * j + 1]) / (2.0 * hstep[:, j:j + 1])
+    return 0.5 * (H + H.transpose(0, 2, 1))
+
+
+def fit_reml(theta0: np.ndarray, S: dict, W: np.ndarray, *, maxit: int = 100, gtol: float = 1e-6) -> dict:
+    """Minimise the profiled REML criterion for a batch of starts / resamples.
+
+    Projected Newton iteration (module docstring) on ``theta`` with the
+    diagonal of Lambda bounded below by 0. A replicate converges when the
+    projected gradient ``theta - P(theta - grad)`` has max-norm <= ``gtol``
+    (the criterion is invariant to the scale of ``y``, and so are theta and
+    this test) and no diagonal entry sits at the bound with negative
+    curvature (``theta_j = 0`` is always stationary in ``theta_j`` because
+    ``Psi`` depends on ``theta_j^2``; if the criterion falls into the interior
+    the iteration steps off the bound). A replicate whose line searches fail
+    with a larger projected gradient, or that is still moving after
+    ``maxit`` iterations, is returned with ``converged = False``.
+
+    Returns
+    -------
+    dict
+        ``theta`` (B, k), ``dev`` (B,), ``beta`` (B, p), ``se2`` (B, p)
+        (squared lme4-type standard errors ``sigma^2 diag((X'V^-1X)^-1)``),
+        ``converged`` (B,) bool, ``pgrad`` (B,) projected-gradient max-norm,
+        ``iterations`` (B,).
+    """
+    q = S["q"]
+    _, _, diag = _tril(q)
+    theta = _project(np.atleast_2d(np.asarray(theta0, float)), diag)
+    W = np.atleast_2d(np.asarray(W, float))
+    B, k = theta.shape
+    f = np.full(B, np.inf)
+    g = np.full((B, k), np.nan)
+    dead = np.zeros(B, dtype=bool)
+    done = np.zeros(B, dtype=bool)
+    stalled = np.zeros(B, dtype=bool)
+    iters = np.zeros(B, dtype=int)
+    pg_norm = np.full(B, np.inf)
+    for it in range(maxit + 1):
+        act = np.flatnonzero(~done & ~dead & ~stalled)
+        if act.size == 0:
+            break
+        T, Wa = theta[act], W[act]
+        ev = reml_eval(T, S, Wa, hess=True)
+        fa, ga, H = ev["dev"], ev["grad_theta"], ev["hess_theta"]
+        bad = ~np.isfinite(fa) | ~np.all(np.isfinite(ga), axis=1)
+        f[act], g[act] = fa, ga
+        dead[act[bad]] = True
+        pg = T - _project(T - np.where(np.isfinite(ga), ga, 0.0), diag)
+        pgn = np.where(bad, np.inf, np.abs(pg).max(axis=1))
+        pg_norm[act] = pgn
+        # a diagonal entry at the bound where the criterion curves downwards into the interior is a
+        # stationary point that is not a minimum (the gradient in theta vanishes there, Psi = theta^2)
+        hdiag = np.diagonal(H, axis1=1, axis2=2)
+        viol = diag[None, :] & (T <= 0.0) & (hdiag < -1e-9 * (1.0 + np.abs(fa))[:, None]) \
+            & (np.abs(ga) <= gtol)
+        conv = ~bad & (pgn <= gtol) & ~viol.any(axis=1)
+        done[act[conv]] = True
+        work = np.flatnonzero(~conv & ~bad)
+        if work.size == 0 or it == maxit:
+            break
+        iters[act[work]] += 1
+        T, fa, ga, H, Wa, viol, pgn = T[work], fa[work], ga[work], H[work], Wa[work], viol[work], pgn[work]
+        n = work.size
+        # epsilon-active set: diagonal entries at (or within eps of) the bound with the gradient
+        # pushing outwards are moved to the bound; Newton on the others [Bertsekas1982]
+        eps = np.minimum(1e-3, pgn)[:, None]
+        bound = diag[None, :] & (T <= eps) & (ga > 0)
+        # Newton direction on the free components (bound ones decoupled: identity rows/columns)
+        Hm = np.where(np.isfinite(H), H, 0.0)
+        free = ~bound
+        Hm = np.where(free[:, :, None] & free[:, None, :], Hm, 0.0) + np.eye(k) * bound[:, :, None]
+        gm = np.where(free, ga, 0.0)
+        w, V = np.linalg.eigh(Hm)
+        wmax = np.abs(w).max(axis=1, keepdims=True)
+        wc = np.maximum(np.abs(w), 1e-10 * wmax + 1e-14)
+        d = -np.einsum("bij,bj->bi", V / wc[:, None, :], np.einsum("bji,bj->bi", V, gm))
+        nonfinite = ~np.all(np.isfinite(H), axis=(1, 2))
+        d[nonfinite] = -gm[nonfinite]
+        d = np.where(bound, -T, d)
+        # escape from a stationary non-minimum at the bound: move into the interior
+        esc = viol.any(axis=1)
+        d[esc] = np.where(viol[esc], 1.0, 0.0)
+        newT, newf, newg, accepted = _line_search(T, fa, ga, d, S, Wa, diag)
+        # fall back to a (scaled) projected-gradient step where Newton did not descend
+        retry = np.flatnonzero(~accepted & ~esc)
+        if retry.size:
+            scale = np.maximum(np.abs(np.diagonal(H[retry], axis1=1, axis2=2)).max(axis=1), 1e-8)
+            scale = np.where(np.isfinite(scale), scale, 1.0)
+            dg = -ga[retry] / scale[:, None]
+            t2, f2, g2, acc2 = _line_search(T[retry], fa[retry], ga[retry], dg, S, Wa[retry], diag)
+            newT[retry[acc2]], newf[retry[acc2]], newg[retry[acc2]] = t2[acc2], f2[acc2], g2[acc2]
+            accepted[retry[acc2]] = True
+        idx = act[work]
+        theta[idx[accepted]] = newT[accepted]
+        stalled[idx[~accepted]] = True
+    fin = reml_eval(theta, S, W)
+    dof = fin["N"] - S["p"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sigma2 = np.where(fin["ok"], fin["r2"] / dof, np.nan)
+    se2 = sigma2[:, None] * np.diagonal(fin["XtVXinv"], axis1=1, axis2=2)
+    ok = done & ~dead & fin["ok"] & np.all(np.isfinite(fin["beta"]), axis=1)
+    return {"theta": theta, "dev": fin["dev"], "beta": fin["beta"], "se2": se2, "sigma2": sigma2,
+            "converged": ok, "pgrad": pg_norm, "iterations": iters}
+
+
+def _line_search(T, fa, ga, d, S, Wa, diag, *, max_halvings: int = 40):
+    """Armijo backtracking along the projected path ``P(T + t d)``.
+
+    A step is accepted when the criterion decreases by at least 1e-4 of the
+    first-order prediction, or, once the change is at the level of rounding
+    error, when it does not increase and the projected gradient shrinks.
+    """
+    n, k = T.shape
+    t = np.ones(n)
+    newT, newf, newg = T.copy(), fa.copy(), ga.copy()
+    accepted = np.zeros(n, dtype=bool)
+    pending = np.ones(n, dtype=bool)
+    pg0 = np.abs(T - _project(T - ga, diag)).max(axis=1)
+    for _ in range(max_halvings):
+        pi = np.flatnonzero(pending)
+        if pi.size == 0:
+            break
+        cand = _project(T[pi] + t[pi, None] * d[pi], diag)
+        ev = reml_eval(cand, S, Wa[pi], grad=True)
+        fc, gc = ev["dev"], ev["grad_theta"]
+        finite = np.isfinite(fc) & np.all(np.isfinite(gc), axis=1)
+        pred = np.einsum("bk,bk->b", ga[pi], cand - T[pi])
+        noise = 1e-12 * (1.0 + np.abs(fa[pi]))
+        pgc = np.abs(cand - _project(cand - np.where(np.isfinite(gc), gc, 0.0), diag)).max(axis=1)
+        moved = np.abs(cand - T[pi]).max(axis=1) > 0
+        armijo = (fc <= fa[pi] + 1e-4 * np.minimum(pred, 0.0)) & (fc < fa[pi])
+        flat = (np.abs(fc - fa[pi]) <= noise) & (pgc < pg0[pi])
+        acc = finite & moved & (armijo | flat)
+        hit = pi[acc]
+        newT[hit], newf[hit], newg[hit] = cand[acc], fc[acc], gc[acc]
+        accepted[hit] = True
+        pending[hit] = False
+        t[pi[~acc]] *= 0.5
+    return newT, newf, newg, accepted
+
+
+def vcov_beta(theta: np.ndarray, S: dict) -> tuple[np.ndarray, np.ndarray, float]:
+    """lme4's ``vcov``: ``sigma^2 (X'V^-1X)^-1`` at ``theta``, with sigma^2 = r^2 / (N - p) (REML).
+
+    Returns (vcov (p, p), beta (p,), sigma).
+    """
+    W = np.ones((1, S["G"]))
+    ev = reml_eval(np.atleast_2d(theta), S, W)
+    sigma2 = float(ev["r2"][0] / (ev["N"][0] - S["p"]))
+    return sigma2 * ev["XtVXinv"][0], ev["beta"][0], math.sqrt(sigma2)
+
+
+def _vp_gradient(vp: np.ndarray, S: dict) -> np.ndarray:
+    """Gradient of f(theta, sigma) (non-profiled REML deviance) for a batch of (theta, sigma)."""
+    vp = np.atleast_2d(vp)
+    W = np.ones((vp.shape[0], S["G"]))
+    ev = reml_eval(vp[:, :-1], S, W, sigma=vp[:, -1], grad=True)
+    return np.column_stack([ev["grad_theta"], ev["grad_sigma"]])
+
+
+def vp_hessian(vp: np.ndarray, S: dict) -> np.ndarray:
+    """Hessian of f(theta, sigma) at ``vp``: central differences of the analytic gradient with one
+    Richardson extrapolation step (error O(h^4)); h = 1e-4 max(|x|, 0.1) as numDeriv's default
+    relative step (lmerTest computes this Hessian with numDeriv::hessian); for sigma (> 0) the
+    step is always relative, so the result does not depend on the outcome's unit."""
+    vp = np.asarray(vp, float)
+    m = vp.size
+    h = 1e-4 * np.maximum(np.abs(vp), 0.1)
+    h[-1] = 1e-4 * abs(vp[-1])
+    pts = []
+    for j in range(m):
+        for s in (h[j], h[j] / 2.0):
+            e = np.zeros(m)
+            e[j] = s
+            pts.extend([vp + e, vp - e])
+    g = _vp_gradient(np.array(pts), S)
+    H = np.empty((m, m))
+    for j in range(m):
+        d1 = (g[4 * j] - g[4 * j + 1]) / (2 * h[j])
+        d2 = (g[4 * j + 2] - g[4 * j + 3]) / h[j]
+        H[:, j] = (4.0 * d2 - d1) / 3.0
+    return 0.5 * (H + H.T)
+
+
+def satterthwaite(theta: np.ndarray, S: dict, L: np.ndarray, *, tol: float = 1e-8) -> dict:
+    """Satterthwaite degrees of freedom of ``L'beta`` as lmerTest computes them [Kuznetsova2017]_.
+
+    ``df = 2 (L'CL)^2 / (g' A g)`` [Satterthwaite1946]_ with ``C = sigma^2 (X'V^-1X)^-1``
+    (lme4's vcov), ``g`` the gradient of ``L'C(theta, sigma)L`` with respect to the
+    variance parameters ``(theta, sigma)`` (analytic here; numDeriv::jacobian in lmerTest)
+    and ``A = 2 H^+``, the Moore-Penrose inverse (eigenvalues > ``tol``) of the Hessian of
+    ``f(theta, sigma)`` at the REML estimate.
+
+    Returns dict with ``df``, ``var`` (L'CL), ``grad`` and ``hessian_eigenvalues``.
+    """
+    theta = np.asarray(theta, float)
+    L = np.asarray(L, float)
+    C, beta, sigma = vcov_beta(theta, S)
+    W = np.ones((1, S["G"]))
+    ev = reml_eval(theta[None], S, W, sigma=np.array([sigma]), parts=True)
+    Ainv = ev["XtVXinv"][0]
+    Nm = ev["Nm"][0]                                  # (G, q, p)
+    Lam = ev["L"][0]
+    v = np.einsum("gqp,p->gq", Nm, Ainv @ L)          # N_i A^-1 L
+    dPsi = sigma ** 2 * np.einsum("gi,gj->ij", v, v)  # d(L'CL)/dPsi
+    r, c, _ = _tril(S["q"])
+    g_theta = (2.0 * dPsi @ Lam)[r, c]
+    g_sigma = 2.0 * sigma * float(L @ Ainv @ L)
+    grad = np.append(g_theta, g_sigma)
+    H = vp_hessian(np.append(theta, sigma), S)
+    w, V = np.linalg.eigh(H)
+    pos = w > tol
+    Hinv = (V[:, pos] / w[pos]) @ V[:, pos].T
+    A = 2.0 * Hinv
+    var = float(L @ C @ L)
+    denom = float(grad @ A @ grad)
+    df = 2.0 * var ** 2 / denom if denom > 0 else float("nan")
+    return {"df": df, "var": var, "grad": grad, "hessian_eigenvalues": w, "sigma": sigma, "beta": beta}
