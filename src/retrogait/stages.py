@@ -235,7 +235,7 @@ def _spm(waveforms: Sequence[str | os.PathLike], contrasts, *, alpha: float):
     if wav.empty or not plain:
         from retrogait.analysis.waveforms import CLUSTER_COLUMNS, SUMMARY_COLUMNS
         return pd.DataFrame(columns=SUMMARY_COLUMNS), pd.DataFrame(columns=CLUSTER_COLUMNS)
-    return spm_contrasts(wav, plain, alpha=alpha, domains=_spm_domains(), degenerate="trim")
+    return spm_contrasts(wav, plain, alpha=alpha, domains=_spm_domains())
 
 
 def meta_run(config: Mapping[str, Any], *, contrasts: str | os.PathLike, trials: Sequence[str | os.PathLike],

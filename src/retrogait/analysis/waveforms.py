@@ -16,19 +16,21 @@ where it applies (data at both levels), every waveform variable of the
   the Šidák per-test level ``1 - (1 - alpha)^(1/m)`` [Sidak1967]_:
   ``"knee"`` (knee angle and moments, vertical GRF, PFJ stress) and
   ``"emg"`` (one envelope per muscle); ``m`` = number of variables of the
-  family with enough paired subjects (a member then found degenerate still
-  counts); the tests themselves are :func:`retrogait.stats.spm_family` /
+  family with enough paired subjects (a member that then cannot be tested
+  still counts); the tests themselves are :func:`retrogait.stats.spm_family` /
   :func:`retrogait.stats.spm_paired` (two-tailed, random field theory
   threshold and cluster p values [Worsley1996]_).
 
 A variable that cannot be tested (too few subjects with both levels, no
 curves in its domain, no domain configured, non-finite values, mixed units,
-zero variance across subjects at some nodes) gets a summary row whose
-``status`` says why (``"skipped: ..."``); no exception is raised for data
-problems. Zero variance at some nodes is common for PFJ stress (quadriceps
-force clamped at 0 for everyone when the knee moment is flexor); with
-``degenerate="trim"`` the longest run of defined nodes is tested instead
-and the interval is reported.
+differences with zero variance at (almost) every node) gets a summary row
+whose ``status`` says why (``"skipped: ..."``); no exception is raised for
+data problems. Every node is tested: the paired test is a one-sample test
+on the difference curves (``spm1d.stats.ttest(ya - yb)``), so a level that
+is constant across subjects at some nodes (PFJ stress clamped at 0 in one
+direction) is no obstacle; nodes where the *differences* have zero
+variance are named in ``untested_nodes`` / ``untested_note``
+(:func:`retrogait.stats.spm_paired`).
 
 Limitation: spm1d has no ANCOVA, so contrast covariates (e.g. speed) are
 not modelled here; cycles of every condition matching a level are pooled
@@ -86,11 +88,12 @@ DEFAULT_DOMAINS: dict[str, str] = {
 _EMG_DEFAULT_DOMAIN = "stride"
 
 _SPM_COLUMNS = ["n", "nodes", "alpha", "zstar", "fwhm", "h0reject", "n_clusters", "p_set", "two_tailed",
-                "t_max", "t_min", "alpha_family", "alpha_corrected", "correction", "m", "status"]
+                "t_max", "t_min", "n_untested_nodes", "untested_nodes", "untested_note", "alpha_family",
+                "alpha_corrected", "correction", "m", "status"]
 #: Columns of the summary table returned by :func:`spm_contrasts`.
 SUMMARY_COLUMNS = ["contrast", "label", "factor", "level_a", "level_b", "dataset", "family", "variable",
                    "domain", "unit", "n_subjects", "n_excluded", "excluded_subjects", *_SPM_COLUMNS,
-                   "family_members", "tested_from_pct", "tested_to_pct", "note"]
+                   "family_members", "note"]
 #: Columns of the clusters table returned by :func:`spm_contrasts`.
 CLUSTER_COLUMNS = ["contrast", "dataset", "family", "variable", "domain", "level_a", "level_b", "cluster",
                    "start_pct", "end_pct", "extent_pct", "centroid_pct", "p", "sign", "start_node", "end_node"]
@@ -221,8 +224,8 @@ def subject_curves(waveforms: pd.DataFrame, contrast: Contrast, *, variable: str
 
 
 def spm_contrasts(waveforms: pd.DataFrame, contrasts: Sequence[Contrast], *, alpha: float = 0.05,
-                  domains: Mapping[str, str] | None = None, min_subjects: int = 5,
-                  degenerate: str = "skip", min_nodes: int = 11) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  domains: Mapping[str, str] | None = None, min_subjects: int = 5
+                  ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Paired SPM{t} tests of every waveform variable for every contrast and dataset.
 
     For each contrast and each dataset where it applies (cycles at both
@@ -238,15 +241,13 @@ def spm_contrasts(waveforms: pd.DataFrame, contrasts: Sequence[Contrast], *, alp
     zero variance still counts in ``m`` (the family is fixed before the
     results are seen; conservative), as in ``spm_family``.
 
-    Zero variance across subjects (e.g. PFJ stress clamped at 0 for every
-    subject late in stance) makes SPM{t} undefined at those nodes: spm1d
-    refuses zero variance within either level, and the t statistic needs
-    non-zero variance of ``a - b``. ``degenerate="skip"`` (default) reports
-    the variable as skipped, naming the nodes; ``degenerate="trim"`` tests
-    the longest contiguous run of defined nodes instead (at least
-    ``min_nodes``; the random field is then that shorter interval), records
-    it in ``tested_from_pct``/``tested_to_pct`` and ``note``, and reports
-    cluster positions in % of the full domain.
+    Every node of the domain is tested (one-sample SPM{t} on the difference
+    curves): a level that is constant across subjects at some nodes (PFJ
+    stress clamped at 0 in one direction) does not remove those nodes. Nodes
+    where the differences themselves have zero variance (e.g. both levels
+    clamped at 0 for every subject) have no t statistic; they are listed in
+    ``untested_nodes`` and ``untested_note`` and left out of the random
+    field by spm1d's region-of-interest mask.
 
     Parameters
     ----------
@@ -262,10 +263,6 @@ def spm_contrasts(waveforms: pd.DataFrame, contrasts: Sequence[Contrast], *, alp
         ``pfj_force``) get a ``skipped`` row.
     min_subjects : int, keyword-only
         Minimum number of subjects with both levels (>= 3, spm1d's minimum).
-    degenerate : {"skip", "trim"}, keyword-only
-        Handling of nodes with zero variance (see above).
-    min_nodes : int, keyword-only
-        Shortest run of nodes tested with ``degenerate="trim"`` (>= 3).
 
     Returns
     -------
@@ -277,34 +274,32 @@ def spm_contrasts(waveforms: pd.DataFrame, contrasts: Sequence[Contrast], *, alp
         one level only), the :func:`~retrogait.stats.spm_family` columns
         ``n`` (subjects tested), ``nodes`` (nodes tested), ``alpha``
         (per-test level used), ``zstar`` (critical t), ``fwhm, h0reject,
-        n_clusters, p_set, two_tailed, t_max, t_min, alpha_family,
-        alpha_corrected, correction`` (``"sidak"``), ``m, status`` (``"ok"``
-        or ``"skipped: <reason>"``; statistics NaN when skipped), then
-        ``family_members`` (variables counted in ``m``), ``tested_from_pct,
-        tested_to_pct`` (interval tested; NaN when not tested) and ``note``
-        (covariates not modelled, nodes trimmed). Sorted by contrast,
-        dataset, family, variable.
+        n_clusters, p_set, two_tailed, t_max, t_min, n_untested_nodes,
+        untested_nodes, untested_note`` (nodes whose differences have zero
+        variance), ``alpha_family, alpha_corrected, correction``
+        (``"sidak"``), ``m, status`` (``"ok"`` or ``"skipped: <reason>"``;
+        statistics NaN when skipped), then ``family_members`` (variables
+        counted in ``m``) and ``note`` (covariates not modelled). Sorted by
+        contrast, dataset, family, variable.
     clusters : pandas.DataFrame
         One row per supra-threshold cluster, columns :data:`CLUSTER_COLUMNS`:
         ``contrast, dataset, family, variable, domain, level_a, level_b,
         cluster, start_pct, end_pct, extent_pct, centroid_pct`` (% of the
         domain), ``p`` (cluster-level RFT p), ``sign`` (``"a>b"`` when
-        level a is higher), ``start_node, end_node`` (node indices of the
-        full domain, interpolated). Sorted like the summary, then by cluster.
+        level a is higher), ``start_node, end_node`` (node indices,
+        interpolated). Sorted like the summary, then by cluster.
 
     Raises
     ------
     ValueError
-        Invalid ``alpha``, ``min_subjects``, ``degenerate`` or ``min_nodes``,
-        or a non-empty table without node columns.
+        Invalid ``alpha`` or ``min_subjects``, or a non-empty table without
+        node columns.
     """
     alpha = _check_alpha(alpha)
-    for name, val in (("min_subjects", min_subjects), ("min_nodes", min_nodes)):
-        if isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 3:
-            raise ValueError(f"spm_contrasts: {name} must be an integer >= 3 (spm1d's minimum); got {val!r}")
-    if degenerate not in ("skip", "trim"):
-        raise ValueError(f"spm_contrasts: degenerate must be 'skip' or 'trim'; got {degenerate!r}")
-    min_subjects, min_nodes = int(min_subjects), int(min_nodes)
+    if isinstance(min_subjects, bool) or not isinstance(min_subjects, (int, np.integer)) or min_subjects < 3:
+        raise ValueError(f"spm_contrasts: min_subjects must be an integer >= 3 (spm1d's minimum); "
+                         f"got {min_subjects!r}")
+    min_subjects = int(min_subjects)
     domains = dict(DEFAULT_DOMAINS if domains is None else domains)
     srows: list[dict] = []
     crows: list[dict] = []
@@ -322,7 +317,7 @@ def spm_contrasts(waveforms: pd.DataFrame, contrasts: Sequence[Contrast], *, alp
                 log.info("contrast %s does not apply to %s waveforms (a level has no data)", c.id, dataset)
                 continue
             s, k = _contrast_dataset(c, str(dataset), sel, cols, alpha=alpha, domains=domains,
-                                     min_subjects=min_subjects, degenerate=degenerate, min_nodes=min_nodes)
+                                     min_subjects=min_subjects)
             srows.extend(s)
             crows.extend(k)
     summary = pd.DataFrame(srows, columns=SUMMARY_COLUMNS)
@@ -334,72 +329,19 @@ def spm_contrasts(waveforms: pd.DataFrame, contrasts: Sequence[Contrast], *, alp
     return summary, clusters
 
 
-def _runs(idx: np.ndarray) -> str:
-    """Compact node list: [3, 4, 5, 9] -> "3-5, 9"."""
-    if idx.size == 0:
-        return ""
-    parts, lo, prev = [], int(idx[0]), int(idx[0])
-    for i in map(int, idx[1:]):
-        if i != prev + 1:
-            parts.append(f"{lo}-{prev}" if prev > lo else f"{lo}")
-            lo = i
-        prev = i
-    parts.append(f"{lo}-{prev}" if prev > lo else f"{lo}")
-    return ", ".join(parts)
-
-
-def _defined_nodes(ya: np.ndarray, yb: np.ndarray, names: tuple[str, str] = ("level a", "level b")
-                   ) -> tuple[np.ndarray, str]:
-    """Nodes where spm1d can compute SPM{t}, and a description of the others.
-
-    spm1d's paired t test refuses nodes where the curves of either level
-    have exactly zero variance across subjects, and the t statistic of the
-    difference is undefined where ``a - b`` has zero variance (criterion of
-    :func:`retrogait.stats.spm_paired`). Such nodes arise, e.g., for PFJ
-    stress where the quadriceps force is clamped at 0 for every subject.
-    """
-    D = ya - yb
-    zero_a = ya.var(axis=0) == 0
-    zero_b = yb.var(axis=0) == 0
-    zero_d = D.std(axis=0, ddof=1) <= 1e-12 * max(1.0, float(np.abs(D).max()))
-    parts = [f"{name} at node(s) {_runs(np.flatnonzero(z))}"
-             for name, z in ((names[0], zero_a), (names[1], zero_b), (f"{names[0]} - {names[1]}", zero_d))
-             if z.any()]
-    return ~(zero_a | zero_b | zero_d), "; ".join(parts)
-
-
-def _longest_run(ok: np.ndarray) -> tuple[int, int]:
-    """[i0, i1) of the longest run of True (first one on ties); (0, 0) if none."""
-    best, i, n = (0, 0), 0, len(ok)
-    while i < n:
-        if ok[i]:
-            j = i
-            while j < n and ok[j]:
-                j += 1
-            if j - i > best[1] - best[0]:
-                best = (i, j)
-            i = j
-        else:
-            i += 1
-    return best
-
-
 def _contrast_dataset(c: Contrast, dataset: str, sel: pd.DataFrame, cols: list[str], *, alpha: float,
-                      domains: Mapping[str, str], min_subjects: int, degenerate: str,
-                      min_nodes: int) -> tuple[list[dict], list[dict]]:
+                      domains: Mapping[str, str], min_subjects: int) -> tuple[list[dict], list[dict]]:
     """Summary and cluster rows of one contrast on one dataset (``sel`` = select_levels output)."""
     note = ""
     if c.covariates:
         note = (f"covariate(s) {', '.join(c.covariates)} not modelled (spm1d has no ANCOVA): cycles of all "
                 "conditions at each level pooled into the subject mean")
     Q = len(cols)
-    scale = 100.0 / (Q - 1)
     key = dict(contrast=c.id, label=c.label, factor=c.factor, level_a=str(c.levels[0]),
                level_b=str(c.levels[1]), dataset=dataset)
     by_var = {str(v): g for v, g in sel.groupby(sel["variable"].astype(str), sort=True)}
     members: dict[str, list[str]] = {}  # family -> variables counted in m
     to_test: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}  # family -> variable -> curves
-    offset: dict[str, int] = {}  # variable -> first node tested
     rows: dict[str, dict] = {}
     for var, vrows in by_var.items():
         fam = waveform_family(var)
@@ -408,7 +350,7 @@ def _contrast_dataset(c: Contrast, dataset: str, sel: pd.DataFrame, cols: list[s
         row = dict(key, family=fam, variable=var, domain=dom, unit=",".join(units), n_subjects=0,
                    n_excluded=0, excluded_subjects="", alpha_family=alpha, correction="sidak",
                    n=0, nodes=Q, h0reject=False, n_clusters=0, two_tailed=True, family_members="",
-                   tested_from_pct=np.nan, tested_to_pct=np.nan, note=note)
+                   n_untested_nodes=0, untested_nodes="", untested_note="", note=note)
         rows[var] = row
         if dom is None:
             row["status"] = ("skipped: no domain configured for this variable (not in the domains mapping, "
@@ -434,20 +376,7 @@ def _contrast_dataset(c: Contrast, dataset: str, sel: pd.DataFrame, cols: list[s
             continue
         # a testable variable: it counts in the family size m from here on
         members.setdefault(fam, []).append(var)
-        ok, why = _defined_nodes(ya, yb, (key["level_a"], key["level_b"]))
-        i0, i1 = 0, Q
-        if not ok.all():
-            if degenerate == "trim":
-                i0, i1 = _longest_run(ok)
-            if degenerate == "skip" or i1 - i0 < min_nodes:
-                extra = (f"; longest testable run {i1 - i0} node(s) < min_nodes = {min_nodes}"
-                         if degenerate == "trim" else "")
-                row["status"] = f"skipped: zero variance across subjects ({why}){extra}"
-                continue
-            row["note"] = "; ".join(x for x in (note, f"nodes with zero variance not tested ({why})") if x)
-        row.update(nodes=i1 - i0, tested_from_pct=i0 * scale, tested_to_pct=(i1 - 1) * scale)
-        offset[var] = i0
-        to_test.setdefault(fam, {})[var] = (ya[:, i0:i1], yb[:, i0:i1])
+        to_test.setdefault(fam, {})[var] = (ya, yb)
     clusters: list[dict] = []
     for fam, names in members.items():
         m = len(names)
@@ -459,7 +388,7 @@ def _contrast_dataset(c: Contrast, dataset: str, sel: pd.DataFrame, cols: list[s
         curves = to_test.get(fam, {})
         if not curves:
             continue
-        # Šidák level for all m members (a degenerate member still counts), applied per test
+        # Šidák level for all m members (an untestable member still counts), applied per test
         try:
             summ, clus = spm_family(curves, alpha=a_corr, correction="none", two_tailed=True)
         except ValueError as exc:  # unexpected after the checks above; report, do not crash the run
@@ -472,13 +401,6 @@ def _contrast_dataset(c: Contrast, dataset: str, sel: pd.DataFrame, cols: list[s
             rows[var].update(fam_cols)
         for rec in clus.to_dict("records"):
             var = rec["variable"]
-            i0, q = offset[var], rows[var]["nodes"]
-            r = q - 1  # spm_paired's pct are relative to the nodes tested: map back to the full domain
-            if (i0, q) != (0, Q):
-                rec.update(start_node=rec["start_node"] + i0, end_node=rec["end_node"] + i0,
-                           start_pct=(rec["start_node"] + i0) * scale, end_pct=(rec["end_node"] + i0) * scale,
-                           extent_pct=rec["extent_pct"] / 100.0 * r * scale,
-                           centroid_pct=rec["centroid_pct"] / 100.0 * r * scale + i0 * scale)
             clusters.append(dict(contrast=c.id, dataset=dataset, family=fam, domain=rows[var]["domain"],
                                  level_a=key["level_a"], level_b=key["level_b"], **rec))
     return list(rows.values()), clusters

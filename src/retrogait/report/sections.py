@@ -499,7 +499,7 @@ def _waveform_stats(spm: pd.DataFrame, clusters: pd.DataFrame, contrasts: Sequen
         sub = Section(c.label)
         sub.paragraphs.append(f"Effect = {c.levels[0]} − {c.levels[1]} ({c.describe()}).")
         cols = ["dataset", "family", "variable", "domain", "unit", "n_subjects", "n_excluded", "m",
-                "alpha_corrected", "zstar", "n_clusters", "tested_from_pct", "tested_to_pct", "status"]
+                "alpha_corrected", "zstar", "n_clusters", "untested_nodes", "status"]
         sub.tables.append(("Variables tested (zstar: critical t)", r[[k for k in cols if k in r.columns]]))
         k = clusters[clusters["contrast"] == c.id] if len(clusters) else clusters
         if len(k):

@@ -43,9 +43,9 @@ def _spm_caption(row: Mapping | None) -> str:
         return "SPM not tested: " + (reason if len(reason) <= 50 else reason[:49] + "\u2026")
     text = f"t* = {float(row['zstar']):.2f}, \u03b1 = {float(row['alpha']):.4g} ({row.get('correction', '')}, " \
            f"m = {int(row['m'])})"
-    lo, hi = row.get("tested_from_pct"), row.get("tested_to_pct")
-    if lo is not None and hi is not None and np.isfinite(lo) and np.isfinite(hi) and (lo > 0 or hi < 100):
-        text += f"; tested {lo:.0f}-{hi:.0f} %"
+    untested = str(row.get("untested_nodes", "") or "")
+    if untested and untested.lower() != "nan":
+        text += f"; not tested at {untested} % (zero variance of a − b)"
     return text
 
 

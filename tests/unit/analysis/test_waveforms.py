@@ -10,10 +10,11 @@ both levels. Known answers planted:
 * ``knee_extensor_moment``, ``knee_adduction_moment``, EMG vastus lateralis
   and rectus femoris: no difference -> no cluster (fixed seed);
 * ``emg_biceps_femoris``: identical curves at both levels -> zero variance of
-  a - b -> a "skipped" row that still counts in the EMG family (m = 3);
-* ``pfj_stress``: 0 for every subject on 0-19 % stance (zero variance) and a
-  BW > FW bump on 40-60 % -> skipped by default, tested on 20-100 % with
-  ``degenerate="trim"`` with the cluster reported in full-domain %;
+  a - b at every node -> a "skipped" row that still counts in the EMG family (m = 3);
+* ``pfj_stress``: 0 for every subject in BW over the first half of stance
+  (0-49 %, FW about 2-3 MPa there), and 0 in BOTH directions on 90-100 % ->
+  every node tested except 90-100 % (zero variance of the differences, named),
+  one cluster "a<b" on the first half of stance;
 * ``vgrf``: 4 subjects only -> "too few subjects" row (min_subjects = 5);
 * ``pfj_force``: no domain configured -> "skipped" row;
 * S10 (BW only) and S11 (FW only) with curves offset by +500: excluded and
@@ -64,8 +65,10 @@ def _curve(var: str, direction: str, offset: float, rng: np.random.Generator, sh
     if var == "knee_flexion":
         return base + (8 * BUMP if direction == "BW" else 0) + _smooth(rng, 2.0)
     if var == "pfj_stress":
-        y = 2 + np.sin(np.pi * X / 100) + (1.5 * BUMP if direction == "BW" else 0) + _smooth(rng, 0.3)
-        y[:20] = 0.0  # clamped for everyone (zero variance at both levels)
+        y = 2 + np.sin(np.pi * X / 100) + _smooth(rng, 0.3)
+        if direction == "BW":
+            y[:50] = 0.0  # clamped for every subject in one condition over half of stance
+        y[90:] = 0.0      # clamped in both conditions: the differences have zero variance there
         return y
     if var == "emg_biceps_femoris":
         return base + shared  # identical at both levels: a - b = 0
@@ -222,15 +225,34 @@ def test_sidak_correction_is_stated_and_applied(result, table):
 def test_degenerate_and_untestable_rows_explain_why(result):
     summary, _ = result
     bf = _row(summary, "emg_biceps_femoris")  # a - b identically 0
-    assert bf["status"].startswith("skipped: zero variance") and "BW - FW" in bf["status"]
+    assert bf["status"].startswith("skipped: ") and "zero variance of a - b" in bf["status"]
     assert bf["m"] == 3 and np.isnan(bf["zstar"]) and bf["n_clusters"] == 0
-    pfj = _row(summary, "pfj_stress")  # zero variance at 0-19 % for both levels
-    assert pfj["status"].startswith("skipped: zero variance") and "0-19" in pfj["status"]
     vgrf = _row(summary, "vgrf")
     assert vgrf["status"] == "skipped: 4 subject(s) with both levels < min_subjects = 5"
     assert vgrf["n_subjects"] == 4 and np.isnan(vgrf["m"])
     force = _row(summary, "pfj_force")
     assert force["status"].startswith("skipped: no domain configured")
+
+
+def test_a_condition_constant_over_half_the_cycle_is_tested_on_every_node(result, table):
+    """BW PFJ stress is 0 for everyone on 0-49 % stance: those nodes are tested (the differences
+    vary), and the difference there is found; only 90-100 %, where both conditions are 0 and the
+    differences have zero variance, is left untested and named."""
+    summary, clusters = result
+    r = _row(summary, "pfj_stress")
+    assert r["status"] == "ok" and r["nodes"] == 90
+    assert r["n_untested_nodes"] == 11 and r["untested_nodes"] == "90-100"
+    assert "a - b = 0 for every subject there" in r["untested_note"]
+    c = clusters[(clusters["dataset"] == "synth") & (clusters["variable"] == "pfj_stress")]
+    assert len(c) == 1 and c.iloc[0]["sign"] == "a<b"
+    assert c.iloc[0]["start_pct"] < 5 and 40 < c.iloc[0]["end_pct"] < 60
+    # the SPM{t} is the one-sample t of the differences at every defined node
+    ya, yb, _, _ = subject_curves(table, CONTRAST, variable="pfj_stress", domain="stance")
+    res = spm_paired(ya, yb, alpha=SIDAK4)
+    D = (ya - yb)[:, :90]
+    t = D.mean(0) / (D.std(0, ddof=1) / np.sqrt(len(D)))
+    np.testing.assert_allclose(res.t[:90], t, rtol=1e-10)
+    assert np.isnan(res.t[90:]).all()
 
 
 def test_too_few_subjects_gives_status_rows_not_an_exception(result):
@@ -241,24 +263,6 @@ def test_too_few_subjects_gives_status_rows_not_an_exception(result):
     assert tested["status"].str.startswith("skipped: 3 subject(s) with both levels < min_subjects").all()
     assert (tested["n_subjects"] == 3).all()
     assert "small" not in set(clusters["dataset"])
-
-
-def test_trim_tests_the_defined_interval_and_maps_clusters_back(table):
-    summary, clusters = spm_contrasts(table, [CONTRAST], degenerate="trim")
-    r = _row(summary, "pfj_stress")
-    assert r["status"] == "ok" and r["nodes"] == 81
-    assert (r["tested_from_pct"], r["tested_to_pct"]) == (20.0, 100.0)
-    assert "not tested" in r["note"]
-    c = clusters[clusters["variable"] == "pfj_stress"]
-    assert len(c) == 1 and c.iloc[0]["sign"] == "a>b"
-    c = c.iloc[0]
-    # planted on 40-60 % of the FULL stance domain, not of the 81 tested nodes
-    assert c["start_pct"] < 60 and c["end_pct"] > 40 and 35 <= c["start_pct"] and c["end_pct"] <= 65
-    assert c["start_node"] == pytest.approx(c["start_pct"]) and c["extent_pct"] == pytest.approx(
-        c["end_pct"] - c["start_pct"], abs=1e-9)
-    # untrimmed variables are unchanged by the option
-    base, _ = spm_contrasts(table, [CONTRAST])
-    assert _row(summary, "knee_flexion")["zstar"] == _row(base, "knee_flexion")["zstar"]
 
 
 def test_deterministic_regardless_of_row_order(table, result):
@@ -273,8 +277,6 @@ def test_deterministic_regardless_of_row_order(table, result):
 def test_argument_validation(table):
     with pytest.raises(ValueError, match="min_subjects"):
         spm_contrasts(table, [CONTRAST], min_subjects=2)
-    with pytest.raises(ValueError, match="degenerate"):
-        spm_contrasts(table, [CONTRAST], degenerate="impute")
     with pytest.raises(ValueError, match="alpha"):
         spm_contrasts(table, [CONTRAST], alpha=1.5)
     s, c = spm_contrasts(table.iloc[0:0], [CONTRAST])

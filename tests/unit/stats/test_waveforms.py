@@ -110,12 +110,27 @@ def test_negative_effect_sign_and_swapped_inputs(arch):
     assert res.summary.iloc[0].zstar == pytest.approx(spm_paired(ya, yb).summary.iloc[0].zstar)
 
 
-def test_degenerate_and_invalid_input(arch):
+def test_zero_variance_differences_are_named_and_left_out(arch):
+    """Every subject has the same a - b at nodes 0-2: t is undefined there; those nodes are named and
+    left out of the random field (spm1d ROI), the others are tested as usual."""
     ya, yb = arch
     yb2 = yb.copy()
-    yb2[:, :3] = ya[:, :3] + 1.0          # identical difference for every subject at nodes 0-2
-    with pytest.raises(ValueError, match=r"zero variance of a - b at node\(s\) \[0, 1, 2\]"):
-        spm_paired(ya, yb2)
+    yb2[:, :3] = ya[:, :3] + 1.0
+    res = spm_paired(ya, yb2)
+    s = res.summary.iloc[0]
+    assert s.n_untested_nodes == 3 and s.untested_nodes == "0-2" and s.nodes == 98
+    assert "every subject has the same a - b there: -1 to -1" in s.untested_note
+    assert np.isnan(res.t[:3]).all() and np.isfinite(res.t[3:]).all()
+    D = ya - yb2
+    np.testing.assert_allclose(res.t[3:], D.mean(0)[3:] / (D.std(0, ddof=1)[3:] / np.sqrt(10)), rtol=1e-10)
+    # two segments in the search region? no: one contiguous region 3-100 -> resels of 97 node intervals
+    assert res.spmi.resels[0] == 1
+    with pytest.raises(ValueError, match="fewer than 3 nodes left"):
+        spm_paired(ya, ya + 1.0)
+
+
+def test_invalid_input(arch):
+    ya, yb = arch
     bad = ya.copy()
     bad[4, 50] = np.nan
     with pytest.raises(ValueError, match=r"ya has NaN/inf in subject row\(s\) \[4\]"):
@@ -148,19 +163,25 @@ def test_family_sidak_and_skips(arch):
         spm_family({"arch": (ya, yb)}, correction="bonf")
 
 
-def test_zero_variance_within_one_level_is_a_recorded_skip_not_a_family_failure():
-    """A level whose curves are all equal at some nodes (e.g. PFJ stress clamped to 0) is skipped by name."""
-    import numpy as np
-
-    from retrogait.stats import spm_family
+def test_a_condition_constant_over_half_the_cycle_is_tested_at_every_node():
+    """Level a is 0 for every subject over half the cycle (e.g. PFJ stress clamped): the paired test
+    is spm1d.stats.ttest(ya - yb), the differences vary, so every node is tested and the clamped
+    half, where b is clearly above 0, forms a cluster a<b."""
+    import spm1d
 
     rng = np.random.default_rng(3)
-    good_a, good_b = rng.normal(size=(8, 101)).cumsum(axis=1), rng.normal(size=(8, 101)).cumsum(axis=1)
-    flat_a = good_a.copy()
-    flat_a[:, 60:] = 0.0  # level a identical across subjects at 60-100 %
-    flat_b = good_b.copy()
-    flat_b[:, 60:] = rng.normal(size=(8, 41))
-    summary, _ = spm_family({"ok": (good_a, good_b), "clamped": (flat_a, flat_b)}, alpha=0.05)
-    status = dict(zip(summary["variable"], summary["status"]))
-    assert status["ok"] == "ok"
-    assert status["clamped"].startswith("skipped:") and "zero variance of ya" in status["clamped"]
+    k = np.exp(-0.5 * (np.arange(-15, 16) / 5.0) ** 2)
+    smooth = lambda: np.array([np.convolve(r, k / k.sum(), mode="same") for r in rng.normal(size=(8, 101))])
+    yb = 2.0 + smooth()
+    ya = 2.0 + smooth()
+    ya[:, :51] = 0.0  # constant in condition a over half the cycle
+    res = spm_paired(ya, yb)
+    s = res.summary.iloc[0]
+    assert s.nodes == 101 and s.n_untested_nodes == 0 and s.untested_nodes == ""
+    ref = spm1d.stats.ttest(ya - yb).inference(0.05, two_tailed=True, interp=True)
+    np.testing.assert_allclose(res.t, ref.z, rtol=1e-12)
+    assert s.zstar == pytest.approx(ref.zstar, rel=1e-12)
+    c = res.clusters
+    assert len(c) >= 1 and c.iloc[0].sign == "a<b" and c.iloc[0].start_pct == 0.0 and c.iloc[0].end_pct > 45
+    summary, _ = spm_family({"clamped": (ya, yb)}, alpha=0.05)
+    assert summary["status"].iloc[0] == "ok"
