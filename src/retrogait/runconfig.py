@@ -70,8 +70,8 @@ class Run:
         if not path:
             return None
         st = self.config["stats"]
-        return load_claims(self.root / path, self.root / CLAIMS_SCHEMA,
-                           contrast_ids=[c["id"] for c in st["contrasts"]], sesoi=st.get("sesoi", {}))
+        return load_claims(self.root / path, self.root / CLAIMS_SCHEMA, contrasts=st["contrasts"],
+                           sesoi=st.get("sesoi", {}))
 
     @cached_property
     def literature(self):

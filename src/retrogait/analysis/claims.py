@@ -1,13 +1,25 @@
 """Claims scorecard: popular claims about backward walking against the data.
 
-Each claim in ``config/claims.yaml`` names a measure, a contrast and an
-expected direction (``increase``, ``decrease`` or ``equivalent``). The
-verdict (supported / contradicted / inconclusive) follows a rule fixed in
-that file before the data are seen, applied by
-:func:`retrogait.stats.claims.verdict` to the contrast's estimate and 95 % CI
-in every dataset where the contrast applies (docs/methods.md section 8;
-Lakens, Scheel & Isager 2018 for combining tests against 0 and against the
-smallest effect size of interest).
+Each claim in ``config/claims.yaml`` names a measure, a contrast of the
+direction (BW − FW), an expected direction (``increase``, ``decrease`` or
+``equivalent``) and its smallest effect size of interest. The claims are
+one confirmatory family: every row's interval is Bonferroni-adjusted over
+the ``m`` claim × dataset rows tested [Dunn1961]_, and the verdict
+(supported / contradicted / negligible / inconclusive) follows the rule of
+:func:`retrogait.stats.claims.verdict`, fixed in that file before the data
+are seen (docs/methods.md section 8; Lakens, Scheel & Isager 2018 for
+combining tests against 0 and against the SESOI).
+
+A claim is refused when it could not mean what it says: a measure that is
+a labelled ESTIMATE or a proxy (:data:`retrogait.gait.catalog.KINDS`), a
+contrast whose factor is not the direction of walking, or levels in the
+order FW − BW (the expected direction is stated for BW − FW, so the
+reversed order would invert it).
+
+References
+----------
+.. [Dunn1961] Dunn OJ (1961). Multiple comparisons among means. J Am Stat
+   Assoc 56:52-64.
 """
 
 from __future__ import annotations
@@ -23,13 +35,21 @@ import pandas as pd
 from retrogait.config import load_config
 from retrogait.errors import ConfigError
 from retrogait.gait.catalog import describe
-from retrogait.stats.claims import verdict
+from retrogait.stats.claims import adjusted_interval, verdict
 
-__all__ = ["Claims", "load_claims", "score", "SCORECARD_COLUMNS"]
+__all__ = ["Claims", "load_claims", "score", "SCORECARD_COLUMNS", "ESTIMATE_COLUMNS"]
 
 SCORECARD_COLUMNS = ["claim_id", "claim", "source", "measure", "unit", "contrast", "dataset", "expected",
-                     "estimate_kind", "estimate", "ci_low", "ci_high", "n_subjects", "sesoi", "tost_p",
-                     "verdict", "reason"]
+                     "estimate_kind", "estimate", "se", "df", "ci_low", "ci_high", "ci_level", "p",
+                     "p_bonferroni", "m", "adjustment", "n_subjects", "sesoi", "verdict", "reason"]
+
+#: Columns of the contrasts table behind each estimate kind: (estimate, SE, df, what the CI is).
+ESTIMATE_COLUMNS = {
+    "paired": ("mean_diff", "se_diff", "df", "paired t on subject means (df = n - 1)"),
+    "lmm": ("lmm_estimate", "lmm_se", "lmm_df", "mixed model, lme4 SE, Satterthwaite df"),
+}
+_BW = frozenset({"bw", "backward", "backwards", "retro"})
+_FW = frozenset({"fw", "forward", "forwards"})
 
 
 @dataclass(frozen=True)
@@ -41,25 +61,53 @@ class Claims:
     claims: tuple[Mapping[str, Any], ...]
 
 
-def load_claims(path: str | os.PathLike, schema: str | os.PathLike, *, contrast_ids: Sequence[str],
+def load_claims(path: str | os.PathLike, schema: str | os.PathLike, *, contrasts: Sequence[Mapping[str, Any]],
                 sesoi: Mapping[str, float]) -> Claims:
-    """Read and check the claims file; unknown measures or contrasts are errors naming the claim."""
+    """Read and check the claims file; every problem is named with its claim.
+
+    Refused (:class:`~retrogait.errors.ConfigError`): an unknown measure; a
+    measure whose kind is ``estimate`` or ``proxy``; an unknown contrast; a
+    contrast whose factor is not ``direction`` or whose levels are not
+    ``[BW, FW]`` in that order (the expected direction is for BW − FW); a
+    claim SESOI that differs from ``stats.sesoi`` for the same measure; a
+    duplicate id. The schema requires a positive ``sesoi`` on every claim.
+    """
     data = load_config(path, schema, source=str(path))
+    by_id = {c["id"]: c for c in contrasts}
     problems = []
     ids = [c["id"] for c in data["claims"]]
     for dup in sorted({i for i in ids if ids.count(i) > 1}):
         problems.append(f"claim id '{dup}' appears twice")
     for c in data["claims"]:
+        who = f"claim '{c['id']}'"
         try:
-            describe(c["measure"])
+            kind = describe(c["measure"]).kind
         except KeyError:
-            problems.append(f"claim '{c['id']}': unknown measure '{c['measure']}'")
-        if c["contrast"] not in contrast_ids:
-            problems.append(f"claim '{c['id']}': contrast '{c['contrast']}' is not in stats.contrasts "
-                            f"({', '.join(contrast_ids)})")
-        if c["expected"] == "equivalent" and c["measure"] not in sesoi:
-            problems.append(f"claim '{c['id']}' expects equivalence but stats.sesoi has no bound for "
-                            f"'{c['measure']}'")
+            problems.append(f"{who}: unknown measure '{c['measure']}'")
+        else:
+            if kind in ("estimate", "proxy"):
+                problems.append(f"{who}: measure '{c['measure']}' is a{'n' if kind == 'estimate' else ''} {kind} "
+                                f"(not the quantity the claim is about); a claim must rest on a measured or "
+                                "modelled quantity")
+        contrast = by_id.get(c["contrast"])
+        if contrast is None:
+            problems.append(f"{who}: contrast '{c['contrast']}' is not in stats.contrasts ({', '.join(by_id)})")
+        else:
+            factor = contrast.get("factor", "direction")
+            levels = [str(x).strip().lower() for x in contrast.get("levels", [])]
+            if factor != "direction":
+                problems.append(f"{who}: contrast '{c['contrast']}' compares {factor}, not the direction of walking; "
+                                "a claim about backward walking needs a BW vs FW contrast")
+            elif len(levels) == 2 and levels[0] in _FW and levels[1] in _BW:
+                problems.append(f"{who}: contrast '{c['contrast']}' has levels {contrast['levels']} (FW − BW), which "
+                                f"inverts the expected direction '{c['expected']}' stated for BW − FW; use a contrast "
+                                "with levels [BW, FW]")
+            elif not (len(levels) == 2 and levels[0] in _BW and levels[1] in _FW):
+                problems.append(f"{who}: contrast '{c['contrast']}' has levels {contrast.get('levels')}; a claim "
+                                "needs levels [BW, FW]")
+        if c["measure"] in sesoi and float(sesoi[c["measure"]]) != float(c["sesoi"]):
+            problems.append(f"{who}: sesoi {c['sesoi']} differs from stats.sesoi.{c['measure']} = "
+                            f"{sesoi[c['measure']]}; one smallest effect size of interest per measure")
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     rule = data["rule"]
@@ -69,38 +117,46 @@ def load_claims(path: str | os.PathLike, schema: str | os.PathLike, *, contrast_
 def score(claims: Claims, results: pd.DataFrame) -> pd.DataFrame:
     """One scorecard row per claim and dataset where its contrast applies.
 
-    A claim whose contrast or measure has no result in any dataset gets one
-    row with verdict ``not testable`` and the reason, so nothing disappears
-    from the scorecard.
+    The rows with a result are one family of ``m`` tests: each interval is
+    the Bonferroni ``1 − alpha/m`` t interval of the rule's estimate
+    (``paired``: mean difference of subject means, df = n − 1; ``lmm``:
+    mixed-model estimate with its lme4 SE and Satterthwaite df) and
+    ``p_bonferroni = min(1, m p)``. A claim whose contrast or measure has no
+    result in any dataset gets one row with verdict ``not testable`` and the
+    reason, so nothing disappears from the scorecard.
     """
-    est_col, lo_col, hi_col = (("mean_diff", "ci_low", "ci_high") if claims.estimate == "paired"
-                               else ("lmm_estimate", "lmm_ci_low", "lmm_ci_high"))
-    rows = []
+    est_col, se_col, df_col, what = ESTIMATE_COLUMNS[claims.estimate]
+    rows: list[dict] = []
+    tested: list[tuple[dict, Any]] = []
     for c in claims.claims:
         base = {"claim_id": c["id"], "claim": c["claim"], "source": c.get("source", ""), "measure": c["measure"],
                 "unit": describe(c["measure"]).unit, "contrast": c["contrast"], "expected": c["expected"],
-                "estimate_kind": claims.estimate}
+                "estimate_kind": claims.estimate, "sesoi": float(c["sesoi"])}
         hits = results[(results["contrast"] == c["contrast"]) & (results["measure"] == c["measure"])] \
             if len(results) else results
         if hits.empty:
             why = ("the contrast applies to no dataset of this run" if len(results) == 0
                    or not (results["contrast"] == c["contrast"]).any()
                    else f"no dataset of this run has the measure {c['measure']}")
-            rows.append({**base, "dataset": "", "estimate": np.nan, "ci_low": np.nan, "ci_high": np.nan,
-                         "n_subjects": 0, "sesoi": np.nan, "tost_p": np.nan, "verdict": "not testable",
-                         "reason": why})
+            rows.append({**base, "dataset": "", "estimate": np.nan, "se": np.nan, "df": np.nan, "ci_low": np.nan,
+                         "ci_high": np.nan, "ci_level": np.nan, "p": np.nan, "p_bonferroni": np.nan, "m": 0,
+                         "adjustment": "not tested", "n_subjects": 0, "verdict": "not testable", "reason": why})
             continue
         for r in hits.itertuples(index=False):
-            sesoi = getattr(r, "sesoi", np.nan)
-            tost_p = getattr(r, "tost_p", np.nan)
-            has_sesoi = sesoi is not None and np.isfinite(sesoi)
-            v, reason = verdict(estimate=float(getattr(r, est_col)), ci_low=float(getattr(r, lo_col)),
-                                ci_high=float(getattr(r, hi_col)), expected=c["expected"],
-                                sesoi=float(sesoi) if has_sesoi else None,
-                                tost_p=float(tost_p) if has_sesoi and np.isfinite(tost_p) else None,
-                                alpha=claims.alpha)
-            rows.append({**base, "dataset": r.dataset, "estimate": float(getattr(r, est_col)),
-                         "ci_low": float(getattr(r, lo_col)), "ci_high": float(getattr(r, hi_col)),
-                         "n_subjects": int(r.n_subjects), "sesoi": float(sesoi) if has_sesoi else np.nan,
-                         "tost_p": float(tost_p) if has_sesoi else np.nan, "verdict": v, "reason": reason})
+            tested.append(({**base, "dataset": r.dataset, "n_subjects": int(r.n_subjects)}, r))
+    m = max(1, len(tested))
+    alpha = claims.alpha
+    level = f"Bonferroni {100 * (1 - alpha / m):.4g}% CI"
+    adjustment = (f"claims family: Bonferroni over m = {m} claim x dataset row(s); CI at {100 * (1 - alpha / m):.4g} %"
+                  f" ({what}), p_bonferroni = min(1, m p)")
+    for base, r in tested:
+        est, se, df = (float(getattr(r, col)) for col in (est_col, se_col, df_col))
+        lo, hi, p, p_adj = adjusted_interval(est, se, df, alpha=alpha, m=m)
+        v, reason = verdict(estimate=est, ci_low=lo, ci_high=hi, expected=base["expected"], sesoi=base["sesoi"],
+                            level=level)
+        rows.append({**base, "estimate": est, "se": se, "df": df, "ci_low": lo, "ci_high": hi,
+                     "ci_level": 1 - alpha / m, "p": p, "p_bonferroni": p_adj, "m": m, "adjustment": adjustment,
+                     "verdict": v, "reason": reason})
+    order = {c["id"]: i for i, c in enumerate(claims.claims)}
+    rows.sort(key=lambda d: (order[d["claim_id"]], str(d["dataset"])))
     return pd.DataFrame(rows, columns=SCORECARD_COLUMNS)
