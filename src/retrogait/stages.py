@@ -250,7 +250,7 @@ def meta_run(config: Mapping[str, Any], *, contrasts: str | os.PathLike, trials:
     from retrogait.report import figures as F
     from retrogait.analysis.literature import literature_effects
     from retrogait.io import write_text
-    from retrogait.analysis.meta import dataset_effects, pool
+    from retrogait.analysis.meta import dataset_effects, pool, speed_matching
     from retrogait.report.forest import plot_forest
 
     run = load_run(config, root=root, eager=False)
@@ -262,7 +262,9 @@ def meta_run(config: Mapping[str, Any], *, contrasts: str | os.PathLike, trials:
         for d, surf in t.groupby("dataset")["surface"]:
             kinds = sorted(set(surf.dropna().astype(str)))
             settings[str(d)] = kinds[0] if len(kinds) == 1 and kinds[0] in ("treadmill", "overground") else "unknown"
-    own = dataset_effects(read_parquet(contrasts)[0], contrast_ids=meta["contrasts"], settings=settings)
+    matched = {c["id"]: speed_matching(c) for c in run.config["stats"]["contrasts"]}
+    own = dataset_effects(read_parquet(contrasts)[0], contrast_ids=meta["contrasts"], settings=settings,
+                          speed_matched=matched)
     effects = pd.concat([e for e in (lit, own) if len(e)], ignore_index=True) if len(lit) or len(own) else lit
     study_rows, pooled_rows = pool(effects, method=meta["method"], alpha=run.config["stats"]["alpha"],
                                    min_studies=meta["min_studies"])

@@ -39,7 +39,7 @@ from retrogait.gait.catalog import describe
 from retrogait.stats.meta import smd_from_summary
 
 __all__ = ["read_literature", "literature_effects", "REQUIRED_COLUMNS", "OPTIONAL_COLUMNS", "EFFECT_COLUMNS",
-           "ACTIVITIES", "DESIGNS", "SETTINGS", "DEFAULT_PATH"]
+           "ACTIVITIES", "DESIGNS", "SETTINGS", "SPEED_MATCHED", "DEFAULT_PATH"]
 
 #: Where the committed literature table lives, relative to the project root.
 DEFAULT_PATH = "data/raw/literature/fw_bw_summary.csv"
@@ -47,8 +47,11 @@ DEFAULT_PATH = "data/raw/literature/fw_bw_summary.csv"
 #: Columns every literature table must have (others are kept as they are).
 REQUIRED_COLUMNS = ("study", "doi", "year", "n", "design", "activity", "setting", "speed_ms", "measure_text",
                     "measure", "units", "fw_mean", "fw_sd", "bw_mean", "bw_sd", "source_location", "notes")
-#: Optional columns: a short plot label, group sizes of independent designs, why a measure was (not) mapped.
-OPTIONAL_COLUMNS = ("label", "n_fw", "n_bw", "mapping_note")
+#: Optional columns: a short plot label, group sizes of independent designs, why a measure was (not) mapped,
+#: whether FW and BW were walked (run) at the same speed (``yes``/``no``/``unknown``; blank = unknown).
+OPTIONAL_COLUMNS = ("label", "n_fw", "n_bw", "mapping_note", "speed_matched")
+#: Values of ``speed_matched``: the meta-analysis pools each value in its own stratum.
+SPEED_MATCHED = ("yes", "no", "unknown")
 
 ACTIVITIES = ("walking", "running")
 #: ``paired`` = within-subject (the same participants in both directions); ``within-subject`` is read as ``paired``.
@@ -57,8 +60,8 @@ _DESIGN_ALIASES = {"paired": "paired", "within-subject": "paired", "independent"
 SETTINGS = ("treadmill", "overground", "unknown")
 
 #: Columns of :func:`literature_effects` (and of ``retrogait.analysis.meta.dataset_effects``).
-EFFECT_COLUMNS = ["source", "study", "label", "doi", "contrast", "activity", "setting", "speed_ms", "design",
-                  "measure", "measure_text", "units", "n", "g", "var", "se", "ci_low", "ci_high", "r",
+EFFECT_COLUMNS = ["source", "study", "label", "doi", "contrast", "activity", "setting", "speed_ms", "speed_matched",
+                  "design", "measure", "measure_text", "units", "n", "g", "var", "se", "ci_low", "ci_high", "r",
                   "r_assumed", "note"]
 
 _Z95 = float(stats.norm.isf(0.025))
@@ -182,6 +185,11 @@ def read_literature(path: str | os.PathLike = DEFAULT_PATH) -> pd.DataFrame:
         if setting not in SETTINGS:
             raise _fail(p, line, study, f"setting must be one of {list(SETTINGS)}; got {rec['setting']!r}")
         row["setting"] = setting
+        matched = str(rec.get("speed_matched", "") or "").strip().lower() or "unknown"
+        if matched not in SPEED_MATCHED:
+            raise _fail(p, line, study, f"speed_matched must be one of {list(SPEED_MATCHED)} or blank; "
+                                        f"got {rec.get('speed_matched')!r}")
+        row["speed_matched"] = matched
         for name in ("fw_mean", "bw_mean"):
             row[name] = _number(rec[name], name=name, **kw)
         for name in ("fw_sd", "bw_sd"):
@@ -283,6 +291,7 @@ def literature_effects(table: pd.DataFrame, *, assumed_r: float = 0.5) -> pd.Dat
         label = str(rec.get("label", "") or "").strip() or rec["study"]
         rows.append(dict(source="literature", study=rec["study"], label=label, doi=rec["doi"], contrast="",
                          activity=rec["activity"], setting=rec["setting"], speed_ms=rec["speed_ms"],
+                         speed_matched=rec.get("speed_matched", "unknown") or "unknown",
                          design=rec["design"], measure=rec["measure"] or "", measure_text=rec["measure_text"],
                          units=rec["units"], n=int(rec["n"]), g=g, var=var, se=se, ci_low=g - _Z95 * se,
                          ci_high=g + _Z95 * se, r=r, r_assumed=r_assumed, note=note))

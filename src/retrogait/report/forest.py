@@ -1,7 +1,8 @@
 """Forest plot of the meta-analysis: studies and pooled effects per stratum.
 
 Draws the tables of :func:`retrogait.analysis.meta.pool` (docs/methods.md
-§6.5); walking and running strata are never pooled together.
+§6.6); walking and running, and speed-matched and non-matched studies, are
+separate strata and never pooled together.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
 
-from retrogait.analysis.meta import STRATA
+from retrogait.analysis.meta import SPEED_STRATA, STRATA, stratum_label
 
 __all__ = ["plot_forest"]
 
@@ -30,9 +31,10 @@ def plot_forest(study_rows: pd.DataFrame, pooled_rows: pd.DataFrame, *, measure:
     One y row per study (point at g with its CI whiskers; marker area ∝ the
     random-effects weight; published studies as blue circles, the
     pipeline's datasets as orange squares) and one per pooled row (diamond
-    spanning the CI; "not pooled" text when the stratum has k < 2). Walking
-    comes first; running rows and their pooled row are labelled
-    "[running]"/"running" and separated by a line. A dashed line marks
+    spanning the Hartung-Knapp-Sidik-Jonkman CI; "not pooled" text when the
+    stratum has too few studies). Strata (activity x speed matching) follow
+    each other, walking and speed-matched first, separated by a line; study
+    rows of running strata are labelled "[running]". A dashed line marks
     g = 0.
 
     Parameters
@@ -59,7 +61,8 @@ def plot_forest(study_rows: pd.DataFrame, pooled_rows: pd.DataFrame, *, measure:
     pooled = pooled_rows[pooled_rows["measure"] == measure]
     if studies.empty and pooled.empty:
         raise ValueError(f"plot_forest: no rows for measure {measure!r}")
-    strata = [s for s in STRATA if (studies["stratum"] == s).any() or (pooled["stratum"] == s).any()]
+    order = [stratum_label(a, m) for a in STRATA for m in SPEED_STRATA]
+    strata = [s for s in order if (studies["stratum"] == s).any() or (pooled["stratum"] == s).any()]
     n_rows = len(studies) + len(pooled)
     fig = Figure(figsize=(8.0, 2.0 + 0.42 * n_rows + 0.3 * (len(strata) - 1)))
     ax = fig.add_subplot()
@@ -72,7 +75,8 @@ def plot_forest(study_rows: pd.DataFrame, pooled_rows: pd.DataFrame, *, measure:
         if j:  # a gap and a rule between strata
             y -= 0.3
             ax.axhline(y - 0.35, color="0.6", lw=0.8)
-        suffix = " [running]" if stratum == "running" else ""
+        suffix = " [running]" if stratum.startswith("running") else ""
+        colour_p = _POOLED_COLOUR["running" if stratum.startswith("running") else "walking"]
         for rec in studies[studies["stratum"] == stratum].to_dict("records"):
             y -= 1.0
             marker, colour, _ = _STYLE.get(str(rec["source"]), ("D", "0.3", ""))
@@ -95,10 +99,10 @@ def plot_forest(study_rows: pd.DataFrame, pooled_rows: pd.DataFrame, *, measure:
             ticks.append(y)
             k = int(rec["k"])
             if np.isfinite(rec["effect"]):
-                labels.append(f"Pooled {stratum} ({rec['method']} RE, k={k})")
+                labels.append(f"Pooled {stratum} ({rec['method']} RE, HKSJ CI, k={k})")
                 lo, mid, hi = rec["ci_low"], rec["effect"], rec["ci_high"]
                 ax.add_patch(Polygon([(lo, y), (mid, y + 0.32), (hi, y), (mid, y - 0.32)], closed=True,
-                                     facecolor=_POOLED_COLOUR[stratum], edgecolor="black", lw=0.8, zorder=3))
+                                     facecolor=colour_p, edgecolor="black", lw=0.8, zorder=3))
                 xs += [lo, hi]
             else:
                 labels.append(f"Pooled {stratum}: not pooled (k={k})")
@@ -121,7 +125,8 @@ def plot_forest(study_rows: pd.DataFrame, pooled_rows: pd.DataFrame, *, measure:
         ax.spines[side].set_visible(False)
     handles = [Line2D([], [], marker=m, color=c, ls="", label=lab) for src, (m, c, lab) in _STYLE.items()
                if (studies["source"] == src).any()]
-    handles += [Polygon([(0, 0)], closed=True, facecolor=_POOLED_COLOUR[s], edgecolor="black",
+    handles += [Polygon([(0, 0)], closed=True, facecolor=_POOLED_COLOUR["running" if s.startswith("running")
+                                                                         else "walking"], edgecolor="black",
                         label=f"pooled, {s}") for s in strata if np.isfinite(
                             pooled.loc[pooled["stratum"] == s, "effect"]).any()]
     height = fig.get_figheight()

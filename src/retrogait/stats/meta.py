@@ -16,6 +16,15 @@ References
 .. [Follmann1992] Follmann D, Elliott P, Suh I, Cutler J (1992). Variance
    imputation for overviews of clinical trials with continuous response.
    J Clin Epidemiol 45:769-773 (imputing an unknown within-subject r).
+.. [HartungKnapp2001] Hartung J, Knapp G (2001). On tests of the overall
+   treatment effect in meta-analysis with normally distributed responses.
+   Stat Med 20:1771-1782.
+.. [SidikJonkman2002] Sidik K, Jonkman JN (2002). A simple confidence interval
+   for meta-analysis. Stat Med 21:3153-3159.
+.. [IntHout2014] IntHout J, Ioannidis JPA, Borm GF (2014). The
+   Hartung-Knapp-Sidik-Jonkman method for random effects meta-analysis is
+   straightforward and considerably outperforms the standard
+   DerSimonian-Laird method. BMC Med Res Methodol 14:25.
 """
 
 from __future__ import annotations
@@ -31,12 +40,15 @@ from statsmodels.stats.meta_analysis import combine_effects
 
 from retrogait.stats.paired import _check_alpha, _paired_arrays, hedges_correction
 
-__all__ = ["smd_from_summary", "random_effects", "effect_from_paired", "POOLED_LABEL"]
+__all__ = ["smd_from_summary", "random_effects", "effect_from_paired", "POOLED_LABEL", "HKSJ_LABEL"]
 
 POOLED_LABEL = "pooled (random effects)"
 _ASSUMED_R = 0.5
 _META_COLUMNS = ["label", "effect", "var", "se", "ci_low", "ci_high", "weight", "tau2", "i2",
-                 "q", "p_q", "method", "k", "note"]
+                 "q", "p_q", "method", "k", "note", "df", "p", "ci_method"]
+_CI_METHODS = ("hksj", "normal")
+#: How the pooled CI is computed (``ci_method`` column).
+HKSJ_LABEL = "Hartung-Knapp-Sidik-Jonkman: t(k-1) with the weighted residual variance"
 _METHODS = {"dl": ("chi2", "DerSimonian-Laird"), "pm": ("iterated", "Paule-Mandel")}
 
 
@@ -179,14 +191,24 @@ def effect_from_paired(a: Sequence[float] | np.ndarray | pd.Series,
 
 
 def random_effects(effects: Sequence[float] | np.ndarray, variances: Sequence[float] | np.ndarray,
-                   *, labels: Sequence[str], method: str = "dl", alpha: float = 0.05) -> pd.DataFrame:
+                   *, labels: Sequence[str], method: str = "dl", alpha: float = 0.05,
+                   ci: str = "hksj") -> pd.DataFrame:
     """Random-effects meta-analysis with a forest-plot-ready table.
 
     Wraps ``statsmodels.stats.meta_analysis.combine_effects`` (verified by
     statsmodels against R metafor). ``method="dl"``: DerSimonian-Laird
     moment estimator of tau² [DerSimonian1986]_ (``method_re="chi2"``);
-    ``method="pm"``: Paule-Mandel [Paule1982]_ (``method_re="iterated"``).
-    CIs use the normal distribution.
+    ``method="pm"``: Paule-Mandel [Paule1982]_ (``method_re="iterated"``,
+    iterated to an estimating-equation error below 1e-12).
+
+    The pooled CI is, by default (``ci="hksj"``), the
+    Hartung-Knapp-Sidik-Jonkman interval [HartungKnapp2001]_
+    [SidikJonkman2002]_: ``mu ± t_{k-1, 1-alpha/2} · se`` with ``se^2 =
+    sum w_i (y_i - mu)^2 / ((k - 1) sum w_i)`` (random-effects weights
+    ``w_i``; no truncation, as metafor's ``test = "knha"``) and a t test with
+    ``k - 1`` df; it keeps its coverage with few studies where the normal
+    interval does not [IntHout2014]_. ``ci="normal"`` gives the classical
+    ``mu ± z · (sum w_i)^(-1/2)``.
 
     Parameters
     ----------
@@ -196,17 +218,21 @@ def random_effects(effects: Sequence[float] | np.ndarray, variances: Sequence[fl
         Study labels (unique; not the pooled label).
     method : {"dl", "pm"}, keyword-only
     alpha : float, keyword-only
+    ci : {"hksj", "normal"}, keyword-only
+        Pooled CI and test.
 
     Returns
     -------
     pandas.DataFrame
         k study rows then one row ``label = "pooled (random effects)"``.
-        Columns ``label, effect, var, se, ci_low, ci_high, weight`` (relative
+        Columns ``label, effect, var, se, ci_low, ci_high`` (studies: their
+        own normal CI; pooled: per ``ci``), ``weight`` (relative
         random-effects weight, sums to 1 over studies; 1 on the pooled row),
         and, repeated on every row, ``tau2, i2`` (I² in percent,
         ``100 (Q - df) / Q`` truncated at 0 [Higgins2002]_; equals metafor's
         I² for DL), ``q`` (Cochran's Q), ``p_q`` (chi² with k − 1 df),
-        ``method``, ``k`` and ``note``.
+        ``method``, ``k`` and ``note``; then ``df`` (pooled: k − 1 for HKSJ,
+        inf for normal), ``p`` (pooled test of 0) and ``ci_method``.
 
     Notes
     -----
@@ -218,6 +244,8 @@ def random_effects(effects: Sequence[float] | np.ndarray, variances: Sequence[fl
     alpha = _check_alpha(alpha)
     if method not in _METHODS:
         raise ValueError(f"random_effects: method must be one of {sorted(_METHODS)}; got {method!r}")
+    if ci not in _CI_METHODS:
+        raise ValueError(f"random_effects: ci must be one of {list(_CI_METHODS)}; got {ci!r}")
     try:
         y = np.asarray(effects, dtype=float)
         v = np.asarray(variances, dtype=float)
@@ -237,8 +265,9 @@ def random_effects(effects: Sequence[float] | np.ndarray, variances: Sequence[fl
     if len(set(labels)) != len(labels) or POOLED_LABEL in labels:
         raise ValueError(f"random_effects: labels must be unique and differ from {POOLED_LABEL!r}")
     method_re, method_name = _METHODS[method]
+    kwds = dict(atol=1e-12, maxiter=500) if method == "pm" else {}
     with np.errstate(invalid="ignore"):  # sqrt of a negative untruncated DL variance; handled below
-        res = combine_effects(y, v, method_re=method_re, row_names=labels, alpha=alpha)
+        res = combine_effects(y, v, method_re=method_re, row_names=labels, alpha=alpha, **kwds)
     k = int(y.size)
     q = float(res.q)
     p_q = float(stats.chi2.sf(q, k - 1))
@@ -252,16 +281,25 @@ def random_effects(effects: Sequence[float] | np.ndarray, variances: Sequence[fl
         note = f"DL tau2 = {tau2:.3g} < 0 (Q < k - 1) truncated to 0: pooled = fixed-effect estimate"
         tau2 = 0.0
         w = np.asarray(res.weights_rel_fe, dtype=float)
-        m_re, se_re = float(res.mean_effect_fe), float(res.sd_eff_w_fe)
+        m_re, se_re, var_hk = float(res.mean_effect_fe), float(res.sd_eff_w_fe), float(res.var_hksj_fe)
     else:
         w = np.asarray(res.weights_rel_re, dtype=float)
-        m_re, se_re = float(res.mean_effect_re), float(res.sd_eff_w_re)
-    crit = stats.norm.isf(alpha / 2.0)
+        m_re, se_re, var_hk = float(res.mean_effect_re), float(res.sd_eff_w_re), float(res.var_hksj_re)
+    z = stats.norm.isf(alpha / 2.0)
     se = np.sqrt(v)
-    rows = [dict(label=labels[i], effect=y[i], var=v[i], se=se[i], ci_low=y[i] - crit * se[i],
-                 ci_high=y[i] + crit * se[i], weight=w[i]) for i in range(k)]
-    rows.append(dict(label=POOLED_LABEL, effect=m_re, var=se_re ** 2, se=se_re,
-                     ci_low=m_re - crit * se_re, ci_high=m_re + crit * se_re, weight=1.0))
+    rows = [dict(label=labels[i], effect=y[i], var=v[i], se=se[i], ci_low=y[i] - z * se[i],
+                 ci_high=y[i] + z * se[i], weight=w[i], df=np.nan, p=np.nan, ci_method="normal") for i in range(k)]
+    if ci == "hksj":
+        se_p, df_p = math.sqrt(var_hk), float(k - 1)
+        crit = float(stats.t.isf(alpha / 2.0, df_p))
+        p_pool = float(2.0 * stats.t.sf(abs(m_re / se_p), df_p)) if se_p > 0 else float("nan")
+        ci_method = HKSJ_LABEL
+    else:
+        se_p, df_p, crit = se_re, float("inf"), float(z)
+        p_pool = float(2.0 * stats.norm.sf(abs(m_re / se_p)))
+        ci_method = "normal (z)"
+    rows.append(dict(label=POOLED_LABEL, effect=m_re, var=se_p ** 2, se=se_p, ci_low=m_re - crit * se_p,
+                     ci_high=m_re + crit * se_p, weight=1.0, df=df_p, p=p_pool, ci_method=ci_method))
     out = pd.DataFrame(rows)
     out["tau2"], out["i2"], out["q"], out["p_q"] = tau2, i2, q, p_q
     out["method"], out["k"], out["note"] = method_name, k, note

@@ -25,7 +25,7 @@ BASE = dict(study="Test A 2020", doi="10.0/x", year="2020", n="10", design="pair
 
 
 def _write(path, rows, columns=None):
-    columns = columns or list(REQUIRED_COLUMNS) + ["n_fw", "n_bw"]
+    columns = columns or list(REQUIRED_COLUMNS) + ["n_fw", "n_bw", "speed_matched"]
     with open(path, "w", newline="", encoding="utf-8") as fh:
         w = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
         w.writeheader()
@@ -96,6 +96,7 @@ def test_committed_table_loads_and_mapped_measures_exist(repo_root):
     (dict(bw_mean=""), "bw_mean is blank"),
     (dict(fw_mean="n/a"), "fw_mean must be a number"),
     (dict(speed_ms="-1"), "speed_ms must be > 0"),
+    (dict(speed_matched="sometimes"), "speed_matched must be one of"),
     (dict(design="independent", n="20"), "needs n_fw and n_bw"),
     (dict(design="independent", n="20", n_fw="10", n_bw="9"), "must equal n_fw"),
 ])

@@ -30,10 +30,11 @@ def _contrast_row(**kw):
     return row
 
 
-def _effect(label, g, var, *, activity="walking", measure="pfj_force_peak", source="literature"):
+def _effect(label, g, var, *, activity="walking", measure="pfj_force_peak", source="literature", matched="yes"):
     return dict(source=source, study=label, label=label, doi="", contrast="", activity=activity, setting="unknown",
-                speed_ms=np.nan, design="paired", measure=measure, measure_text=measure, units="", n=10, g=g,
-                var=var, se=math.sqrt(var), ci_low=np.nan, ci_high=np.nan, r=0.5, r_assumed=True, note="")
+                speed_ms=np.nan, speed_matched=matched, design="paired", measure=measure, measure_text=measure,
+                units="", n=10, g=g, var=var, se=math.sqrt(var), ci_low=np.nan, ci_high=np.nan, r=0.5,
+                r_assumed=True, note="")
 
 
 # ---------------------------------------------------------------- dataset effects
@@ -89,38 +90,69 @@ def test_missing_r_needs_assumed_r_and_duplicates_refused():
 def test_strata_never_mixed_and_match_random_effects():
     rows = [_effect("W1", 0.8, 0.05), _effect("W2", 1.2, 0.08, source="dataset"), _effect("W3", 0.5, 0.10),
             _effect("R1", -0.7, 0.04, activity="running"), _effect("R2", -2.0, 0.30, activity="running"),
-            _effect("unmapped", 3.0, 0.1, measure="")]
+            _effect("R3", -1.1, 0.09, activity="running"), _effect("unmapped", 3.0, 0.1, measure="")]
     studies, pooled = pool(pd.DataFrame(rows), method="dl")
     assert list(studies.columns) == STUDY_COLUMNS and list(pooled.columns) == POOLED_COLUMNS
     assert "unmapped" not in set(studies["label"])
-    assert set(studies.loc[studies.stratum == "walking", "label"]) == {"W1", "W2", "W3"}
-    assert set(studies.loc[studies.stratum == "running", "label"]) == {"R1", "R2"}
-    walk = pooled[pooled.stratum == "walking"].iloc[0]
-    run = pooled[pooled.stratum == "running"].iloc[0]
+    walking, running = "walking, speed-matched", "running, speed-matched"
+    assert set(studies.loc[studies.stratum == walking, "label"]) == {"W1", "W2", "W3"}
+    assert set(studies.loc[studies.stratum == running, "label"]) == {"R1", "R2", "R3"}
+    walk = pooled[pooled.stratum == walking].iloc[0]
+    run = pooled[pooled.stratum == running].iloc[0]
     ref_w = random_effects([0.8, 1.2, 0.5], [0.05, 0.08, 0.10], labels=["W1", "W2", "W3"], method="dl").iloc[-1]
-    ref_r = random_effects([-0.7, -2.0], [0.04, 0.30], labels=["R1", "R2"], method="dl").iloc[-1]
+    ref_r = random_effects([-0.7, -2.0, -1.1], [0.04, 0.30, 0.09], labels=["R1", "R2", "R3"], method="dl").iloc[-1]
     assert walk.effect == pytest.approx(ref_w.effect) and run.effect == pytest.approx(ref_r.effect)
     assert walk.ci_low == pytest.approx(ref_w.ci_low) and walk.tau2 == pytest.approx(ref_w.tau2)
-    assert (walk.k, walk.k_literature, walk.k_dataset, run.k) == (3, 2, 1, 2)
+    assert walk.df == 2 and walk.ci_method.startswith("Hartung-Knapp")
+    assert (walk.k, walk.k_literature, walk.k_dataset, run.k) == (3, 2, 1, 3)
     assert walk.effect > 0 > run.effect  # a mixed pool would sit in between
     assert walk.label == POOLED_LABEL and walk.method == "DerSimonian-Laird"
-    w = studies.loc[studies.stratum == "walking", "weight"]
+    w = studies.loc[studies.stratum == walking, "weight"]
     assert w.sum() == pytest.approx(1.0)
 
 
-def test_single_study_stratum_is_not_pooled():
-    rows = [_effect("W1", 0.8, 0.05), _effect("R1", -0.7, 0.04, activity="running"),
-            _effect("R2", -0.9, 0.05, activity="running")]
+def test_speed_matched_and_unmatched_studies_are_separate_strata():
+    rows = [_effect("M1", 0.8, 0.05), _effect("M2", 1.0, 0.06), _effect("M3", 0.6, 0.05),
+            _effect("U1", 0.2, 0.05, matched="no"), _effect("U2", 0.1, 0.04, matched="no"),
+            _effect("U3", 0.3, 0.06, matched="no"), _effect("X1", 2.0, 0.1, matched="unknown")]
     studies, pooled = pool(pd.DataFrame(rows))
-    walk = pooled[pooled.stratum == "walking"].iloc[0]
-    assert walk.k == 1 and math.isnan(walk.effect) and walk.note.startswith("k=1: not pooled")
+    p = pooled.set_index("stratum")
+    assert set(p.index) == {"walking, speed-matched", "walking, speed not matched",
+                            "walking, speed matching not reported"}
+    assert p.loc["walking, speed-matched", "k"] == 3 and p.loc["walking, speed not matched", "k"] == 3
+    assert p.loc["walking, speed-matched", "effect"] > 0.5 > p.loc["walking, speed not matched", "effect"]
+    assert math.isnan(p.loc["walking, speed matching not reported", "effect"])
+    with pytest.raises(ValueError, match="speed_matched"):
+        pool(pd.DataFrame([_effect("A", 0.1, 0.1, matched="maybe")]))
+
+
+def test_two_study_stratum_is_listed_not_pooled():
+    rows = [_effect("W1", 0.8, 0.05), _effect("W2", 1.1, 0.06), _effect("R1", -0.7, 0.04, activity="running"),
+            _effect("R2", -0.9, 0.05, activity="running"), _effect("R3", -0.8, 0.05, activity="running")]
+    studies, pooled = pool(pd.DataFrame(rows))
+    walk = pooled[pooled.stratum == "walking, speed-matched"].iloc[0]
+    assert walk.k == 2 and math.isnan(walk.effect) and walk.note.startswith("k=2: not pooled")
     s = studies[studies.label == "W1"].iloc[0]
     assert s.effect == 0.8 and math.isnan(s.weight)
     assert s.ci_high == pytest.approx(0.8 + 1.959963985 * math.sqrt(0.05))
-    assert np.isfinite(pooled[pooled.stratum == "running"].iloc[0].effect)
+    assert np.isfinite(pooled[pooled.stratum == "running, speed-matched"].iloc[0].effect)
     # min_studies raises the bar
-    _, p3 = pool(pd.DataFrame(rows), min_studies=3)
-    assert p3["effect"].isna().all() and p3.loc[p3.stratum == "running", "note"].iloc[0].startswith("k=2")
+    _, p4 = pool(pd.DataFrame(rows), min_studies=4)
+    assert p4["effect"].isna().all() and p4.loc[p4.stratum == "running, speed-matched", "note"].iloc[0].startswith("k=3")
+
+
+def test_speed_matching_of_a_contrast():
+    from retrogait.analysis.meta import speed_matching
+
+    assert speed_matching({"id": "m", "levels": ["BW", "FW"], "filter": {"speed_mps": 0.6}}) == "yes"
+    assert speed_matching({"id": "x", "levels": ["BW", "FW"],
+                           "level_filters": {"BW": {"speed_mps": 1.0}, "FW": {"speed_mps": 1.2}}}) == "no"
+    assert speed_matching({"id": "s", "levels": ["BW", "FW"],
+                           "level_filters": {"BW": {"speed_mps": 0.8}, "FW": {"speed_mps": [0.8]}}}) == "yes"
+    assert speed_matching({"id": "c", "levels": ["BW", "FW"], "covariates": ["speed_mps"]}) == "no"
+    eff = dataset_effects(pd.DataFrame([_contrast_row()]), contrast_ids=["bw_vs_fw_0.6"],
+                          speed_matched={"bw_vs_fw_0.6": "yes"})
+    assert eff.iloc[0].speed_matched == "yes"
 
 
 def test_pool_input_errors():
@@ -132,12 +164,14 @@ def test_pool_input_errors():
     with pytest.raises(ValueError, match="method"):
         pool(pd.DataFrame([_effect("A", 0.1, 0.1)]), method="reml")
     with pytest.raises(ValueError, match="min_studies"):
-        pool(pd.DataFrame([_effect("A", 0.1, 0.1)]), min_studies=1)
+        pool(pd.DataFrame([_effect("A", 0.1, 0.1)]), min_studies=2)
 
 
 def test_committed_literature_pools_running_only(repo_root):
     lit = literature_effects(read_literature(repo_root / "data/raw/literature/fw_bw_summary.csv"))
     studies, pooled = pool(lit)
-    assert set(studies["stratum"]) == {"running"}  # no usable published walking rows
-    pfj = pooled[(pooled.measure == "pfj_force_peak")].iloc[0]
-    assert pfj.k == 2 and pfj.effect < 0  # both papers: lower PFJ force running backward
+    # no usable published walking rows; Roos (same speed) and Flynn (self-selected) never pooled together
+    assert set(studies["activity"]) == {"running"}
+    assert set(studies["stratum"]) == {"running, speed-matched", "running, speed not matched"}
+    pfj = pooled[(pooled.measure == "pfj_force_peak")]
+    assert (pfj.k == 1).all() and pfj.effect.isna().all()  # one study per stratum: listed, not pooled

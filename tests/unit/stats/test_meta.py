@@ -26,7 +26,7 @@ def test_dersimonian_laird_matches_metafor():
     # rma(y, v, method = "DL"): b 62.3901386044504, se 0.245749668040304,
     # ci 61.9084781058787..62.8717991030221, tau2 0.288049246973751, QE 24.801897741835,
     # QEp 0.00167935146372742, I2 67.744403741711
-    out = random_effects(KACKER_Y, KACKER_V, labels=LABELS, method="dl")
+    out = random_effects(KACKER_Y, KACKER_V, labels=LABELS, method="dl", ci="normal")
     assert list(out.columns[: len(COLUMNS)]) == COLUMNS
     assert len(out) == 10 and out.label.iloc[-1] == POOLED_LABEL
     pooled = out.iloc[-1]
@@ -48,12 +48,50 @@ def test_dersimonian_laird_matches_metafor():
 
 def test_paule_mandel_matches_metafor():
     # rma(y, v, method = "PM", control = list(tol = 1e-9)): b 62.4076199113286,
-    # se 0.338030602684471, tau2 0.705395309224248 (statsmodels iterates to a looser tolerance)
-    pooled = random_effects(KACKER_Y, KACKER_V, labels=LABELS, method="pm").iloc[-1]
-    assert pooled.effect == pytest.approx(62.4076199113286, abs=1e-4)
-    assert pooled.se == pytest.approx(0.338030602684471, abs=1e-5)
-    assert pooled.tau2 == pytest.approx(0.705395309224248, abs=1e-4)
+    # se 0.338030602684471, tau2 0.705395309224248 (the estimating equation is now iterated to 1e-12)
+    pooled = random_effects(KACKER_Y, KACKER_V, labels=LABELS, method="pm", ci="normal").iloc[-1]
+    assert pooled.effect == pytest.approx(62.4076199113286, abs=1e-6)
+    assert pooled.se == pytest.approx(0.338030602684471, abs=1e-7)
+    assert pooled.tau2 == pytest.approx(0.705395309224248, abs=1e-6)
     assert pooled.method == "Paule-Mandel"
+
+
+# Hartung-Knapp-Sidik-Jonkman reference numbers computed once with R 4.x, metafor 3.8.1:
+#   library(metafor)
+#   yi <- c(0.8, 1.2, 0.5, 0.3, 1.0); vi <- c(0.05, 0.08, 0.10, 0.04, 0.12)
+#   rma(yi, vi, method = "DL", test = "knha")
+#   rma(yi, vi, method = "PM", test = "knha", control = list(tol = 1e-12))
+#   yi3 <- c(-0.7, -2.0, -1.1); vi3 <- c(0.04, 0.30, 0.09)
+#   rma(yi3, vi3, method = "PM", test = "knha", control = list(tol = 1e-12))
+#   rma(yi3, vi3, method = "DL", test = "knha")
+#   yh <- c(0.50, 0.52, 0.49, 0.51); vh <- c(0.05, 0.06, 0.04, 0.05)   # Q < k - 1
+#   rma(yh, vh, method = "DL", test = "knha")
+# printing b, se, ci.lb, ci.ub, tau2, pval with %.10g (df = k - 1).
+HKSJ = [
+    # y, v, method, (b, se, ci.lb, ci.ub, tau2, pval)
+    ([0.8, 1.2, 0.5, 0.3, 1.0], [0.05, 0.08, 0.10, 0.04, 0.12], "dl",
+     (0.7281767184, 0.1660130476, 0.2672506049, 1.189102832, 0.07677083333, 0.01181701241)),
+    ([0.8, 1.2, 0.5, 0.3, 1.0], [0.05, 0.08, 0.10, 0.04, 0.12], "pm",
+     (0.725460901, 0.1661575909, 0.2641334711, 1.186788331, 0.06630380557, 0.01200464037)),
+    ([-0.7, -2.0, -1.1], [0.04, 0.30, 0.09], "pm",
+     (-1.132390403, 0.3508261299, -2.641873409, 0.3770926029, 0.2535078495, 0.08405732717)),
+    ([-0.7, -2.0, -1.1], [0.04, 0.30, 0.09], "dl",
+     (-1.101541423, 0.3404298665, -2.566292917, 0.3632100714, 0.1712790698, 0.08369493308)),
+    ([0.50, 0.52, 0.49, 0.51], [0.05, 0.06, 0.04, 0.05], "dl",
+     (0.5034693878, 0.00644717102, 0.4829516122, 0.5239871633, 0.0, 4.628100614e-06)),
+]
+
+
+@pytest.mark.parametrize("y,v,method,ref", HKSJ)
+def test_hartung_knapp_matches_metafor_knha(y, v, method, ref):
+    b, se, lb, ub, tau2, pval = ref
+    pooled = random_effects(y, v, labels=[f"s{i}" for i in range(len(y))], method=method).iloc[-1]
+    assert pooled.effect == pytest.approx(b, rel=1e-8)
+    assert pooled.se == pytest.approx(se, rel=1e-8)
+    assert (pooled.ci_low, pooled.ci_high) == pytest.approx((lb, ub), rel=1e-8)
+    assert pooled.tau2 == pytest.approx(tau2, rel=1e-8, abs=1e-12)
+    assert pooled.p == pytest.approx(pval, rel=1e-7)
+    assert pooled.df == len(y) - 1 and pooled.ci_method.startswith("Hartung-Knapp-Sidik-Jonkman")
 
 
 def test_random_effects_input_errors():
@@ -65,6 +103,8 @@ def test_random_effects_input_errors():
         random_effects([0.1, 0.2], [0.01, 0.02], labels=["a"])
     with pytest.raises(ValueError, match="method"):
         random_effects([0.1, 0.2], [0.01, 0.02], labels=["a", "b"], method="reml")
+    with pytest.raises(ValueError, match="ci must be"):
+        random_effects([0.1, 0.2], [0.01, 0.02], labels=["a", "b"], ci="z")
 
 
 def test_smd_independent_groups_formula_and_statsmodels():
@@ -131,7 +171,7 @@ def test_effect_from_paired_and_pooling_with_literature():
 def test_negative_dl_tau2_is_truncated_to_zero():
     # three nearly identical effects: Q < k - 1, untruncated DL tau2 < 0
     eff, var = [0.50, 0.51, 0.49], [0.04, 0.05, 0.06]
-    out = random_effects(eff, var, labels=["a", "b", "c"])
+    out = random_effects(eff, var, labels=["a", "b", "c"], ci="normal")
     pooled = out.iloc[-1]
     w = 1 / np.array(var)
     assert pooled.tau2 == 0.0 and "truncated to 0" in pooled.note
