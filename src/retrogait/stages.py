@@ -33,7 +33,8 @@ __all__ = [
 log = logging.getLogger("retrogait.stages")
 
 # Tables written by :func:`stats_run`, in order (documented in docs/tables.md).
-STATS_TABLES = ("contrasts", "exclusions", "claims", "waveform_spm", "waveform_clusters")
+STATS_TABLES = ("contrasts", "exclusions", "claims", "waveform_spm", "waveform_clusters", "qc_plausibility",
+                "qc_plausibility_contrasts")
 
 
 def _spm_domains() -> dict[str, str]:
@@ -119,6 +120,8 @@ _UNITS = {
     "trial_notes": {"speed_mps": "m/s"},
     "measures": {"speed_mps": "m/s"},
     "subject_means": {"speed_mps": "m/s"},
+    "qc_plausibility": {"speed_mps": "m/s", "pct_flagged": "%"},
+    "qc_plausibility_contrasts": {"pct_a": "%", "pct_b": "%"},
     "trials": {"speed_mps": "m/s", "mass_kg": "kg", "height_m": "m", "kinematics_rate_hz": "Hz",
                "forces_rate_hz": "Hz", "emg_rate_hz": "Hz"},
 }
@@ -194,7 +197,8 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
 def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike],
               waveforms: Sequence[str | os.PathLike], outputs: Sequence[str | os.PathLike], workers: int = 1,
               root: str | os.PathLike = ".") -> None:
-    """All configured contrasts on all datasets: paired tests, mixed models, Holm, TOST, SPM, claims."""
+    """All configured contrasts on all datasets: paired tests, mixed models, Holm, TOST, SPM, claims, and the
+    plausibility flags per condition and their balance between the levels of each contrast."""
     import pandas as pd
 
     from retrogait.analysis.discrete import run_contrasts
@@ -202,6 +206,8 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
 
     from retrogait.io import write_text
     from retrogait.analysis.claims import SCORECARD_COLUMNS, score
+    from retrogait.analysis.qc import plausibility_by_contrast
+    from retrogait.gait.plausibility import flag_counts
 
     run = load_run(config, root=root, eager=False)
     table = pd.concat([read_parquet(p)[0] for p in measures], ignore_index=True)
@@ -212,8 +218,12 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
                                         sesoi=st.get("sesoi", {}))
     claims = score(run.claims, results) if run.claims is not None else pd.DataFrame(columns=SCORECARD_COLUMNS)
     spm, clusters = _spm(waveforms, contrasts, alpha=st["alpha"])
+    flags = flag_counts(table)
+    flag_balance = plausibility_by_contrast(table, contrasts)
+    for note in flag_balance.loc[flag_balance["warning"], "note"] if len(flag_balance) else []:
+        log.warning(note)
     tables = {"contrasts": results, "exclusions": exclusions, "claims": claims, "waveform_spm": spm,
-              "waveform_clusters": clusters}
+              "waveform_clusters": clusters, "qc_plausibility": flags, "qc_plausibility_contrasts": flag_balance}
     for name, path in _named(outputs).items():
         _write_table(tables[name], path, name)
         write_text(tables[name].to_csv(index=False, float_format="%.6g", lineterminator="\n"),
@@ -340,6 +350,9 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                                                     "claims": inputs["claims"][0],
                                                     "waveform_spm": inputs["waveform_spm"][0],
                                                     "waveform_clusters": inputs["waveform_clusters"][0],
+                                                    **{k: inputs[k][0] for k in ("qc_plausibility",
+                                                                                 "qc_plausibility_contrasts")
+                                                       if k in inputs},
                                                     **{k: inputs[k][0] for k in ("meta_studies", "meta_pooled")
                                                        if k in inputs}},
                               figures=inputs["figures"])

@@ -12,6 +12,8 @@ rule report:
         claims="reports/tables/claims.parquet",
         waveform_spm="reports/tables/waveform_spm.parquet",
         waveform_clusters="reports/tables/waveform_clusters.parquet",
+        qc_plausibility="reports/tables/qc_plausibility.parquet",
+        qc_plausibility_contrasts="reports/tables/qc_plausibility_contrasts.parquet",
         **meta_tables(),
         figures=all_figures(),
     output:

@@ -1,6 +1,7 @@
 rule stats:
     """Configured contrasts on every dataset: paired tests, mixed models, Holm,
-    TOST, SPM1D on waveforms, claims scorecard."""
+    TOST, SPM1D on waveforms, claims scorecard, plausibility flags per condition
+    and their balance between the levels of each contrast."""
     input:
         measures=dataset_tables("measures"),
         waveforms=dataset_tables("waveforms"),
@@ -28,6 +29,10 @@ rule stats:
             category="Tables",
         ),
         waveform_spm_csv="reports/tables/waveform_spm.csv",
+        qc_plausibility="reports/tables/qc_plausibility.parquet",
+        qc_plausibility_contrasts="reports/tables/qc_plausibility_contrasts.parquet",
+        qc_plausibility_csv="reports/tables/qc_plausibility.csv",
+        qc_plausibility_contrasts_csv="reports/tables/qc_plausibility_contrasts.csv",
     params:
         code=CODE_VERSION,
         stats=config["stats"],

@@ -20,7 +20,8 @@ _EXPORTS = {
     "CycleSettings": "cycles", "process_subject": "cycles", "time_normalise": "cycles",
     "Measure": "catalog", "MEASURES": "catalog", "describe": "catalog",
     "subject_measures": "measures", "subject_means": "measures",
-    "check_cycle": "plausibility", "check_trial_scale": "plausibility",
+    "check_cycle": "plausibility", "check_trial_scale": "plausibility", "flag_cycle": "plausibility",
+    "flag_counts": "plausibility", "TIES": "catalog",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

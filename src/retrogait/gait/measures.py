@@ -8,8 +8,9 @@ nodes per cycle). Kinetic measures need a kinetics-valid stance: one clean
 single-foot contact on a force plate or belt.
 
 The output is a long (tidy) table: one row per cycle and measure, with
-``qc_status``/``qc_reason`` from the plausibility rules
-(:mod:`retrogait.gait.plausibility`).
+``qc_status``/``qc_reason``/``qc_rule`` from the plausibility rules
+(:mod:`retrogait.gait.plausibility`): a broken rule flags only the measure
+family it governs in that cycle, never the cycle's other measures.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from retrogait.gait.cycles import node_columns
 from retrogait.gait.emg import co_contraction
 from retrogait.gait.kneeload import (KAM_LEVER_ARM_DESCRIPTION, MEDIAL_PROXY_DESCRIPTION, PFJModel, kam_lever_arm, kam_summary,
                        medial_contact_proxy, moment_summary, pfj_load, to_percent_bw_ht, vgrf_summary)
-from retrogait.gait.plausibility import check_cycle, check_trial_scale
+from retrogait.gait.plausibility import check_trial_scale, flag_cycle
 from retrogait.ingest.trial import Trial
 from retrogait.ingest.units import G
 
@@ -39,9 +40,12 @@ def subject_measures(trials: list[Trial], cycles: pd.DataFrame, waveforms: pd.Da
                      pfj: PFJModel = PFJModel(), nodes: int = 101) -> pd.DataFrame:
     """Long table of per-cycle measures of one subject (kept cycles only).
 
-    Plausibility rules may reject a cycle's measures; those rows keep their
-    values with ``qc_status="rejected"`` and the reason. A pattern that
-    means a unit or sign error across a whole trial stops the run
+    A broken plausibility rule flags the measure family it governs in that
+    cycle (e.g. every ``pfj_*`` value when the PFJ stress is implausible):
+    those rows keep their values with ``qc_status="rejected"``, the reason
+    and the rule name (``qc_rule``); the cycle's other measures stay
+    ``kept``. A pattern that means a unit or sign error across a whole trial
+    stops the run with the dataset, subject and trial named
     (:func:`retrogait.gait.plausibility.check_trial_scale`).
     """
     by_trial = {t.meta.trial: t for t in trials}
@@ -60,20 +64,22 @@ def subject_measures(trials: list[Trial], cycles: pd.DataFrame, waveforms: pd.Da
             check_trial_scale(peak_extensor_moments_nm_per_kg=peaks[np.isfinite(peaks)],
                               where=dict(dataset=trial.meta.dataset, subject=trial.meta.subject, trial=trial_id))
         for row, values, methods in per_cycle:
-            reasons = check_cycle(values)
-            status = "rejected" if reasons else "kept"
+            broken = flag_cycle(values)
             for name, value in values.items():
                 if value is None or not np.isfinite(value):
                     continue
                 m = describe(name)
+                hits = [(rule, why) for rule, why in broken if rule.governs(name)]
                 rows.append({
                     "dataset": row.dataset, "subject": row.subject, "trial": row.trial,
                     "condition": row.condition, "direction": row.direction, "speed_mps": row.speed_mps,
                     "surface": row.surface, "side": row.side, "cycle": int(row.cycle),
                     "event_method": row.event_method, "measure": name, "value": float(value), "unit": m.unit,
-                    "method": _method(name, methods), "qc_status": status, "qc_reason": "; ".join(reasons)})
+                    "method": _method(name, methods), "qc_status": "rejected" if hits else "kept",
+                    "qc_reason": "; ".join(why for _, why in hits),
+                    "qc_rule": ",".join(sorted({rule.name for rule, _ in hits}))})
     columns = ["dataset", "subject", "trial", "condition", "direction", "speed_mps", "surface", "side", "cycle",
-               "event_method", "measure", "value", "unit", "method", "qc_status", "qc_reason"]
+               "event_method", "measure", "value", "unit", "method", "qc_status", "qc_reason", "qc_rule"]
     return pd.DataFrame(rows, columns=columns)
 
 

@@ -2,9 +2,16 @@
 
 Two levels (docs/methods.md §1.7 and 2.2):
 
-* :func:`check_cycle` applies the hard-fail rules in :data:`RULES` to one
-  cycle's measures and returns the reasons the cycle is implausible (empty
-  list = plausible). The caller keeps the rejected cycle with its reasons.
+* :func:`flag_cycle` applies the per-cycle rules in :data:`RULES` to one
+  cycle's measures and returns the rules broken, with the reasons. Each rule
+  governs one *measure family* (:attr:`Rule.family`, e.g. every ``pfj_*``
+  measure for the PFJ stress rule): only that family's values of the cycle
+  are flagged and left out of the analysis, never the whole cycle (its
+  kinematics, EMG and other measures stay). Because the rules sit on the
+  outcomes themselves, they could remove values from one condition more than
+  the other; :func:`flag_counts` counts per condition how many cycles each
+  rule flagged, so the report can say so (docs/methods.md §1.7).
+  :func:`check_cycle` returns the reasons only.
 * :func:`check_trial_scale` looks at a whole trial at once and raises
   :class:`~retrogait.errors.DataError` when the values point to a unit or
   sign error (N.mm/kg read as N.m/kg, flipped moment sign, radians, flexion
@@ -31,6 +38,9 @@ __all__ = [
     "Rule",
     "RULES",
     "check_cycle",
+    "flag_cycle",
+    "flag_counts",
+    "FLAG_COUNT_COLUMNS",
     "check_pfj_model",
     "TrialScaleLimits",
     "check_trial_scale",
@@ -39,10 +49,13 @@ __all__ = [
 
 @dataclass(frozen=True)
 class Rule:
-    """A hard-fail plausibility rule: ``quantity`` must lie within [low, high].
+    """A plausibility rule: ``quantity`` must lie within [low, high].
 
     ``low``/``high`` may be ``None`` (no bound). ``low_inclusive=False``
     makes the lower bound strict (e.g. contact area must be > 0).
+    ``family`` lists the measure-name prefixes the rule governs: when it is
+    broken, these measures of the cycle are flagged (empty: the quantity
+    itself only).
     """
 
     name: str
@@ -52,6 +65,11 @@ class Rule:
     unit: str
     reference: str
     low_inclusive: bool = True
+    family: tuple[str, ...] = ()
+
+    def governs(self, measure: str) -> bool:
+        """True when a broken rule flags ``measure`` (the quantity itself or a member of its family)."""
+        return measure == self.quantity or any(measure.startswith(p) for p in self.family)
 
     def check(self, value: float) -> str | None:
         """The reason ``value`` breaks the rule, or None. NaN means "not measured" and passes."""
@@ -73,28 +91,63 @@ _KAM_BAND = ("loose band [D]: typical healthy FW first peak 0.35-0.6 N.m/kg (2-3
 _VGRF_BAND = ("loose band [D]: walking vGRF peaks ~1.2 BW (Keller et al. 1996, Clin Biomech 11:253, "
               "https://eurekamag.com/research/009/330/009330470.php)")
 
-#: Hard-fail rules for one walking cycle (docs/methods.md §1.7, 2.2).
+_PFJ = ("pfj_",)
+_MOMENT = ("knee_extensor_moment", "knee_flexor_moment", "pfj_")   # the PFJ model is driven by the moment
+_KAM = ("kam_", "medial_load_proxy")                                # the medial proxy uses the KAM
+_VGRF = ("vgrf_", "medial_load_proxy")                              # ... and the vertical GRF
+
+#: Per-cycle rules for walking (docs/methods.md §1.7, 2.2), each with the measure family it flags.
 RULES: tuple[Rule, ...] = (
     Rule("pfj_stress_walking", "pfj_stress_peak", None, 10.0, "MPa",
          "docs/methods.md §1.7 hard-fail rule: stress > 10 MPa in walking; walking peaks 1.9 +/- 0.7 MPa "
-         "(Ho et al. 2012)"),
+         "(Ho et al. 2012)", family=_PFJ),
     Rule("pfjrf_walking", "pfj_force_peak", None, 3.0, "BW",
-         "docs/methods.md §1.7 hard-fail rule: PFJRF > 3 BW in walking; typical 0.5-1.5 BW [M]"),
-    Rule("pfj_k_range", "pfj_k_min", 0.3, 1.05, "1", "docs/methods.md §1.7: k outside [0.3, 1.05] for x in [0, 90] deg"),
-    Rule("pfj_k_range", "pfj_k_max", 0.3, 1.05, "1", "docs/methods.md §1.7: k outside [0.3, 1.05] for x in [0, 90] deg"),
+         "docs/methods.md §1.7 hard-fail rule: PFJRF > 3 BW in walking; typical 0.5-1.5 BW [M]", family=_PFJ),
+    Rule("pfj_k_range", "pfj_k_min", 0.3, 1.05, "1", "docs/methods.md §1.7: k outside [0.3, 1.05] for x in [0, 90] deg",
+         family=_PFJ),
+    Rule("pfj_k_range", "pfj_k_max", 0.3, 1.05, "1", "docs/methods.md §1.7: k outside [0.3, 1.05] for x in [0, 90] deg",
+         family=_PFJ),
     Rule("pfj_contact_area_positive", "pfj_contact_area_min", 0.0, None, "mm2",
-         "docs/methods.md §1.7: any contact area <= 0", low_inclusive=False),
+         "docs/methods.md §1.7: any contact area <= 0", low_inclusive=False, family=_PFJ),
     Rule("knee_extensor_moment_walking", "knee_extensor_moment_peak", 0.05, 2.5, "N.m/kg",
-         "project rule: peak internal knee extensor moment in walking 0.05-2.5 N.m/kg (loose; design brief)"),
-    Rule("kam_walking", "kam_peak1", -0.2, 1.5, "N.m/kg", _KAM_BAND),
-    Rule("kam_walking", "kam_peak2", -0.2, 1.5, "N.m/kg", _KAM_BAND),
-    Rule("vgrf_walking", "vgrf_peak1", 0.6, 2.0, "BW", _VGRF_BAND),
-    Rule("vgrf_walking", "vgrf_peak2", 0.6, 2.0, "BW", _VGRF_BAND),
+         "project rule: peak internal knee extensor moment in walking 0.05-2.5 N.m/kg (loose; design brief)",
+         family=_MOMENT),
+    Rule("kam_walking", "kam_peak1", -0.2, 1.5, "N.m/kg", _KAM_BAND, family=_KAM),
+    Rule("kam_walking", "kam_peak2", -0.2, 1.5, "N.m/kg", _KAM_BAND, family=_KAM),
+    Rule("vgrf_walking", "vgrf_peak1", 0.6, 2.0, "BW", _VGRF_BAND, family=_VGRF),
+    Rule("vgrf_walking", "vgrf_peak2", 0.6, 2.0, "BW", _VGRF_BAND, family=_VGRF),
     Rule("vgrf_loading_rate_walking", "vgrf_loading_rate", 0.0, 60.0, "BW/s",
-         "loose band [D]: 8-30 BW/s from walking to running (Keller et al. 1996)", low_inclusive=False),
+         "loose band [D]: 8-30 BW/s from walking to running (Keller et al. 1996)", low_inclusive=False,
+         family=("vgrf_loading_rate",)),
     Rule("medial_proxy_walking", "medial_load_proxy_peak", 0.0, 5.0, "BW",
-         "[D] from the vGRF (<= 2 BW) and KAM (<= 1.5 N.m/kg) bands: 2/2 + 1.5/(9.81*0.04) = 4.8 BW"),
+         "[D] from the vGRF (<= 2 BW) and KAM (<= 1.5 N.m/kg) bands: 2/2 + 1.5/(9.81*0.04) = 4.8 BW",
+         family=("medial_load_proxy",)),
 )
+
+
+def flag_cycle(values: Mapping[str, float], *, rules: tuple[Rule, ...] = RULES) -> list[tuple[Rule, str]]:
+    """The rules one cycle's measures break, each with its reason (empty list: plausible).
+
+    Same inputs as :func:`check_cycle`; a measure of the cycle is to be
+    flagged when a returned rule :meth:`~Rule.governs` it.
+    """
+    if not isinstance(values, Mapping):
+        raise ValueError(f"values must be a mapping of measure name to value, got {type(values).__name__}")
+    broken = []
+    for rule in rules:
+        if rule.quantity not in values or values[rule.quantity] is None:
+            continue
+        try:
+            value = float(values[rule.quantity])
+        except (TypeError, ValueError):
+            raise ValueError(f"{rule.quantity} must be a number, got {values[rule.quantity]!r}") from None
+        if math.isinf(value):
+            broken.append((rule, f"{rule.quantity} is not finite ({value})"))
+            continue
+        reason = rule.check(value)
+        if reason:
+            broken.append((rule, reason))
+    return broken
 
 
 def check_cycle(values: Mapping[str, float], *, rules: tuple[Rule, ...] = RULES) -> list[str]:
@@ -116,23 +169,56 @@ def check_cycle(values: Mapping[str, float], *, rules: tuple[Rule, ...] = RULES)
         One reason per broken rule, naming the quantity, its value and unit,
         the bound and the reference.
     """
-    if not isinstance(values, Mapping):
-        raise ValueError(f"values must be a mapping of measure name to value, got {type(values).__name__}")
-    reasons = []
+    return [reason for _, reason in flag_cycle(values, rules=rules)]
+
+
+#: Columns of :func:`flag_counts`.
+FLAG_COUNT_COLUMNS = ["dataset", "condition", "direction", "speed_mps", "rule", "quantity", "flags", "n_cycles",
+                      "n_flagged", "pct_flagged"]
+
+
+def flag_counts(measures: Any, *, rules: tuple[Rule, ...] = RULES) -> Any:
+    """How many cycles each per-cycle rule flagged, per dataset and condition.
+
+    Parameters
+    ----------
+    measures
+        The ``measures`` table (docs/tables.md): one row per cycle and
+        measure with ``qc_rule`` (rules that flagged the row) and the trial
+        columns.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns :data:`FLAG_COUNT_COLUMNS`: ``rule``, its ``quantity``,
+        ``flags`` (the measure family it flags), ``n_cycles`` (cycles where
+        the quantity was measured), ``n_flagged`` and ``pct_flagged`` (%);
+        one row per dataset, condition and rule whose quantity was measured.
+    """
+    import pandas as pd
+
+    keys = ["dataset", "condition", "direction", "speed_mps"]
+    cycle = ["subject", "trial", "side", "cycle"]
+    rows = []
+    if len(measures) == 0:
+        return pd.DataFrame(columns=FLAG_COUNT_COLUMNS)
+    seen = set()
     for rule in rules:
-        if rule.quantity not in values or values[rule.quantity] is None:
+        if (rule.name, rule.quantity) in seen:
             continue
-        try:
-            value = float(values[rule.quantity])
-        except (TypeError, ValueError):
-            raise ValueError(f"{rule.quantity} must be a number, got {values[rule.quantity]!r}") from None
-        if math.isinf(value):
-            reasons.append(f"{rule.quantity} is not finite ({value})")
+        seen.add((rule.name, rule.quantity))
+        q = measures[measures["measure"] == rule.quantity]
+        if q.empty:
             continue
-        reason = rule.check(value)
-        if reason:
-            reasons.append(reason)
-    return reasons
+        hit = q["qc_rule"].fillna("").astype(str).str.split(",").apply(lambda names: rule.name in names)
+        g = q.assign(_hit=hit).groupby(keys, dropna=False, sort=True)
+        for key, grp in g:
+            n = int(grp[cycle].drop_duplicates().shape[0])
+            k = int(grp.loc[grp["_hit"], cycle].drop_duplicates().shape[0])
+            rows.append(dict(zip(keys, key), rule=rule.name, quantity=rule.quantity,
+                             flags=", ".join(p.rstrip("_") + ("*" if p.endswith("_") else "") for p in rule.family)
+                             or rule.quantity, n_cycles=n, n_flagged=k, pct_flagged=100.0 * k / n if n else float("nan")))
+    return pd.DataFrame(rows, columns=FLAG_COUNT_COLUMNS)
 
 
 def check_pfj_model(model: Any, *, step_deg: float = 1.0) -> list[str]:

@@ -73,3 +73,25 @@ def test_every_measure_has_a_unit_and_a_definition(small):
         d = describe(name)
         assert d.unit == unit and d.description and d.reference
     assert set(MEASURES) >= {"pfj_stress_peak", "kam_est_peak1", "stride_length", "ankle_dorsiflexion_at_contact"}
+
+
+def test_a_broken_rule_flags_only_its_family_never_the_cycle(small, monkeypatch):
+    """An (artificially strict) vertical GRF rule flags the vgrf_* and medial proxy values of the cycles it
+    catches; their kinematic, PFJ and spatiotemporal values stay kept."""
+    from retrogait.gait import measures as measures_mod
+    from retrogait.gait.plausibility import RULES, Rule, flag_cycle
+
+    strict = tuple(r if r.quantity != "vgrf_peak1" else Rule(r.name, r.quantity, r.low, 0.5, r.unit, r.reference,
+                                                              family=r.family) for r in RULES)
+    monkeypatch.setattr(measures_mod, "flag_cycle", lambda values: flag_cycle(values, rules=strict))
+    trials, tables, settings = small
+    m = subject_measures(trials, tables["cycles"], tables["waveforms"], pfj=settings.pfj)
+    flagged = m[m["qc_status"] == "rejected"]
+    assert len(flagged) > 0
+    assert flagged["measure"].str.match(r"^(vgrf_|medial_load_proxy)").all()
+    assert (flagged["qc_rule"] == "vgrf_walking").all() and flagged["qc_reason"].str.contains("vgrf_peak1").all()
+    cycles = flagged[["trial", "side", "cycle"]].drop_duplicates()
+    same = m.merge(cycles, on=["trial", "side", "cycle"])
+    kept = same[same["qc_status"] == "kept"]
+    assert {"knee_flexion_at_contact", "pfj_stress_peak", "stance_time"} <= set(kept["measure"])
+    assert (kept["qc_rule"] == "").all()

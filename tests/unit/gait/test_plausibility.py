@@ -7,7 +7,8 @@ import pytest
 
 from retrogait.errors import DataError
 from retrogait.gait.kneeload import K_RATIO, Poly, PFJModel
-from retrogait.gait.plausibility import RULES, Rule, check_cycle, check_pfj_model, check_trial_scale
+from retrogait.gait.plausibility import (RULES, Rule, check_cycle, check_pfj_model, check_trial_scale, flag_counts,
+                                         flag_cycle)
 
 PLAUSIBLE = {  # a healthy FW walking cycle
     "pfj_stress_peak": 2.8, "pfj_force_peak": 0.7, "pfj_k_min": 0.46, "pfj_k_max": 0.8,
@@ -139,3 +140,43 @@ def test_configured_pfj_model_is_checked_before_any_cycle():
             CycleSettings.from_config({"knee_load": {"k_ratio": "typo_x2"}})
     finally:
         del K_RATIO["typo_x2"]
+
+
+# ------------------------------------------------------------------ measure families and counts
+def test_a_broken_rule_flags_its_measure_family_only():
+    broken = flag_cycle({**PLAUSIBLE, "pfj_stress_peak": 12.0})
+    assert [r.name for r, _ in broken] == ["pfj_stress_walking"]
+    rule = broken[0][0]
+    for name in ("pfj_stress_peak", "pfj_force_peak", "pfj_force_peak_n", "pfj_stress_integral"):
+        assert rule.governs(name), name
+    for name in ("knee_extensor_moment_peak", "knee_flexion_at_contact", "vgrf_peak1", "emg_mean_vastus_lateralis",
+                 "stride_time", "kam_peak1"):
+        assert not rule.governs(name), name
+    # the PFJ model is driven by the knee moment: an implausible moment flags the PFJ values too
+    moment = flag_cycle({**PLAUSIBLE, "knee_extensor_moment_peak": 3.0})[0][0]
+    assert moment.governs("knee_flexor_moment_impulse") and moment.governs("pfj_stress_peak")
+    assert not moment.governs("vgrf_peak1")
+    # the medial proxy is built from the KAM and the vertical GRF
+    assert flag_cycle({**PLAUSIBLE, "kam_peak1": 2.0})[0][0].governs("medial_load_proxy_peak")
+    assert flag_cycle({**PLAUSIBLE, "vgrf_peak1": 2.6})[0][0].governs("medial_load_proxy_peak")
+    assert check_cycle({**PLAUSIBLE, "pfj_stress_peak": 12.0}) == [broken[0][1]]
+
+
+def test_flag_counts_per_condition_and_rule():
+    import pandas as pd
+
+    rows = []
+    for cond, flagged in (("FW", {0}), ("BW", {0, 1, 2})):
+        for cyc in range(4):
+            for measure in ("pfj_stress_peak", "pfj_force_peak", "stride_time"):
+                hit = cyc in flagged and measure.startswith("pfj_")
+                rows.append(dict(dataset="d", subject="S1", trial=cond, condition=cond, direction=cond,
+                                 speed_mps=0.6, side="L", cycle=cyc, measure=measure, value=1.0,
+                                 qc_status="rejected" if hit else "kept",
+                                 qc_rule="pfj_stress_walking" if hit else ""))
+    out = flag_counts(pd.DataFrame(rows)).set_index(["condition", "rule"])
+    assert out.loc[("BW", "pfj_stress_walking"), ["n_cycles", "n_flagged"]].tolist() == [4, 3]
+    assert out.loc[("FW", "pfj_stress_walking"), "pct_flagged"] == 25.0
+    assert out.loc[("FW", "pfjrf_walking"), "n_flagged"] == 0 and out.loc[("FW", "pfjrf_walking"), "n_cycles"] == 4
+    assert out.loc[("BW", "pfj_stress_walking"), "flags"] == "pfj*"
+    assert ("FW", "vgrf_walking") not in out.index  # quantity never measured: no row
