@@ -71,6 +71,9 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
     clusters = read_parquet(stats["waveform_clusters"])[0] if stats.get("waveform_clusters") else pd.DataFrame()
     meta_studies = read_parquet(stats["meta_studies"])[0] if stats.get("meta_studies") else None
     meta_pooled = read_parquet(stats["meta_pooled"])[0] if stats.get("meta_pooled") else None
+    flags = read_parquet(stats["qc_plausibility"])[0] if stats.get("qc_plausibility") else pd.DataFrame()
+    balance = (read_parquet(stats["qc_plausibility_contrasts"])[0] if stats.get("qc_plausibility_contrasts")
+               else pd.DataFrame())
     prov = [json.loads(Path(p).read_text()) for p in provenance]
     contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
     alpha = float(config["stats"]["alpha"])
@@ -85,7 +88,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
         summary,
         _datasets(config, specs, prov, trials),
         _methods(config, contrasts, measures, references),
-        _qc(trials, cycles, quality, exclusions),
+        _qc(trials, cycles, quality, exclusions, flags, balance),
         _knee_load(measures),
         _results(results, contrasts, alpha),
         _waveform_stats(spm, clusters, contrasts),
@@ -111,27 +114,30 @@ def _summary(config, trials, cycles, results, contrasts, alpha) -> Section:
             s.paragraphs.append(f"{c.label}: not applicable to the data of this run (no dataset has both "
                                 f"{c.factor} = {c.levels[0]} and {c.levels[1]} within subjects).")
             continue
+        n_tested = int((r["role"] == "tested").sum()) if "role" in r.columns else len(r)
+        derived = len(r) - n_tested
+        also = f" ({derived} derived measure(s) reported, not tested)" if derived else ""
         if c.covariates:  # the adjusted effect is the mixed model's; paired means ignore the covariate
             sig = r[r["lmm_p_holm"] < alpha]
             s.paragraphs.append(
-                f"{c.label} ({c.describe()}): {len(r)} measures tested in family '{c.family}'; {len(sig)} differ "
-                f"after Holm adjustment (mixed model adjusted for {', '.join(c.covariates)}, Wald z, "
-                f"alpha = {alpha}).")
+                f"{c.label} ({c.describe()}): {n_tested} measures tested in family '{c.family}'{also}; {len(sig)} "
+                f"differ after Holm adjustment within the family and dataset (mixed model adjusted for "
+                f"{', '.join(c.covariates)}, t test with Satterthwaite df, alpha = {alpha}).")
             for row in sig.itertuples(index=False):
                 s.paragraphs.append(
                     f"• {row.dataset}: {row.measure} {row.level_a} − {row.level_b} = {fmt(row.lmm_estimate)} "
-                    f"{row.unit} adjusted (95 % CI {fmt(row.lmm_ci_low)} to {fmt(row.lmm_ci_high)}; bootstrap "
-                    f"{fmt(row.lmm_boot_ci_low)} to {fmt(row.lmm_boot_ci_high)}; Holm p = {fmt(row.lmm_p_holm)}; "
-                    f"n = {row.n_subjects})")
+                    f"{row.unit} adjusted (unadjusted 95 % CI {fmt(row.lmm_ci_low)} to {fmt(row.lmm_ci_high)}, "
+                    f"df = {fmt(row.lmm_df)}; bootstrap-t {fmt(row.lmm_boot_ci_low)} to {fmt(row.lmm_boot_ci_high)}; "
+                    f"Holm p = {fmt(row.lmm_p_holm)}; {row.lmm_random_effects}; n = {row.n_subjects})")
             continue
         sig = r[r["p_holm"] < alpha]
-        head = (f"{c.label} ({c.describe()}): {len(r)} measures tested in family '{c.family}'; "
-                f"{len(sig)} differ after Holm adjustment (paired t, alpha = {alpha}).")
+        head = (f"{c.label} ({c.describe()}): {n_tested} measures tested in family '{c.family}'{also}; "
+                f"{len(sig)} differ after Holm adjustment within the family and dataset (paired t, alpha = {alpha}).")
         s.paragraphs.append(head)
         for row in sig.itertuples(index=False):
             s.paragraphs.append(
                 f"• {row.dataset}: {row.measure} {row.level_a} − {row.level_b} = {fmt(row.mean_diff)} {row.unit} "
-                f"(95 % CI {fmt(row.ci_low)} to {fmt(row.ci_high)}; d_z = {fmt(row.dz)}; "
+                f"(unadjusted 95 % CI {fmt(row.ci_low)} to {fmt(row.ci_high)}; d_z = {fmt(row.dz)}; "
                 f"Holm p = {fmt(row.p_holm)}; n = {row.n_subjects})")
     return s
 
@@ -268,26 +274,55 @@ def _methods(config, contrasts, measures, references) -> Section:
         ("Paired analysis", "subject means per level (kept cycles of both sides pooled); mean difference with "
                             f"{100 * (1 - alpha):g} % CI, paired t and Wilcoxon signed-rank tests, Cohen's d_z "
                             "(CI by noncentral-t inversion) and Hedges' g_av (Lakens 2013; docs/methods.md §6.3)."),
-        ("Multiplicity", "Holm (1979) within each contrast family, over measures and datasets."),
-        ("Mixed model", "statsmodels MixedLM (REML) on cycle-level values: level fixed, covariates centred, "
-                        "subject random intercept, plus a random slope for level when at least 6 subjects have "
-                        "2 cycles at each level (dropped, and said in lmm_note, when it does not converge or is "
-                        "singular; the lme4 isSingular rule). Wald z inference (statsmodels has no "
-                        "Satterthwaite df), so a subject-level cluster bootstrap percentile CI is reported too "
-                        f"({boot['n']} resamples, seed {boot['seed']}; refits by a vectorised REML engine checked "
-                        "against statsmodels at run time; docs/methods.md §6.2)."),
+        ("Multiplicity", "Holm (1979) within each family and dataset, over the measures tested; a contrast is its "
+                         "own family unless the config declares a grouping. A measure that is an algebraic function "
+                         "of another in the same comparison (pfj_force_peak_n of pfj_force_peak, the %BW·Ht KAM of "
+                         "the N·m/kg KAM, cadence of stride time, stride length of stride time on a treadmill at one "
+                         "belt speed) is tested once, as the other, and reported as derived (role, tested_as). "
+                         "p_holm / lmm_p_holm carry the Holm adjustment (p_adjustment says over which tests); every "
+                         "confidence interval of the results tables is a per-test interval, not adjusted "
+                         "(ci_adjustment). The claims scorecard is its own family with Bonferroni-adjusted "
+                         "intervals (below)."),
+        ("Mixed model", "lme4-equivalent linear mixed model on cycle-level values: level fixed, covariates "
+                        "centred, subject random intercept, plus a random slope for level when at least 6 subjects "
+                        "have 2 cycles at each level and the slope fit converged and is not singular (lme4's "
+                        "isSingular rule on the relative covariance factor, tolerance 1e-4: a scale-free rule, so "
+                        "the structure does not change with the outcome's unit). Fitted by REML with the package's "
+                        "profiled-REML engine (the criterion lme4 minimises; several starts; convergence on the "
+                        "projected gradient), cross-checked against statsmodels MixedLM (the higher REML "
+                        "criterion wins; lmm_fitter says whose). SE: lme4's vcov, sigma² (X'V⁻¹X)⁻¹ at the REML "
+                        "estimate (lmm_se_method); t tests and 95 % CIs with Satterthwaite degrees of freedom "
+                        "computed as lmerTest does (Kuznetsova et al. 2017; lmm_df). Agreement with "
+                        "lme4/lmerTest is checked in the unit tests against R reference numbers (docs/methods.md "
+                        "§6.2)."),
+        ("Cluster bootstrap", f"subject-level cluster bootstrap-t ({boot['n']} resamples, seed {boot['seed']}): "
+                              "subjects resampled, the same model refitted by the engine, the CI from the quantiles "
+                              "of (estimate* − estimate)/SE* (Davison & Hinkley 1997 §5.2.1; Cameron, Gelbach & "
+                              "Miller 2008): percentile intervals under-cover with about 12 subjects "
+                              "(bench/bootstrap_coverage.py)."),
         ("Covariate-adjusted contrasts", "covariates enter the mixed model only: for a contrast with a speed "
                                         "covariate the paired columns compare subject means pooled over each "
                                         "level's own speeds (unadjusted), and the speed-adjusted direction effect "
                                         "is the mixed-model estimate (lmm_*), extrapolated where the directions' "
                                         "speeds do not overlap."),
         ("Equivalence", "TOST (statsmodels ttost_paired) on subject means within ± the smallest effect size of "
-                        "interest set in config (stats.sesoi), 90 % CI (docs/methods.md §6.4)."),
-        ("Waveforms", "SPM1D paired t on subject-mean curves, Šidák within a knee and an EMG family "
+                        "interest set in config (stats.sesoi), 90 % CI, per test (docs/methods.md §6.4)."),
+        ("Waveforms", "SPM1D paired t on subject-mean curves: a one-sample SPM{t} of the difference curves at "
+                      "every node (spm1d.stats.ttest(ya − yb)); nodes where the differences have zero variance are "
+                      "named and left out of the random field; Šidák within a knee and an EMG family "
                       "(docs/methods.md §6.1); see the waveform section."),
         ("Meta-analysis", "random-effects pooling of Hedges' g (BW − FW) from published means/SDs and this run's "
-                          "datasets, walking and running apart (docs/methods.md §6.6)."),
-        ("Claims", "verdict rule fixed in config/claims.yaml before the data are seen (docs/methods.md §8)."),
+                          "datasets, with Hartung-Knapp-Sidik-Jonkman t intervals (k − 1 df), only for strata with "
+                          "at least 3 studies; walking and running, and speed-matched, not matched and not reported "
+                          "speed matching, are separate strata (docs/methods.md §6.6)."),
+        ("Plausibility rules", "a per-cycle rule that fails flags only the measure family it governs (e.g. every "
+                               "patellofemoral value of that cycle), never the cycle's kinematics, EMG or other "
+                               "measures; the QC section counts per condition how many cycles each rule flagged and "
+                               "warns when the rates differ between the two levels of a contrast (docs/methods.md "
+                               "§1.7). Unit and sign checks act on whole trials and stop the run."),
+        ("Claims", "verdict rule fixed in config/claims.yaml before the data are seen; the claims are one "
+                   "confirmatory family with Bonferroni-adjusted intervals, and a claim whose interval lies inside "
+                   "± its smallest effect size of interest is 'negligible', not supported (docs/methods.md §8)."),
     ]))
     names = sorted(measures["measure"].unique()) if len(measures) else []
     rows = []
@@ -299,7 +334,7 @@ def _methods(config, contrasts, measures, references) -> Section:
     return s
 
 
-def _qc(trials, cycles, quality, exclusions) -> Section:
+def _qc(trials, cycles, quality, exclusions, flags=None, balance=None) -> Section:
     s = Section("Quality control")
     if len(trials):
         cols = [c for c in ("dataset", "subject", "trial", "condition", "direction", "speed_mps", "mass_kg",
@@ -330,7 +365,33 @@ def _qc(trials, cycles, quality, exclusions) -> Section:
                          exclusions))
     else:
         s.paragraphs.append("Every subject had data at both levels of every test it entered.")
+    _plausibility_qc(s, flags, balance)
     return s
+
+
+def _plausibility_qc(s: Section, flags: pd.DataFrame | None, balance: pd.DataFrame | None) -> None:
+    """Cycles flagged by each plausibility rule per condition, and their balance within each contrast."""
+    if flags is None or len(flags) == 0:
+        return
+    s.paragraphs.append("Plausibility rules (docs/methods.md §1.7): a rule that fails flags only the measure "
+                        "family named in 'flags' for that cycle; those values are left out of every analysis, the "
+                        "cycle's other measures are kept. Cycles checked and flagged per condition:")
+    s.tables.append(("Plausibility flags per condition", flags[["dataset", "condition", "rule", "flags", "n_cycles",
+                                                               "n_flagged", "pct_flagged"]]))
+    if balance is None or len(balance) == 0:
+        return
+    warn = balance[balance["warning"].astype(bool)]
+    if len(warn):
+        for note in warn["note"]:
+            s.paragraphs.append(f"{note}.")
+    else:
+        s.paragraphs.append("No rule flagged cycles at different rates in the two levels of a contrast (Fisher's "
+                            "exact test p >= 0.05 and a difference below 5 percentage points everywhere).")
+    shown = balance[(balance["flagged_a"] + balance["flagged_b"]) > 0]
+    if len(shown):
+        s.tables.append(("Plausibility flags by contrast level (rules that flagged at least one cycle)",
+                         shown[["contrast", "dataset", "rule", "n_a", "flagged_a", "pct_a", "n_b", "flagged_b",
+                                "pct_b", "p_fisher", "warning"]]))
 
 
 def _results(results, contrasts, alpha) -> Section:
@@ -338,23 +399,33 @@ def _results(results, contrasts, alpha) -> Section:
     if results.empty:
         s.paragraphs.append("No contrast applies to the data of this run.")
         return s
-    cols = ["dataset", "measure", "unit", "n_subjects", "mean_a", "mean_b", "mean_diff", "ci_low", "ci_high",
-            "dz", "dz_ci_low", "dz_ci_high", "g_av", "p_t", "p_wilcoxon", "p_holm", "lmm_estimate", "lmm_ci_low",
-            "lmm_ci_high", "lmm_boot_ci_low", "lmm_boot_ci_high", "lmm_p", "lmm_p_holm", "lmm_random_effects",
-            "lmm_speed_mps_estimate", "lmm_speed_mps_ci_low", "lmm_speed_mps_ci_high"]
+    cols = ["dataset", "measure", "unit", "role", "n_subjects", "mean_a", "mean_b", "mean_diff", "ci_low",
+            "ci_high", "dz", "dz_ci_low", "dz_ci_high", "g_av", "p_t", "p_wilcoxon", "p_holm", "lmm_estimate",
+            "lmm_se", "lmm_df", "lmm_ci_low", "lmm_ci_high", "lmm_boot_ci_low", "lmm_boot_ci_high", "lmm_p",
+            "lmm_p_holm", "lmm_random_effects", "lmm_speed_mps_estimate", "lmm_speed_mps_ci_low",
+            "lmm_speed_mps_ci_high"]
     for c in contrasts:
         r = results[results["contrast"] == c.id]
         if r.empty:
             continue
         sub = Section(c.label)
-        sub.paragraphs.append(f"Effect = {c.levels[0]} − {c.levels[1]} ({c.describe()}). mean_a/mean_b: means "
-                              "of subject means; CI: 95 %; p_holm: Holm-adjusted paired-t p within family "
-                              f"'{c.family}'; lmm_*: mixed-model estimate, Wald and cluster-bootstrap CIs.")
+        tested = r[r["role"] == "tested"] if "role" in r.columns else r
+        m = int(tested["m_family"].max()) if "m_family" in tested.columns and len(tested) else len(tested)
+        sub.paragraphs.append(
+            f"Effect = {c.levels[0]} − {c.levels[1]} ({c.describe()}). mean_a/mean_b: means of subject means. "
+            f"Every CI is a per-test {100 * (1 - alpha):g} % interval, not adjusted for multiplicity. p_holm: "
+            f"paired-t p Holm-adjusted within family '{c.family}' and dataset (over {m} tests per dataset); "
+            "lmm_p_holm: the same for the mixed model. lmm_*: mixed-model estimate with lme4's SE (sigma² "
+            "(X'V⁻¹X)⁻¹ at the REML estimate), t interval and p with Satterthwaite df (lmm_df), the random-effects "
+            "structure used (lmm_random_effects) and a cluster bootstrap-t interval (lmm_boot_ci_*). "
+            "role = derived: an algebraic function of a tested measure, reported but not tested "
+            "(contrasts table: tested_as).")
         sub.tables.append(("", r[[k for k in cols if k in r.columns and r[k].notna().any()]]))
         if "sesoi" in r.columns and r["sesoi"].notna().any():
             eq = r[r["sesoi"].notna()][["dataset", "measure", "unit", "mean_diff", "sesoi", "tost_ci90_low",
                                         "tost_ci90_high", "tost_p", "equivalent"]]
-            sub.tables.append(("Equivalence (TOST within ± the smallest effect size of interest; 90 % CI)", eq))
+            sub.tables.append(("Equivalence (TOST within ± the smallest effect size of interest; per-test 90 % CI, "
+                               "no multiplicity adjustment)", eq))
         notes = r.loc[r["lmm_note"].fillna("") != "", ["dataset", "measure", "lmm_note"]] \
             if "lmm_note" in r.columns else pd.DataFrame()
         if len(notes):
@@ -395,12 +466,21 @@ def _scorecard(claims: pd.DataFrame, config) -> Section:
     if claims.empty:
         s.paragraphs.append("No claims configured (config key 'claims').")
         return s
-    s.paragraphs.append("Popular claims about backward walking, each stated as a measure, a contrast and an "
-                        "expected direction in config/claims.yaml, with the verdict rule fixed there before the "
-                        "data were seen (estimate: " + str(claims["estimate_kind"].iloc[0]) + " difference BW − FW "
-                        "with its 95 % CI; equivalence by TOST within ± the smallest effect size of interest).")
-    s.tables.append(("", claims[["claim", "dataset", "measure", "unit", "expected", "estimate", "ci_low",
-                                 "ci_high", "n_subjects", "verdict", "reason"]]))
+    tested = claims[claims["verdict"] != "not testable"]
+    m = int(tested["m"].max()) if "m" in claims.columns and len(tested) else 0
+    level = f"{100 * float(tested['ci_level'].iloc[0]):.4g} %" if m else "n/a"
+    s.paragraphs.append("Popular claims about backward walking, each stated as a measure, a BW vs FW contrast, an "
+                        "expected direction and a smallest effect size of interest (SESOI) in config/claims.yaml, "
+                        "with the verdict rule fixed there before the data were seen (estimate: "
+                        + str(claims["estimate_kind"].iloc[0]) + " difference BW − FW). The claims are one "
+                        f"confirmatory family of m = {m} tests: every interval below is Bonferroni-adjusted "
+                        f"({level} t interval; p_bonferroni = min(1, m p)), so the intervals hold together with "
+                        "95 % confidence. A claim whose interval lies inside ± its SESOI is 'negligible' (the "
+                        "effect is too small to matter, even if it excludes 0); an equivalence claim is "
+                        "supported when its interval lies inside ± the SESOI.")
+    cols = ["claim", "dataset", "measure", "unit", "expected", "sesoi", "estimate", "ci_low", "ci_high",
+            "p_bonferroni", "n_subjects", "verdict", "reason"]
+    s.tables.append(("", claims[[c for c in cols if c in claims.columns]]))
     return s
 
 
@@ -434,22 +514,27 @@ def _meta_analysis(studies: pd.DataFrame | None, pooled: pd.DataFrame | None, co
         f"Hedges' g of BW − FW from published group means and SDs ({meta.get('literature')}; where in each paper "
         "every number was read is recorded there) and from this run's datasets (contrast(s) "
         f"{', '.join(meta.get('contrasts', []))}: subject means with the observed FW-BW correlation), pooled "
-        f"per measure with a random-effects model ({method} tau², statsmodels; docs/methods.md §6.6). Published "
-        f"paired designs do not report their correlation: r = {meta.get('assumed_r')} is assumed "
-        "(Follmann et al. 1992), which sets their variances and weights but not their g. Walking and running are "
-        f"separate strata and never pooled together; a stratum with fewer than {meta.get('min_studies')} studies "
-        "is listed but not pooled. With two or three studies tau² and the normal-based pooled CI are imprecise "
-        "(no Hartung-Knapp adjustment).")
+        f"per measure with a random-effects model ({method} tau², statsmodels; docs/methods.md §6.6) and a "
+        "Hartung-Knapp-Sidik-Jonkman 95 % interval (t with k − 1 df, Hartung & Knapp 2001; Sidik & Jonkman "
+        "2002), which keeps its coverage with few studies. Published paired designs do not report their "
+        f"correlation: r = {meta.get('assumed_r')} is assumed (Follmann et al. 1992), which sets their variances "
+        "and weights but not their g. Strata are never pooled together: walking and running, and within each, "
+        "studies with forward and backward at the same speed, at different speeds, and with speed matching not "
+        f"reported. A stratum with fewer than {meta.get('min_studies')} studies is listed but not pooled. Study "
+        "CIs are each study's own normal 95 % interval.")
     if studies.empty:
         s.paragraphs.append("No published or dataset effect maps to a measure of this pipeline.")
         return s
-    walking = studies[studies["stratum"] == "walking"]
+    walking = studies[studies["activity"] == "walking"] if "activity" in studies.columns \
+        else studies[studies["stratum"].astype(str).str.startswith("walking")]
     if walking.empty or not (walking["source"] == "literature").any():
         s.paragraphs.append("No published study of backward WALKING reports group means and SDs usable for a "
                             "standardised mean difference; the published evidence here is from backward running, "
                             "a different task (higher loads, different technique), shown for context only.")
-    s.tables.append(("Pooled estimates", pooled[["measure", "stratum", "k", "k_literature", "k_dataset", "effect",
-                                                 "ci_low", "ci_high", "tau2", "i2", "p_q", "note"]]))
+    s.tables.append(("Pooled estimates (Hartung-Knapp-Sidik-Jonkman 95 % CI, df = k − 1)",
+                     pooled[[c for c in ("measure", "stratum", "k", "k_literature", "k_dataset", "effect", "df",
+                                         "ci_low", "ci_high", "p", "tau2", "i2", "p_q", "note")
+                             if c in pooled.columns]]))
     s.tables.append(("Studies and datasets", studies[["measure", "stratum", "label", "source", "n", "effect",
                                                       "ci_low", "ci_high", "weight", "note"]]))
     return s
@@ -480,11 +565,15 @@ def _waveform_stats(spm: pd.DataFrame, clusters: pd.DataFrame, contrasts: Sequen
     s = Section("Waveform statistics (SPM1D)")
     s.paragraphs.append(
         "Paired SPM{t} on subject-mean time-normalised curves (one curve per subject and level, all kept cycles "
-        "of both sides averaged; two-tailed; random-field-theory threshold and cluster p values, Pataky 2012; "
-        "docs/methods.md §6.1). Two families per contrast and dataset, each at the family-wise alpha with the "
-        "Šidák per-test level 1 − (1 − alpha)^(1/m): 'knee' (knee angle, moments, vertical GRF, patellofemoral "
-        "force and stress) and 'emg' (one envelope per muscle). Cluster extents are in % of the cycle domain (stride or "
-        "stance). Covariate-adjusted contrasts have no waveform test (spm1d has no paired ANCOVA).")
+        "of both sides averaged): a one-sample SPM{t} of the subject-wise difference curves a − b at every node "
+        "(spm1d.stats.ttest(ya − yb); two-tailed; random-field-theory threshold and cluster p values, Pataky "
+        "2012; docs/methods.md §6.1). A level that is constant across subjects at some nodes (patellofemoral "
+        "stress clamped at 0) is tested like any node; only nodes where the differences themselves have zero "
+        "variance have no t statistic, and they are listed (untested_nodes). Two families per contrast and "
+        "dataset, each at the family-wise alpha with the Šidák per-test level 1 − (1 − alpha)^(1/m): 'knee' (knee "
+        "angle, moments, vertical GRF, patellofemoral force and stress) and 'emg' (one envelope per muscle); no "
+        "correction across families, contrasts or datasets. Cluster extents are in % of the cycle domain (stride "
+        "or stance). Covariate-adjusted contrasts have no waveform test (spm1d has no paired ANCOVA).")
     covariate = [c.label for c in contrasts if c.covariates]
     if spm.empty:
         s.paragraphs.append("No waveform test was run: no contrast without covariates has curves at both levels "
