@@ -67,6 +67,8 @@ _GTOL = 1e-6
 SE_METHOD = "lme4 vcov: sigma^2 (X'V^-1 X)^-1 at the REML estimate"
 DF_METHOD = "Satterthwaite (lmerTest)"
 BOOT_METHOD = "cluster bootstrap-t (subjects resampled, studentized by the lme4 SE of each refit)"
+_BOOT_METHODS = {"t": BOOT_METHOD,
+                 "percentile": "cluster bootstrap percentile (subjects resampled; for comparison only)"}
 
 
 # ======================================================================
@@ -207,7 +209,8 @@ def _variance_components(fit: _Fit) -> dict:
     return out
 
 
-def _bootstrap_t(fit: _Fit, *, n_boot: int, seed: int, alpha: float, G: int) -> tuple[np.ndarray, np.ndarray, int]:
+def _bootstrap_t(fit: _Fit, *, n_boot: int, seed: int, alpha: float, G: int,
+                 interval: str = "t") -> tuple[np.ndarray, np.ndarray, int]:
     """Cluster bootstrap-t CIs of all fixed effects (except the intercept) [Davison1997]_ [Cameron2008]_.
 
     Subjects are drawn with replacement (a subject drawn twice counts as two subjects), the same
@@ -215,7 +218,8 @@ def _bootstrap_t(fit: _Fit, *, n_boot: int, seed: int, alpha: float, G: int) -> 
     converge or end on the boundary are refitted from the neutral starts too, lowest criterion
     wins), and for each fixed effect
     ``t*_b = (beta*_b - beta_hat) / se*_b``; the interval is
-    ``[beta_hat - t*_(1-alpha/2) se, beta_hat - t*_(alpha/2) se]``.
+    ``[beta_hat - t*_(1-alpha/2) se, beta_hat - t*_(alpha/2) se]``. ``interval="percentile"``
+    returns the ``alpha/2`` and ``1 - alpha/2`` quantiles of ``beta*`` instead (for comparison).
     """
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, G, size=(n_boot, G))
@@ -243,7 +247,9 @@ def _bootstrap_t(fit: _Fit, *, n_boot: int, seed: int, alpha: float, G: int) -> 
     n_ok = int(ok.sum())
     p = fit.beta.size
     lo, hi = np.full(p - 1, np.nan), np.full(p - 1, np.nan)
-    if n_ok >= 2:
+    if n_ok >= 2 and interval == "percentile":
+        lo, hi = np.quantile(beta[ok][:, 1:], [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
+    elif n_ok >= 2:
         se = np.sqrt(np.diag(fit.vcov))[1:]
         tstar = (beta[ok][:, 1:] - fit.beta[1:]) / np.sqrt(se2[ok][:, 1:])
         qs = np.quantile(tstar, [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
@@ -257,7 +263,8 @@ def _bootstrap_t(fit: _Fit, *, n_boot: int, seed: int, alpha: float, G: int) -> 
 def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence,
                 subject: str, covariates: Sequence[str] = (), random_slope: bool | str = "auto",
                 alpha: float = 0.05, n_boot: int = 1000, seed: int = 0,
-                min_subjects_slope: int = 6, confound_r: float = 0.9, crosscheck: bool = True) -> pd.DataFrame:
+                min_subjects_slope: int = 6, confound_r: float = 0.9, crosscheck: bool = True,
+                boot_interval: str = "t") -> pd.DataFrame:
     """Fixed effect of a two-level factor (and covariates) from a linear mixed model, as lme4/lmerTest.
 
     Model (docs/methods.md §6.2)::
@@ -314,6 +321,10 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
     crosscheck : bool, keyword-only
         Also fit statsmodels MixedLM and use its optimum if it is better
         (default True; False is for simulations).
+    boot_interval : {"t", "percentile"}, keyword-only
+        Cluster bootstrap-t (default) or, for comparison only, the
+        percentile interval (it under-covers with about 12 subjects; see
+        ``bench/bootstrap_coverage.py``).
 
     Returns
     -------
@@ -398,6 +409,8 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
         raise ValueError(f"mixed_model: min_subjects_slope must be an integer >= 3; got {min_subjects_slope!r}")
     if not isinstance(crosscheck, bool):
         raise ValueError(f"mixed_model: crosscheck must be True or False; got {crosscheck!r}")
+    if boot_interval not in _BOOT_METHODS:
+        raise ValueError(f"mixed_model: boot_interval must be one of {sorted(_BOOT_METHODS)}; got {boot_interval!r}")
     n_boot, seed = int(n_boot), int(seed)
     level, reference = levels[0], levels[1]
     notes: list[str] = []
@@ -549,7 +562,8 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
     boot_hi = np.full(p_fe - 1, np.nan)
     n_boot_ok = 0
     if n_boot > 0:
-        boot_lo, boot_hi, n_boot_ok = _bootstrap_t(fit, n_boot=n_boot, seed=seed, alpha=alpha, G=G)
+        boot_lo, boot_hi, n_boot_ok = _bootstrap_t(fit, n_boot=n_boot, seed=seed, alpha=alpha, G=G,
+                                                   interval=boot_interval)
         if n_boot_ok < n_boot:
             notes.append(f"{n_boot - n_boot_ok} of {n_boot} bootstrap refits failed or did not converge "
                          "and were excluded")
@@ -575,6 +589,6 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
                          level=str(level), reference=str(reference), alpha=alpha,
                          n_dropped=n_dropped, n_boot_ok=n_boot_ok, singular=fit.singular,
                          se_method=SE_METHOD, df_method=DF_METHOD,
-                         boot_method=BOOT_METHOD if n_boot > 0 else "",
+                         boot_method=_BOOT_METHODS[boot_interval] if n_boot > 0 else "",
                          fitter=fit.fitter, reml_criterion=float(fit.dev), **vc))
     return pd.DataFrame(rows, columns=_MIXED_COLUMNS)
