@@ -47,7 +47,7 @@ import pandas as pd
 import statsmodels.formula.api as smf
 from scipy import stats
 
-from retrogait.stats import _reml
+import retrogait.stats._reml as _reml
 from retrogait.stats.paired import _check_alpha
 
 __all__ = ["mixed_model", "SINGULAR_TOL", "SE_METHOD", "DF_METHOD", "BOOT_METHOD"]
