@@ -23,11 +23,11 @@ Seeds are fixed (data set i of every scenario uses ``numpy.random.default_rng(i)
 bootstrap seed ``1000 + i``), so a rerun gives the same numbers. Results go to
 ``bench/results/bootstrap_coverage.json`` (``--no-write`` to skip). The
 Monte-Carlo standard error of a coverage near 0.95 is about
-``sqrt(0.95 x 0.05 / reps)`` (0.011 at 400 repetitions).
+``sqrt(0.95 x 0.05 / reps)`` (0.013 at 300 repetitions).
 
 Usage::
 
-    .venv/bin/python bench/bootstrap_coverage.py                 # 400 reps, 499 resamples (~30 min CPU)
+    .venv/bin/python bench/bootstrap_coverage.py                 # 300 reps, 399 resamples (~20 min CPU)
     .venv/bin/python bench/bootstrap_coverage.py --reps 50 --boot 199 --no-write   # smoke check
 """
 
@@ -102,8 +102,8 @@ def run(reps: int, n_boot: int) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--reps", type=int, default=400, help="simulated data sets per scenario (default 400)")
-    ap.add_argument("--boot", type=int, default=499, help="bootstrap resamples per data set (default 499)")
+    ap.add_argument("--reps", type=int, default=300, help="simulated data sets per scenario (default 300)")
+    ap.add_argument("--boot", type=int, default=399, help="bootstrap resamples per data set (default 399)")
     ap.add_argument("--no-write", action="store_true", help="print only; do not write bench/results/")
     args = ap.parse_args(argv)
     results = run(args.reps, args.boot)

@@ -69,8 +69,12 @@ def test_report_exists_and_is_self_contained(esmac):
     assert "SPM1D, knee: Turn vs straight" in html and "SPM1D, knee: Backward" not in html
     # meta-analysis: no backward-walking data here, so published (running) studies only, and said so
     studies = pd.read_parquet(work / "reports" / "tables" / "meta_studies.parquet")
-    assert set(studies["source"]) == {"literature"} and set(studies["stratum"]) == {"running"}
+    assert set(studies["source"]) == {"literature"} and set(studies["activity"]) == {"running"}
+    assert set(studies["stratum"]) == {"running, speed-matched", "running, speed not matched"}
     assert "No published study of backward WALKING" in html
+    assert "Hartung-Knapp-Sidik-Jonkman" in html
+    # plausibility flags per condition and their balance within the contrast are reported
+    assert "Plausibility flags per condition" in html
 
 
 def test_tables_cover_12_subjects_and_both_conditions(esmac):
@@ -115,6 +119,17 @@ def test_contrast_table_has_stable_columns(esmac):
     row = res[res["measure"] == "knee_extensor_moment_peak"].iloc[0]
     assert row["n_subjects"] == 12 and row["level_a"] == "turn" and row["level_b"] == "straight"
     assert row["ci_low"] <= row["mean_diff"] <= row["ci_high"]
+    # every mixed-model row states its df, SE method and random-effects structure
+    fitted = res[res["lmm_estimate"].notna()]
+    assert len(fitted) == len(res)
+    assert fitted["lmm_df"].gt(0).all() and fitted["lmm_df_method"].eq("Satterthwaite (lmerTest)").all()
+    assert fitted["lmm_se_method"].str.startswith("lme4 vcov").all()
+    assert fitted["lmm_random_effects"].isin(["intercept", "intercept+slope"]).all()
+    # one Holm family per contrast and dataset; tied measures reported as derived
+    derived = set(res.loc[res["role"] == "derived", "measure"])
+    assert {"pfj_force_peak_n", "cadence", "kam_peak1_bwht"} <= derived
+    assert "stride_length" not in derived  # overground: measured from the markers, its own test
+    assert res.loc[res["role"] == "tested", "p_adjustment"].str.startswith("Holm over").all()
 
 
 def test_second_run_does_nothing_and_says_so(esmac):

@@ -110,11 +110,12 @@ def test_spm_finds_the_planted_contact_flexion_and_meta_analysis_takes_the_datas
     assert not (spm["contrast"] == "bw_vs_fw_speed_adjusted").any()  # covariate: no SPM, said in the report
     studies = pd.read_parquet(tables / "meta_studies.parquet")
     own = studies[(studies["source"] == "dataset") & (studies["measure"] == "knee_extensor_moment_peak")]
-    assert list(own["stratum"]) == ["walking"] and list(own["contrast"]) == ["bw_vs_fw_0.6"]
+    # the speed-matched contrast: its own stratum, never pooled with unmatched studies
+    assert list(own["stratum"]) == ["walking, speed-matched"] and list(own["contrast"]) == ["bw_vs_fw_0.6"]
     assert own["effect"].iloc[0] < 0  # planted BW - FW = -0.15 N.m/kg
     pooled = pd.read_parquet(tables / "meta_pooled.parquet").set_index(["measure", "stratum"])
-    assert pooled.loc[("knee_extensor_moment_peak", "walking"), "k_dataset"] == 1
-    assert pooled.loc[("knee_extensor_moment_peak", "walking"), "note"].startswith("k=1")
+    assert pooled.loc[("knee_extensor_moment_peak", "walking, speed-matched"), "k_dataset"] == 1
+    assert pooled.loc[("knee_extensor_moment_peak", "walking, speed-matched"), "note"].startswith("k=1: not pooled")
     html = (work / "reports" / "report.html").read_text()
     assert "Waveform statistics (SPM1D)" in html and "Published evidence: meta-analysis" in html
     assert "Forest plot, knee_extensor_moment_peak" in html
