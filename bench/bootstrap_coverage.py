@@ -6,7 +6,10 @@ by :func:`retrogait.stats.mixed_model` exactly as the pipeline does
 (``random_slope="auto"``), and the share of data sets whose interval
 contains the true effect is counted for:
 
-* the cluster bootstrap-t interval (the pipeline's ``boot_ci_*``),
+* the cluster bootstrap-t interval studentized by the cluster-robust SE
+  (the pipeline's ``boot_ci_*``),
+* the cluster bootstrap-t interval studentized by the model-based (lme4) SE
+  (``boot_interval="t_model"``, same resamples),
 * the cluster bootstrap percentile interval (the previous method,
   ``boot_interval="percentile"``, same resamples),
 * the t interval with Satterthwaite df (``ci_*``).
@@ -27,7 +30,7 @@ Monte-Carlo standard error of a coverage near 0.95 is about
 
 Usage::
 
-    .venv/bin/python bench/bootstrap_coverage.py                 # 300 reps, 399 resamples (~20 min CPU)
+    .venv/bin/python bench/bootstrap_coverage.py                 # 300 reps, 399 resamples (~25 min CPU)
     .venv/bin/python bench/bootstrap_coverage.py --reps 50 --boot 199 --no-write   # smoke check
 """
 
@@ -73,7 +76,7 @@ def simulate(seed: int, *, sd_slope: float, n_subj: int = 12, n_per: int = 10) -
 def run(reps: int, n_boot: int) -> dict:
     out = {}
     for name, sc in SCENARIOS.items():
-        hits = {"bootstrap_t": 0, "bootstrap_percentile": 0, "satterthwaite_t": 0}
+        hits = {"bootstrap_t": 0, "bootstrap_t_model_se": 0, "bootstrap_percentile": 0, "satterthwaite_t": 0}
         widths = {k: [] for k in hits}
         slope_kept = 0
         t0 = time.process_time()
@@ -82,9 +85,11 @@ def run(reps: int, n_boot: int) -> dict:
             kw = dict(value="y", factor="level", levels=("a", "b"), subject="subject",
                       random_slope=sc["random_slope"], n_boot=n_boot, seed=1000 + i, crosscheck=False)
             t = mixed_model(d, **kw).iloc[0]
+            tm = mixed_model(d, boot_interval="t_model", **kw).iloc[0]
             p = mixed_model(d, boot_interval="percentile", **kw).iloc[0]
             slope_kept += t["random_effects"] == "intercept+slope"
             for key, lo, hi in (("bootstrap_t", t.boot_ci_low, t.boot_ci_high),
+                                ("bootstrap_t_model_se", tm.boot_ci_low, tm.boot_ci_high),
                                 ("bootstrap_percentile", p.boot_ci_low, p.boot_ci_high),
                                 ("satterthwaite_t", t.ci_low, t.ci_high)):
                 hits[key] += bool(lo <= EFFECT <= hi)

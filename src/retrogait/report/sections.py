@@ -297,9 +297,9 @@ def _methods(config, contrasts, measures, references) -> Section:
                         "§6.2)."),
         ("Cluster bootstrap", f"subject-level cluster bootstrap-t ({boot['n']} resamples, seed {boot['seed']}): "
                               "subjects resampled, the same model refitted by the engine, the CI from the quantiles "
-                              "of (estimate* − estimate)/SE* (Davison & Hinkley 1997 §5.2.1; Cameron, Gelbach & "
-                              "Miller 2008): percentile intervals under-cover with about 12 subjects "
-                              "(bench/bootstrap_coverage.py)."),
+                              "of (estimate* − estimate)/SE*, SE* the cluster-robust (sandwich) SE of each refit "
+                              "(Davison & Hinkley 1997 §5.2.1; Cameron, Gelbach & Miller 2008): percentile "
+                              "intervals under-cover with about 12 subjects (bench/bootstrap_coverage.py)."),
         ("Covariate-adjusted contrasts", "covariates enter the mixed model only: for a contrast with a speed "
                                         "covariate the paired columns compare subject means pooled over each "
                                         "level's own speeds (unadjusted), and the speed-adjusted direction effect "

@@ -31,8 +31,8 @@ References
    the top-level units) and §5.2.1 (studentized bootstrap intervals).
 .. [Cameron2008] Cameron AC, Gelbach JB, Miller DL (2008). Bootstrap-based
    improvements for inference with clustered errors. Rev Econ Stat
-   90:414-427 (percentile cluster bootstraps under-cover with few clusters;
-   bootstrap-t intervals give an asymptotic refinement).
+   90:414-427 (with few clusters, cluster bootstrap-t intervals studentized
+   by the cluster-robust SE give an asymptotic refinement).
 """
 
 from __future__ import annotations
@@ -66,8 +66,9 @@ SINGULAR_TOL = 1e-4
 _GTOL = 1e-6
 SE_METHOD = "lme4 vcov: sigma^2 (X'V^-1 X)^-1 at the REML estimate"
 DF_METHOD = "Satterthwaite (lmerTest)"
-BOOT_METHOD = "cluster bootstrap-t (subjects resampled, studentized by the lme4 SE of each refit)"
+BOOT_METHOD = "cluster bootstrap-t (subjects resampled, studentized by the cluster-robust SE of each refit)"
 _BOOT_METHODS = {"t": BOOT_METHOD,
+                 "t_model": "cluster bootstrap-t studentized by the model-based (lme4) SE (for comparison only)",
                  "percentile": "cluster bootstrap percentile (subjects resampled; for comparison only)"}
 
 
@@ -216,17 +217,22 @@ def _bootstrap_t(fit: _Fit, *, n_boot: int, seed: int, alpha: float, G: int,
     Subjects are drawn with replacement (a subject drawn twice counts as two subjects), the same
     structure is refitted by the engine (start: the full-sample optimum; replicates that do not
     converge or end on the boundary are refitted from the neutral starts too, lowest criterion
-    wins), and for each fixed effect
-    ``t*_b = (beta*_b - beta_hat) / se*_b``; the interval is
-    ``[beta_hat - t*_(1-alpha/2) se, beta_hat - t*_(alpha/2) se]``. ``interval="percentile"``
-    returns the ``alpha/2`` and ``1 - alpha/2`` quantiles of ``beta*`` instead (for comparison).
+    wins), and for each fixed effect ``t*_b = (beta*_b - beta_hat) / se*_b`` with ``se`` the
+    cluster-robust (CR1 sandwich) SE of the GLS estimate (:func:`retrogait.stats._reml.cluster_robust_se`);
+    the interval is ``[beta_hat - t*_(1-alpha/2) se, beta_hat - t*_(alpha/2) se]``. Studentizing by
+    the cluster-robust SE, which is estimated from the same 12-odd clusters as the bootstrap
+    spread, makes the statistic (asymptotically) pivotal; studentizing by the model-based SE does
+    not when the random-effects structure is wrong or its SE has many df, and then the interval
+    under-covers like the percentile one (bench/bootstrap_coverage.py). ``interval="t_model"``
+    studentizes by the model-based SE and ``interval="percentile"`` returns the ``alpha/2`` and
+    ``1 - alpha/2`` quantiles of ``beta*`` (both for comparison only).
     """
     rng = np.random.default_rng(seed)
     draws = rng.integers(0, G, size=(n_boot, G))
     W = np.zeros((n_boot, G))
     np.add.at(W, (np.repeat(np.arange(n_boot), G), draws.ravel()), 1.0)
     res = _reml.fit_reml(np.repeat(fit.theta[None, :], n_boot, axis=0), fit.S, W, gtol=_GTOL)
-    beta, se2, dev = res["beta"], res["se2"], np.where(res["converged"], res["dev"], np.inf)
+    beta, theta, dev = res["beta"], res["theta"], np.where(res["converged"], res["dev"], np.inf)
     # a random-slope criterion can have a local minimum on the boundary: replicates that did not
     # converge or ended singular are refitted from the neutral starts; the lowest criterion wins
     r, c = np.tril_indices(fit.q)
@@ -240,18 +246,29 @@ def _bootstrap_t(fit: _Fit, *, n_boot: int, seed: int, alpha: float, G: int,
         pick = j + ns * np.arange(redo.size)
         better = d2[np.arange(redo.size), j] < dev[redo]
         beta[redo[better]] = r2["beta"][pick[better]]
-        se2[redo[better]] = r2["se2"][pick[better]]
+        theta[redo[better]] = r2["theta"][pick[better]]
         dev[redo[better]] = d2[np.arange(redo.size), j][better]
     ok = np.isfinite(dev)
-    ok &= np.all(np.isfinite(se2[:, 1:]) & (se2[:, 1:] > 0), axis=1) & np.all(np.isfinite(beta), axis=1)
+    se_b = _reml.cluster_robust_se(theta, fit.S, W)
+    if interval == "t_model":
+        fin = _reml.reml_eval(theta, fit.S, W)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            se2_model = (fin["r2"] / (fin["N"] - fit.S["p"]))[:, None] * np.diagonal(fin["XtVXinv"], axis1=1, axis2=2)
+        se_b = np.sqrt(se2_model)
+    ok &= np.all(np.isfinite(se_b[:, 1:]) & (se_b[:, 1:] > 0), axis=1) & np.all(np.isfinite(beta), axis=1)
     n_ok = int(ok.sum())
     p = fit.beta.size
     lo, hi = np.full(p - 1, np.nan), np.full(p - 1, np.nan)
     if n_ok >= 2 and interval == "percentile":
         lo, hi = np.quantile(beta[ok][:, 1:], [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
-    elif n_ok >= 2:
+    elif n_ok >= 2 and interval == "t_model":
         se = np.sqrt(np.diag(fit.vcov))[1:]
-        tstar = (beta[ok][:, 1:] - fit.beta[1:]) / np.sqrt(se2[ok][:, 1:])
+        tstar = (beta[ok][:, 1:] - fit.beta[1:]) / np.sqrt(se2_model[ok][:, 1:])
+        qs = np.quantile(tstar, [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
+        lo, hi = fit.beta[1:] - qs[1] * se, fit.beta[1:] - qs[0] * se
+    elif n_ok >= 2:
+        se = _reml.cluster_robust_se(fit.theta[None, :], fit.S, np.ones((1, G)))[0, 1:]
+        tstar = (beta[ok][:, 1:] - fit.beta[1:]) / se_b[ok][:, 1:]
         qs = np.quantile(tstar, [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
         lo, hi = fit.beta[1:] - qs[1] * se, fit.beta[1:] - qs[0] * se
     return lo, hi, n_ok
@@ -321,9 +338,10 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
     crosscheck : bool, keyword-only
         Also fit statsmodels MixedLM and use its optimum if it is better
         (default True; False is for simulations).
-    boot_interval : {"t", "percentile"}, keyword-only
-        Cluster bootstrap-t (default) or, for comparison only, the
-        percentile interval (it under-covers with about 12 subjects; see
+    boot_interval : {"t", "t_model", "percentile"}, keyword-only
+        Cluster bootstrap-t studentized by the cluster-robust SE (default)
+        or, for comparison only, studentized by the model-based SE, or the
+        percentile interval (both under-cover with about 12 subjects; see
         ``bench/bootstrap_coverage.py``).
 
     Returns
@@ -377,9 +395,10 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
 
     *Cluster bootstrap-t* [Davison1997]_ [Field2007]_ [Cameron2008]_:
     subjects are resampled, the same structure is refitted by the engine,
-    and the CI uses the quantiles of the studentized refit estimates
-    (percentile intervals under-cover with about 12 subjects; see
-    ``bench/bootstrap_coverage.py`` for the coverage of both).
+    and the CI uses the quantiles of the refit estimates studentized by
+    their cluster-robust SE (percentile intervals, and bootstrap-t intervals
+    studentized by the model-based SE, under-cover with about 12 subjects;
+    see ``bench/bootstrap_coverage.py`` for the coverage of each).
     """
     # ------------------------------------------------------------ inputs
     if not isinstance(data, pd.DataFrame):

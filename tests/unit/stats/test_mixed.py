@@ -398,3 +398,35 @@ def test_a_better_statsmodels_optimum_wins_and_is_named(monkeypatch):
     out = fit(simulate(13), random_slope=False, n_boot=0)
     assert (out.fitter == "statsmodels MixedLM").all()
     assert "statsmodels MixedLM reached the higher REML log-likelihood" in out.note.iloc[0]
+
+
+def test_cluster_robust_se_is_the_sandwich():
+    """At theta = 0 the GLS estimate is OLS and the cluster-robust SE is the CR1 sandwich
+    G/(G-1) (X'X)^-1 (sum_i X_i'e_i e_i'X_i) (X'X)^-1; a subject drawn twice counts twice."""
+    df = simulate(14, sd_slope=0.5)
+    X = np.column_stack([np.ones(len(df)), (df.direction == "BW").to_numpy(float), df.speed.to_numpy()])
+    y = df.y.to_numpy()
+    labels, groups = np.unique(df.subject, return_inverse=True)
+    G = labels.size
+    S = _reml.suff_stats(y, X, X[:, :1], groups, G)
+    w = np.ones(G)
+    w[3], w[5] = 2.0, 0.0
+    b = np.linalg.solve((X.T * w[groups]) @ X, (X.T * w[groups]) @ y)
+    e = y - X @ b
+    meat = sum(w[k] * np.outer(X[groups == k].T @ e[groups == k], X[groups == k].T @ e[groups == k])
+               for k in range(G))
+    bread = np.linalg.inv((X.T * w[groups]) @ X)
+    ref = np.sqrt(np.diag(w.sum() / (w.sum() - 1) * bread @ meat @ bread))
+    got = _reml.cluster_robust_se(np.zeros((1, 1)), S, w[None, :])[0]
+    np.testing.assert_allclose(got, ref, rtol=1e-10)
+
+
+def test_bootstrap_interval_options():
+    df = simulate(15, sd_slope=0.6)
+    outs = {k: fit(df, n_boot=200, seed=3, boot_interval=k) for k in ("t", "t_model", "percentile")}
+    assert outs["t"].boot_method.iloc[0].startswith("cluster bootstrap-t (subjects resampled, studentized by the "
+                                                    "cluster-robust SE")
+    assert "for comparison only" in outs["percentile"].boot_method.iloc[0]
+    assert len({round(o.boot_ci_low.iloc[0], 12) for o in outs.values()}) == 3
+    with pytest.raises(ValueError, match="boot_interval"):
+        fit(df, boot_interval="bca")
