@@ -150,7 +150,11 @@ def read_bvh(path: str | os.PathLike) -> BvhMotion:
         The file cannot be parsed (the message names the file and bvhio's
         reason) or has no frames.
     """
-    import bvhio  # imported here: only BVH datasets need it
+    import warnings
+
+    with warnings.catch_warnings():  # bvhio imports PyGLM as "glm", which PyGLM >= 2.8 flags as pending deprecation
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        import bvhio  # imported here: only BVH datasets need it
 
     path = Path(path)
     try:
