@@ -32,7 +32,7 @@ _M = [
     Measure("stride_length", "m", "stride", "distance travelled in one stride: belt speed x stride time on a "
             "treadmill, foot-centre marker displacement overground", "-"),
     Measure("walking_speed", "m/s", "stride", "horizontal displacement of the pelvis (root) over the stride / "
-            "stride time overground; belt speed on a treadmill", "docs/methods.md §4.7"),
+            "stride time overground; belt speed on a treadmill", "docs/methods.md §4.5, 4.7"),
     Measure("foot_angle_at_contact", "deg", "contact",
             "heel-toe line vs the horizontal at foot strike, minus its median over 33-67 % of the same stance "
             "(foot flat): positive toe up (heel-first landing), negative toe down (toe-first)",
@@ -49,7 +49,7 @@ _M = [
             "docs/methods.md §0.2"),
     Measure("knee_extension_excursion_stance", "deg", "stance",
             "knee flexion at foot strike minus knee flexion at foot off: positive when the knee straightens "
-            "through stance", "docs/methods.md §4.8"),
+            "through stance", "docs/methods.md §4.6"),
     Measure("knee_flexion_mean_stance", "deg", "stance", "mean knee flexion over stance (time average)",
             "docs/methods.md §0.2"),
     Measure("knee_flexion_rom_stance", "deg", "stance", "max - min knee flexion in stance", "docs/methods.md §0.2"),
