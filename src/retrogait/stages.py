@@ -342,6 +342,7 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                                                     "waveform_clusters": inputs["waveform_clusters"][0],
                                                     **{k: inputs[k][0] for k in ("meta_studies", "meta_pooled")
                                                        if k in inputs}},
-                              figures=inputs["figures"])
+                              figures=inputs["figures"],
+                              dataset_limitations={d: run.adapter(d).limitations() for d in run.datasets})
     render_report(title=run.config["report"]["title"], question=QUESTION, sections=sections,
                   software=software_versions(lock_status(Path(root) / LOCK_FILE)), output=output)

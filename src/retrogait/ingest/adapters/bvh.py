@@ -108,6 +108,16 @@ class BVHAdapter(Adapter):
     def config_files(self) -> list[str]:
         return [str(self.spec.options["map"])]
 
+    def limitations(self) -> list[str]:
+        label = self.map["subject"].get("label", "subject")
+        out = [f"{self.spec.id}: BVH joint rotations only (kinematics from forward kinematics of a skeleton): no "
+               "force plates, no EMG and no body mass, so knee moments, knee-load estimates and muscle activity "
+               "are absent for this dataset (not zero); the heel is a point derived from the foot segment "
+               "(docs/methods.md §4.7) and events come from kinematics alone (docs/methods.md §4.9)."]
+        if label != "subject" and not self.map.get("limitations"):
+            out.append(f"{self.spec.id}: the pairing unit of within-subject tests is the {label}, not a person.")
+        return out + [f"{self.spec.id}: {text}" for text in self.map.get("limitations", [])]
+
     # -- planning ------------------------------------------------------------
     def _subject_of(self, f: RawFile) -> str:
         pattern = self.map["subject"]["pattern"]
