@@ -613,7 +613,7 @@ def _limitations(trials, cycles, measures, results, contrasts,
                 p.append("Speed of overground takes (" + ", ".join(sorted(set(measured["dataset"]))) + ") is "
                          "measured from the root trajectory (median over 1 s windows), not imposed: as a "
                          "covariate it is an outcome of the same walking, not a design factor.")
-    if len(cycles) and (cycles["kind"] == "stance").any():
+    if len(cycles) and ((cycles["kind"] == "stance") & (cycles["qc_status"] == "kept")).any():
         p.append("Some cycles are stance phases only (no next foot strike was found), so stride measures "
                  "(stride time, stance %) come from fewer cycles than stance measures.")
     if len(measures) and not measures["measure"].str.startswith("kam_").any():
