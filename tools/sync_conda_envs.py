@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements-lock.txt"
 #: pip name -> conda-forge/bioconda name where they differ
 CONDA_NAMES = {"matplotlib": "matplotlib-base", "snakemake": "snakemake-minimal"}
+#: direct dependencies published on PyPI only (not on conda-forge/bioconda):
+#: pinned in the pip section, with the transitive packages they pin exactly
+PIP_ONLY = {"bvhio": ("pyglm", "spatial-transform")}
 PYTHON = "3.11"
 
 HEADER = {
@@ -58,11 +61,15 @@ def direct_dependencies(pyproject: dict) -> list[str]:
 def render(name: str, lock: dict[str, str], deps: list[str]) -> str:
     lines = [HEADER[name].rstrip("\n"), "channels:", "  - conda-forge", "  - bioconda", "  - nodefaults",
              "dependencies:", f"  - python={PYTHON}"]
+    pip = []
     for dep in deps:
         if dep not in lock:
             sys.exit(f"{dep} is a dependency in pyproject.toml but not in {LOCK.name}: run make lock")
+        if dep in PIP_ONLY:
+            pip += [f"      - {p}=={lock[p]}" for p in (dep, *PIP_ONLY[dep])]
+            continue
         lines.append(f"  - {CONDA_NAMES.get(dep, dep)}=={lock[dep]}")
-    lines += ["  - pip", "  - pip:", f"      - {PIP_SELF[name]}", ""]
+    lines += ["  - pip", "  - pip:", *pip, f"      - {PIP_SELF[name]}", ""]
     return "\n".join(lines)
 
 

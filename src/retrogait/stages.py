@@ -109,7 +109,7 @@ def ingest_subject(config: Mapping[str, Any], *, dataset: str, subject: str,
 
 # units of table columns (identifier columns have none)
 _CYCLE_UNITS = {"speed_mps": "m/s", "fs_s": "s", "fo_s": "s", "next_fs_s": "s", "stance_time_s": "s",
-                "stride_time_s": "s", "stance_pct": "%"}
+                "stride_time_s": "s", "stance_pct": "%", "foot_angle_contact_deg": "deg"}
 _UNITS = {
     "cycles": _CYCLE_UNITS,
     "events_used": {"speed_mps": "m/s", "time_s": "s"},
@@ -183,7 +183,9 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
     trials = tables["trials"]
     if len(notes):
         keys = ["subject", "trial"]
-        trials = trials.merge(notes[keys + ["n_cycles_kept", "n_cycles_rejected", "event_methods", "notes"]]
+        counts = [c for c in notes.columns if c.startswith("n_contacts_")] + \
+            [c for c in ("qc_exclusion",) if c in notes.columns]
+        trials = trials.merge(notes[keys + ["n_cycles_kept", "n_cycles_rejected", *counts, "event_methods", "notes"]]
                               .rename(columns={"notes": "cycle_notes"}), on=keys, how="left")
     tables["trials"] = trials
     tables["subject_means"] = subject_means(tables["measures"])
@@ -340,6 +342,7 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                                                     "waveform_clusters": inputs["waveform_clusters"][0],
                                                     **{k: inputs[k][0] for k in ("meta_studies", "meta_pooled")
                                                        if k in inputs}},
-                              figures=inputs["figures"])
+                              figures=inputs["figures"],
+                              dataset_limitations={d: run.adapter(d).limitations() for d in run.datasets})
     render_report(title=run.config["report"]["title"], question=QUESTION, sections=sections,
                   software=software_versions(lock_status(Path(root) / LOCK_FILE)), output=output)

@@ -31,11 +31,25 @@ _M = [
     Measure("cadence", "steps/min", "stride", "120 / stride time", "-"),
     Measure("stride_length", "m", "stride", "distance travelled in one stride: belt speed x stride time on a "
             "treadmill, foot-centre marker displacement overground", "-"),
+    Measure("walking_speed", "m/s", "stride", "horizontal displacement of the pelvis (root) over the stride / "
+            "stride time overground; belt speed on a treadmill", "docs/methods.md §4.5, 4.7"),
+    Measure("foot_angle_at_contact", "deg", "contact",
+            "heel-toe line vs the horizontal at foot strike, minus its median over 33-67 % of the same stance "
+            "(foot flat): positive toe up (heel-first landing), negative toe down (toe-first)",
+            "docs/methods.md §4.8"),
+    Measure("toe_first_contact", "%", "contact",
+            "100 when the contact is toe-first (foot angle at contact below -events.contact_flat_deg), else 0: "
+            "its mean over cycles is the percentage of toe-first contacts", "docs/methods.md §4.8"),
     Measure("ankle_dorsiflexion_at_contact", "deg", "contact",
             "ankle dorsiflexion at foot strike (negative = plantarflexed, toe-first landing)", "docs/methods.md §0.2"),
     Measure("knee_flexion_at_contact", "deg", "contact", "knee flexion at foot strike (flexion +)", "docs/methods.md §0.2"),
     Measure("knee_flexion_at_toe_off", "deg", "contact", "knee flexion at foot off", "docs/methods.md §0.2"),
     Measure("knee_flexion_peak_stance", "deg", "stance", "maximum knee flexion in stance", "docs/methods.md §0.2"),
+    Measure("knee_flexion_peak_swing", "deg", "stride", "maximum knee flexion in swing (foot off to next foot strike)",
+            "docs/methods.md §0.2"),
+    Measure("knee_extension_excursion_stance", "deg", "stance",
+            "knee flexion at foot strike minus knee flexion at foot off: positive when the knee straightens "
+            "through stance", "docs/methods.md §4.6"),
     Measure("knee_flexion_mean_stance", "deg", "stance", "mean knee flexion over stance (time average)",
             "docs/methods.md §0.2"),
     Measure("knee_flexion_rom_stance", "deg", "stance", "max - min knee flexion in stance", "docs/methods.md §0.2"),

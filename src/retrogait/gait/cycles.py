@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from retrogait.gait.contact import PATTERNS, contact_patterns
 from retrogait.gait.emg import EnvelopeParams, channel_quality, linear_envelope, normalisation_reference, normalise
 from retrogait.gait.events import EventParams, find_cycles
 from retrogait.errors import ConfigError
@@ -155,14 +156,19 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
         result = find_cycles(trial, params=settings.events)
         base = _trial_columns(trial)
         cyc = result.cycles.copy()
+        cyc = pd.concat([cyc, contact_patterns(trial, cyc, flat_deg=settings.events.contact_flat_deg)], axis=1)
         for col, value in reversed(list(base.items())):
             cyc.insert(0, col, value)
         cyc = cyc.rename(columns={"stride_s": "stride_time_s", "stance_s": "stance_time_s"})
         cycle_rows.append(cyc)
         event_rows.append(result.events.assign(**base))
         kept = cyc[cyc["qc_status"] == "kept"]
+        pattern_counts = {f"n_contacts_{p.replace('-', '_')}": int((kept["contact_pattern"] == p).sum())
+                          for p in PATTERNS}
         note_rows.append({**base, "n_cycles_kept": int(len(kept)),
                           "n_cycles_rejected": int((cyc["qc_status"] != "kept").sum()),
+                          **pattern_counts,
+                          "qc_exclusion": "" if len(kept) else _trial_exclusion(cyc, result.notes),
                           "event_methods": ",".join(sorted(kept["event_method"].unique())) if len(kept) else "",
                           "notes": "; ".join(result.notes)})
         if not len(kept):
@@ -179,6 +185,17 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
     quality = pd.DataFrame(quality_rows, columns=_QUALITY_COLUMNS) if not quality_rows else pd.DataFrame(quality_rows)
     return {"cycles": cycles, "events_used": events, "waveforms": waveforms, "emg_quality": quality,
             "emg_references": references, "trial_notes": pd.DataFrame(note_rows)}
+
+
+def _trial_exclusion(cycles: pd.DataFrame, notes: list[str]) -> str:
+    """Why a trial has no kept cycle: the most frequent rejection reason, or the detector's note."""
+    if cycles.empty:
+        return next((n for n in notes if "no usable events" in n), "no gait events found")
+    reasons = cycles["qc_reason"].fillna("").str.split("; ").explode()
+    reasons = reasons[reasons != ""]
+    if reasons.empty:
+        return "no cycle kept"
+    return "all cycles rejected: " + str(reasons.value_counts().index[0])
 
 
 _QUALITY_COLUMNS = ["dataset", "subject", "trial", "condition", "direction", "speed_mps", "surface",

@@ -137,6 +137,16 @@ class EventParams:
     #: Use events stored in the file (after the same checks) where neither
     #: force nor kinematics give the event.
     use_stored: bool = True
+    #: A trial must contain at least one complete stride (foot strike to the
+    #: next foot strike of the same foot); otherwise its stance-only cycles
+    #: are rejected as "too short for a full stride": their events cannot be
+    #: checked against the trial's stride time (section 4.5). [D]
+    require_stride: bool = True
+    #: Foot angle at contact within +/- this band (deg) is a flat-foot
+    #: contact; below it toe-first, above it heel-first (section 4.8). [D]
+    #: the mid-stance reference removes marker offsets; 5 deg is about the
+    #: between-session error of sagittal angles (McGinley et al. 2009).
+    contact_flat_deg: float = 5.0
     # -- further parameters (not in the config schema; defaults are [D]) --
     #: Unloaded-plate offset removed from Fz when smaller than this (N);
     #: ``None`` = never. [D] gaitalytics test_small: offsets -15.6 N (fp4)
@@ -208,7 +218,8 @@ class EventParams:
             raise ConfigError(f"events.stance_pct_range must be [low, high] with 0 <= low < high <= 100, "
                               f"got {self.stance_pct_range!r}")
         object.__setattr__(self, "stance_pct_range", (float(rng[0]), float(rng[1])))
-        for name in ("use_stored", "correct_kinematic_bias"):
+        positive("contact_flat_deg", allow_zero=True)
+        for name in ("use_stored", "correct_kinematic_bias", "require_stride"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"events.{name} must be true or false, got {getattr(self, name)!r}")
 
@@ -1194,7 +1205,8 @@ def build_cycles(events: pd.DataFrame, *, params: EventParams = EventParams(),
     of that side, or a ``stance`` (FS to FO) when there is no next foot
     strike. Checks (docs/methods.md §4.5), each adding a reason to a
     rejected cycle: exactly one foot-off between the foot strikes; stride
-    time within [min_stride_s, max_stride_s]; stance and swing at least
+    time within [min_stride_s, max_stride_s]; with ``require_stride``, at
+    least one stride in the trial; stance and swing at least
     min_stance_s / min_swing_s; stance % within ``stance_pct_range``;
     stride time within the trial median +/- ``stride_tolerance``; where the
     other side has events around the cycle, exactly one contralateral
@@ -1274,6 +1286,13 @@ def build_cycles(events: pd.DataFrame, *, params: EventParams = EventParams(),
                 "stride_s": stride, "stance_s": stance, "stance_pct": pct,
                 "fs_method": methods[0], "fo_method": methods[1], "next_fs_method": methods[2],
             })
+    # a trial without any complete stride: its stance-only cycles cannot be
+    # checked against the trial's stride time (too short for a full stride)
+    if params.require_stride and rows and not any(r["kind"] == "stride" for r in rows):
+        span = float(ev["time_s"].max() - ev["time_s"].min()) if len(ev) else math.nan
+        for r in rows:
+            r["reasons"].append(f"too short for a full stride: no foot strike is followed by the next foot strike "
+                                f"of the same foot (events span {span:.2f} s)")
     # stride time against the trial median (strides passing the other checks)
     good = [r["stride_s"] for r in rows if r["kind"] == "stride" and not r["reasons"]]
     if len(good) >= 2:

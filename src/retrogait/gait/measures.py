@@ -104,6 +104,14 @@ def _cycle_values(trial: Trial, row, pfj: PFJModel) -> tuple[dict[str, float], d
         length, how = _stride_length(trial, row)
         if length is not None:
             v["stride_length"], methods["stride_length"] = length, how
+        speed, how = _walking_speed(trial, row)
+        if speed is not None:
+            v["walking_speed"], methods["walking_speed"] = speed, how
+    angle = float(getattr(row, "foot_angle_contact_deg", np.nan))
+    if np.isfinite(angle):
+        v["foot_angle_at_contact"] = angle
+        v["toe_first_contact"] = 100.0 if getattr(row, "contact_pattern", "") == "toe-first" else 0.0
+        methods["foot_angle_"] = methods["toe_first_"] = "heel and toe trajectories at foot strike vs mid-stance"
     if kin is None:
         return v, methods
     t = kin.time
@@ -114,6 +122,7 @@ def _cycle_values(trial: Trial, row, pfj: PFJModel) -> tuple[dict[str, float], d
         flex = kin.get(f"{side}_knee_flexion")
         v["knee_flexion_at_contact"] = float(np.interp(row.fs_s, t, flex))
         v["knee_flexion_at_toe_off"] = float(np.interp(row.fo_s, t, flex))
+        v["knee_extension_excursion_stance"] = v["knee_flexion_at_contact"] - v["knee_flexion_at_toe_off"]
         fs = flex[stance]
         if np.isfinite(fs).all() and fs.size:
             v["knee_flexion_peak_stance"] = float(fs.max())
@@ -124,6 +133,9 @@ def _cycle_values(trial: Trial, row, pfj: PFJModel) -> tuple[dict[str, float], d
             fw = flex[_window(t, row.fs_s, row.next_fs_s)]
             if np.isfinite(fw).all() and fw.size:
                 v["knee_flexion_rom_stride"] = float(fw.max() - fw.min())
+            sw = flex[_window(t, row.fo_s, row.next_fs_s)]
+            if np.isfinite(sw).all() and sw.size:
+                v["knee_flexion_peak_swing"] = float(sw.max())
     if not row.kinetics_valid:
         return v, methods
     ts = t[stance]
@@ -201,6 +213,27 @@ def _stride_length(trial: Trial, row) -> tuple[float | None, str]:
         pos.append(np.array([(xy[0] + xy[2]) / 2, (xy[1] + xy[3]) / 2]))
     length = float(np.hypot(*(pos[1] - pos[0])))
     return (length, "foot-centre (heel-toe midpoint) displacement between foot strikes") if np.isfinite(length) \
+        else (None, "")
+
+
+def _walking_speed(trial: Trial, row) -> tuple[float | None, str]:
+    """Walking speed over one stride: belt speed on a treadmill, pelvis displacement / stride time overground."""
+    stride_time = row.next_fs_s - row.fs_s
+    if trial.meta.surface == "treadmill":
+        if np.isfinite(trial.meta.speed_mps):
+            return float(trial.meta.speed_mps), "belt speed"
+        return None, ""
+    kin = trial.kinematics
+    cols = ["pelvis_x", "pelvis_y"]
+    if kin is None or not all(kin.has(c) for c in cols) or not stride_time > 0:
+        return None, ""
+    t = kin.time
+    if row.fs_s < t[0] or row.next_fs_s > t[-1]:
+        return None, ""
+    a = np.array([np.interp(row.fs_s, t, kin.get(c)) for c in cols])
+    b = np.array([np.interp(row.next_fs_s, t, kin.get(c)) for c in cols])
+    speed = float(np.hypot(*(b - a)) / stride_time)
+    return (speed, "horizontal pelvis displacement over the stride / stride time") if np.isfinite(speed) \
         else (None, "")
 
 

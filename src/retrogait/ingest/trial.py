@@ -72,8 +72,9 @@ KINEMATIC_UNITS: dict[str, str] = {
 }
 
 #: Marker trajectories used by event detection and lever-arm estimates (m);
-#: ``kjc`` is the knee joint centre of the model (e.g. Plug-in Gait's femur origin).
-MARKERS = ("heel", "toe", "knee", "ankle", "kjc")  # per side; plus side-less "pelvis"
+#: ``kjc``/``hjc`` are the knee/hip joint centres of the model (e.g. Plug-in Gait's
+#: femur origin; the joints of a BVH skeleton).
+MARKERS = ("heel", "toe", "knee", "ankle", "kjc", "hjc")  # per side; plus side-less "pelvis"
 
 #: Canonical muscle names an EMG channel may map to.
 MUSCLES = (
@@ -96,7 +97,7 @@ class TrialMeta:
     direction: str                 # "FW" or "BW" (direction of travel)
     speed_mps: float               # belt or walking speed; NaN when not controlled
     surface: str                   # "overground" or "treadmill"
-    mass_kg: float
+    mass_kg: float                 # NaN when not recorded (then the trial may have no kinetics)
     height_m: float                # NaN when unknown
     mass_source: str               # where the mass came from (file parameter, table)
     source_files: str              # ';'-separated paths relative to data/raw/<dataset>/
@@ -111,8 +112,13 @@ class TrialMeta:
             raise DataError(f"direction must be one of {DIRECTIONS}, got {self.direction!r}", **loc)
         if self.surface not in SURFACES:
             raise DataError(f"surface must be one of {SURFACES}, got {self.surface!r}", **loc)
-        if not (isinstance(self.mass_kg, (int, float)) and math.isfinite(self.mass_kg) and self.mass_kg > 0):
-            raise DataError(f"body mass must be a positive number of kg, got {self.mass_kg!r}", **loc)
+        if not (isinstance(self.mass_kg, (int, float)) and (math.isnan(self.mass_kg) or
+                                                            (math.isfinite(self.mass_kg) and self.mass_kg > 0))):
+            raise DataError(f"body mass must be a positive number of kg (NaN when not recorded), "
+                            f"got {self.mass_kg!r}", **loc)
+        if math.isnan(self.mass_kg) and self.kinetic_sides:
+            raise DataError(f"body mass not recorded but kinetic sides {self.kinetic_sides!r} given: moments "
+                            "cannot be normalised to body mass", **loc)
         for name in ("dataset", "subject", "trial", "condition"):
             if not str(getattr(self, name)).strip():
                 raise DataError(f"{name} must not be empty", **loc)
@@ -184,6 +190,11 @@ class Trial:
          "time_s": pd.Series(dtype=float), "source": pd.Series(dtype=str)}))
     plates: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"plate": pd.Series(dtype=str), "foot": pd.Series(dtype=str)}))
+
+    def __post_init__(self) -> None:
+        if self.forces is not None and not math.isfinite(self.meta.mass_kg):
+            raise self.error("a trial with force data needs the body mass (mass_kg is NaN): forces are "
+                             "normalised to body weight")
 
     @property
     def key(self) -> tuple[str, str, str]:

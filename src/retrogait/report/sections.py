@@ -57,8 +57,13 @@ def _load(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
 def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec],
                    provenance: Sequence[str | os.PathLike], tables: Mapping[str, Sequence[str | os.PathLike]],
                    stats: Mapping[str, str | os.PathLike], figures: Sequence[str | os.PathLike],
-                   mirror_used: bool | None = None) -> list[Section]:
-    """All report sections, in reading order."""
+                   mirror_used: bool | None = None,
+                   dataset_limitations: Mapping[str, Sequence[str]] | None = None) -> list[Section]:
+    """All report sections, in reading order.
+
+    ``dataset_limitations``: per dataset, what its data cannot show (from its
+    adapter, e.g. a BVH map's ``limitations``), printed in the limitations.
+    """
     trials = _load(tables["trials"])
     cycles = _load(tables["cycles"])
     measures = _load(tables["measures"])
@@ -92,7 +97,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
         _scorecard(claims, config),
         _meta_analysis(meta_studies, meta_pooled, config),
         _figures(figures, spm, contrasts),
-        _limitations(trials, cycles, measures, results, contrasts),
+        _limitations(trials, cycles, measures, results, contrasts, dataset_limitations or {}),
         _references(),
     ]
 
@@ -218,13 +223,27 @@ def _methods(config, contrasts, measures, references) -> Section:
                                "backward (toe-first contact; Gottlieb et al. 2020); marker low-pass "
                                f"{ev.kinematic_lowpass_hz} Hz."),
         ("Stored events", "events stored in the files are used only after the same sequence checks."),
+        ("Contact pattern", "measured, not assumed: the heel-toe line's angle to the floor at foot strike minus its "
+                            "mid-stance (foot-flat) value; toe-first below "
+                            f"-{ev.contact_flat_deg:g}°, heel-first above +{ev.contact_flat_deg:g}° "
+                            "(docs/methods.md §4.8). The detector's own toe-first/heel-first choice follows the "
+                            "travel direction and is not used as evidence."),
+        ("BVH skeletons", "joint centres by forward kinematics of the BVH joint rotations (bvhio reader, each "
+                          "joint's own channel order); knee flexion from the thigh and shank segments, signed by "
+                          "the pelvis medio-lateral axis (flexion positive); a heel point fixed in the foot "
+                          "segment at the toe joint's height at foot flat (docs/methods.md §4.7). At 30 frames/s "
+                          "the kinematic events match force-plate events as at 100 frames/s: foot strike 25-50 ms "
+                          "early, foot off within ±25 ms (docs/methods.md §4.9); without force plates this bias is "
+                          "not corrected."),
         ("Event-sequence QC", f"foot strike < foot off < next foot strike; stance {ev.min_stance_s} s minimum, "
                               f"swing {ev.min_swing_s} s minimum; stride {ev.min_stride_s}-{ev.max_stride_s} s and "
                               f"within median ± {ev.stride_tolerance * 100:g} %; stance "
                               f"{ev.stance_pct_range[0]:g}-{ev.stance_pct_range[1]:g} % of stride (docs/methods.md §4.5: wider "
                               "than the usual 55-70 % to allow the longer backward stance and kinematic event "
                               "error). "
-                              "Rejected cycles are kept in the cycles table with their reason."),
+                              + ("A trial without one complete stride is too short: its stance-only cycles are "
+                                 "rejected with that reason. " if ev.require_stride else "")
+                              + "Rejected cycles are kept in the cycles table with their reason."),
         ("Time normalisation", f"{settings.nodes} points (0-100 %) over the stride and over stance, linear "
                                "interpolation (docs/methods.md §0.2)."),
         ("Kinetics", "moments, GRF and knee-load measures only for stances that are one clean single-foot "
@@ -303,9 +322,11 @@ def _qc(trials, cycles, quality, exclusions) -> Section:
     s = Section("Quality control")
     if len(trials):
         cols = [c for c in ("dataset", "subject", "trial", "condition", "direction", "speed_mps", "mass_kg",
-                            "kinetic_sides", "n_cycles_kept", "n_cycles_rejected", "event_methods")
+                            "kinetic_sides", "n_cycles_kept", "n_cycles_rejected", "event_methods",
+                            "n_contacts_toe_first", "n_contacts_heel_first", "n_contacts_flat", "qc_exclusion")
                 if c in trials.columns]
-        s.tables.append(("Trials and cycles", trials[cols]))
+        s.tables.append(("Trials and cycles (contacts: kept cycles by measured contact pattern, docs/methods.md "
+                         "§4.8; qc_exclusion: why a trial has no kept cycle)", trials[cols]))
     if len(cycles):
         rej = cycles[cycles["qc_status"] != "kept"]
         if len(rej):
@@ -399,8 +420,14 @@ def _scorecard(claims: pd.DataFrame, config) -> Section:
                         "expected direction in config/claims.yaml, with the verdict rule fixed there before the "
                         "data were seen (estimate: " + str(claims["estimate_kind"].iloc[0]) + " difference BW − FW "
                         "with its 95 % CI; equivalence by TOST within ± the smallest effect size of interest).")
-    s.tables.append(("", claims[["claim", "dataset", "measure", "unit", "expected", "estimate", "ci_low",
-                                 "ci_high", "n_subjects", "verdict", "reason"]]))
+    tested = claims[claims["verdict"] != "not testable"]
+    if len(tested):
+        per = tested.groupby("dataset")["claim_id"].nunique()
+        s.paragraphs.append("Each verdict rests on the dataset in the 'dataset' column (a claim is scored separately "
+                            "in every dataset where its contrast applies; the contrast says how): "
+                            + "; ".join(f"{d}: {n} claim(s)" for d, n in per.items()) + ".")
+    s.tables.append(("", claims[["claim", "dataset", "contrast", "measure", "unit", "expected", "estimate", "ci_low",
+                                 "ci_high", "n_subjects", "sesoi", "verdict", "reason"]]))
     return s
 
 
@@ -448,11 +475,42 @@ def _meta_analysis(studies: pd.DataFrame | None, pooled: pd.DataFrame | None, co
         s.paragraphs.append("No published study of backward WALKING reports group means and SDs usable for a "
                             "standardised mean difference; the published evidence here is from backward running, "
                             "a different task (higher loads, different technique), shown for context only.")
+    side = datasets_side_by_side(studies)
+    if len(side):
+        s.tables.append(("Measures in more than one dataset of this run: each dataset's own effect, side by side "
+                         "(Hedges' g, BW − FW, 95 % CI; n = pairing units; the contrast says at which speeds)", side))
     s.tables.append(("Pooled estimates", pooled[["measure", "stratum", "k", "k_literature", "k_dataset", "effect",
                                                  "ci_low", "ci_high", "tau2", "i2", "p_q", "note"]]))
     s.tables.append(("Studies and datasets", studies[["measure", "stratum", "label", "source", "n", "effect",
                                                       "ci_low", "ci_high", "weight", "note"]]))
     return s
+
+
+def datasets_side_by_side(studies: pd.DataFrame) -> pd.DataFrame:
+    """One row per measure that two or more datasets of the run have: each dataset's g [CI] (n, contrast).
+
+    Built from the meta-analysis study rows (``source == "dataset"``), so the
+    effects are the ones the pooling uses. Columns: ``measure``, then one
+    column per dataset.
+    """
+    if studies is None or studies.empty or "source" not in studies.columns:
+        return pd.DataFrame()
+    own = studies[(studies["source"] == "dataset") & studies["effect"].notna()]
+    if own.empty:
+        return pd.DataFrame()
+    counts = own.groupby("measure")["label"].nunique()
+    shared = own[own["measure"].isin(counts[counts >= 2].index)]
+    if shared.empty:
+        return pd.DataFrame()
+
+    def cell(r) -> str:
+        n = f"n = {int(r.n)}" if pd.notna(r.n) else "n = ?"
+        return f"{fmt(r.effect)} [{fmt(r.ci_low)}, {fmt(r.ci_high)}] ({n}; {r.contrast})"
+
+    shared = shared.assign(cell=[cell(r) for r in shared.itertuples(index=False)])
+    table = shared.pivot_table(index="measure", columns="label", values="cell", aggfunc="first").fillna("")
+    table.columns.name = None
+    return table.reset_index()
 
 
 def _figures(figures, spm: pd.DataFrame | None = None, contrasts: Sequence[Contrast] = ()) -> Section:
@@ -525,9 +583,12 @@ def _references() -> Section:
     return s
 
 
-def _limitations(trials, cycles, measures, results, contrasts) -> Section:
+def _limitations(trials, cycles, measures, results, contrasts,
+                 dataset_limitations: Mapping[str, Sequence[str]] | None = None) -> Section:
     s = Section("What these data can and cannot show")
     p = s.paragraphs
+    for d in sorted(dataset_limitations or {}):
+        p.extend(dataset_limitations[d])
     if len(trials):
         n = trials.groupby("dataset")["subject"].nunique()
         p.append("Sample size: " + ", ".join(f"{d}: {k} subjects" for d, k in n.items()) +
@@ -546,7 +607,13 @@ def _limitations(trials, cycles, measures, results, contrasts) -> Section:
                      "says so; where directions are walked at different speeds, direction and speed are "
                      "confounded unless speed enters the model as a covariate, and then the direction effect "
                      "extrapolates beyond the speeds observed in one direction.")
-    if len(cycles) and (cycles["kind"] == "stance").any():
+            measured = trials[trials["notes"].fillna("").str.contains("speed_mps measured")] \
+                if "notes" in trials.columns else trials.iloc[:0]
+            if len(measured):
+                p.append("Speed of overground takes (" + ", ".join(sorted(set(measured["dataset"]))) + ") is "
+                         "measured from the root trajectory (median over 1 s windows), not imposed: as a "
+                         "covariate it is an outcome of the same walking, not a design factor.")
+    if len(cycles) and ((cycles["kind"] == "stance") & (cycles["qc_status"] == "kept")).any():
         p.append("Some cycles are stance phases only (no next foot strike was found), so stride measures "
                  "(stride time, stance %) come from fewer cycles than stance measures.")
     if len(measures) and not measures["measure"].str.startswith("kam_").any():

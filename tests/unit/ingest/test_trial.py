@@ -21,10 +21,20 @@ def test_meta_rejects_bad_direction_with_location():
         meta(direction="backwards")
 
 
-@pytest.mark.parametrize("mass", [0.0, -3.0, float("nan")])
+@pytest.mark.parametrize("mass", [0.0, -3.0, float("inf")])
 def test_meta_rejects_non_positive_mass(mass):
     with pytest.raises(DataError, match="body mass"):
         meta(mass_kg=mass)
+
+
+def test_meta_accepts_unrecorded_mass_only_without_kinetics():
+    m = meta(mass_kg=float("nan"), mass_source="not recorded")
+    assert np.isnan(m.mass_kg)
+    with pytest.raises(DataError, match="body mass not recorded"):
+        meta(mass_kg=float("nan"), kinetic_sides="L")
+    forces = Stream(100.0, pd.DataFrame({"time_s": [0.0, 0.01], "fp1_fz": [0.0, 1.0]}), {"fp1_fz": "N"})
+    with pytest.raises(DataError, match="needs the body mass"):
+        Trial(meta=m, forces=forces)
 
 
 def test_stream_needs_units_and_increasing_time():

@@ -92,3 +92,40 @@ def test_meta_section_flags_running_only_evidence_and_states_the_assumed_r():
 
 def test_meta_section_switched_off():
     assert "Not run" in _text(_meta_analysis(None, None, {"meta_analysis": {"literature": None}}))
+
+
+def _own_study(measure, label, effect, *, source="dataset", contrast="bw_vs_fw_0.6", n=12):
+    row = dict.fromkeys(STUDY_COLUMNS, np.nan)
+    row.update(measure=measure, stratum="walking", label=label, source=source, study=label, contrast=contrast,
+               n=n, effect=effect, ci_low=effect - 0.5, ci_high=effect + 0.5, note="")
+    return row
+
+
+def test_meta_section_shows_each_datasets_effect_side_by_side_for_shared_measures():
+    from retrogait.report.sections import datasets_side_by_side
+
+    studies = pd.DataFrame([_own_study("stride_length", "gt23", -0.8),
+                            _own_study("stride_length", "bandai-namco", -2.1, contrast="bw_vs_fw_self_selected", n=14),
+                            _own_study("pfj_force_peak", "gt23", -0.4),
+                            _own_study("pfj_force_peak", "Roos et al. 2012", -0.7, source="literature")],
+                           columns=STUDY_COLUMNS)
+    side = datasets_side_by_side(studies)
+    assert list(side["measure"]) == ["stride_length"]  # pfj_force_peak: one dataset only (+ literature)
+    assert set(side.columns) == {"measure", "gt23", "bandai-namco"}
+    assert side.loc[0, "bandai-namco"].startswith("-2.1") and "n = 14; bw_vs_fw_self_selected" in \
+        side.loc[0, "bandai-namco"]
+    pooled = pd.DataFrame(columns=POOLED_COLUMNS)
+    text = _text(_meta_analysis(studies, pooled, META))
+    assert "side by side" in text and "bw_vs_fw_self_selected" in text
+
+
+def test_limitations_print_each_datasets_own_limits():
+    from retrogait.report.sections import _limitations
+
+    trials = pd.DataFrame({"dataset": ["bandai-namco"] * 2, "subject": ["sad", "sad"], "surface": ["overground"] * 2,
+                           "speed_mps": [0.4, 0.6], "direction": ["BW", "FW"],
+                           "notes": ["speed_mps measured: ...", "speed_mps measured: ..."]})
+    text = _text(_limitations(trials, pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), [BW],
+                              {"bandai-namco": ["bandai-namco: the pairing unit is the acted style."]}))
+    assert "the pairing unit is the acted style" in text
+    assert "measured from the root trajectory" in text

@@ -27,6 +27,7 @@ __all__ = ["Adapter", "RawFile", "register", "get_adapter", "make_adapter", "ava
 
 #: Built-in adapter names and the modules that define them.
 BUILTIN: dict[str, str] = {
+    "bvh": "retrogait.ingest.adapters.bvh",
     "c3d": "retrogait.ingest.adapters.c3d",
     "gt23": "retrogait.ingest.adapters.gt23",
 }

@@ -54,6 +54,10 @@ class Adapter:
         """
         return []
 
+    def limitations(self) -> list[str]:
+        """What this dataset's data cannot show, one sentence each, for the report's limitations."""
+        return []
+
     # -- how to read -------------------------------------------------------
     def read_subject(self, subject: str, raw_dir: str | os.PathLike) -> list["Trial"]:
         """Read one subject's files from ``raw_dir`` into canonical trials."""
