@@ -175,12 +175,17 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
 
     def concat(name):
         parts = [read_parquet(p)[0] for p in inputs[name]]
-        parts = [p for p in parts if len(p)]
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        rows = [p for p in parts if len(p)]
+        if rows:
+            return pd.concat(rows, ignore_index=True)
+        # no subject has a row (e.g. every file EMG-only): keep the columns
+        shaped = [p for p in parts if len(p.columns)]
+        return pd.concat(shaped, ignore_index=True) if shaped else pd.DataFrame()
 
     tables = {name: concat(name) for name in inputs}
     notes = tables.pop("trial_notes")
     trials = tables["trials"]
+    _warn_unfound_labels(trials)
     if len(notes):
         keys = ["subject", "trial"]
         trials = trials.merge(notes[keys + ["n_cycles_kept", "n_cycles_rejected", "event_methods", "notes"]]
@@ -189,6 +194,30 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
     tables["subject_means"] = subject_means(tables["measures"])
     for name, path in _named(outputs).items():
         _write_table(tables[name], path, name)
+
+
+def _warn_unfound_labels(trials) -> None:
+    """Console warning for each mapped EMG label found in no file of a dataset (the muscle is not analysed)."""
+    import difflib
+
+    from retrogait.logs import console_warning
+
+    if trials.empty or "missing_emg" not in trials.columns:
+        return
+
+    def split(value) -> list[str]:
+        return [x for x in str(value or "").split(", ") if x]
+
+    for dataset, rows in trials.groupby("dataset", sort=True):
+        per_trial = [set(split(v)) for v in rows["missing_emg"]]
+        never = sorted(set.intersection(*per_trial)) if per_trial else []
+        unmapped = sorted({x for v in rows.get("unmapped_analogs", []) for x in split(v)})
+        for label in never:
+            close = difflib.get_close_matches(label, unmapped, n=2, cutoff=0.6)
+            console_warning(log, f"dataset '{dataset}': EMG channel '{label}' of the channel map is in none of "
+                                 f"its {len(rows)} file(s), so that muscle is not analysed"
+                            + (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else
+                               (f"; analog labels not mapped: {', '.join(unmapped[:8])}" if unmapped else "")))
 
 
 def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike],

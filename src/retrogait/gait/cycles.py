@@ -180,7 +180,9 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
 
     cycles = pd.concat(cycle_rows, ignore_index=True)
     events = pd.concat(event_rows, ignore_index=True) if event_rows else pd.DataFrame()
-    waveforms = pd.DataFrame(curves)
+    waveforms = pd.DataFrame(curves) if curves else pd.DataFrame(
+        columns=[*_trial_columns(trials[0]), "side", "cycle", "domain", "variable", "unit",
+                 *node_columns(settings.nodes)])
     waveforms, references = _normalise_emg(waveforms, settings)
     quality = pd.DataFrame(quality_rows, columns=_QUALITY_COLUMNS) if not quality_rows else pd.DataFrame(quality_rows)
     return {"cycles": cycles, "events_used": events, "waveforms": waveforms, "emg_quality": quality,

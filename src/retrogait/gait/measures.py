@@ -276,6 +276,8 @@ def _emg_values(curves: dict[tuple[str, str], np.ndarray]) -> dict[str, float]:
 def subject_means(measures: pd.DataFrame) -> pd.DataFrame:
     """Subject x condition means of kept cycles (sides pooled), with n and SD."""
     keys = ["dataset", "subject", "condition", "direction", "speed_mps", "surface", "measure", "unit"]
+    if "qc_status" not in measures.columns:
+        return pd.DataFrame(columns=keys + ["n_cycles", "mean", "sd"])
     kept = measures[measures["qc_status"] == "kept"]
     if kept.empty:
         return pd.DataFrame(columns=keys + ["n_cycles", "mean", "sd"])

@@ -20,18 +20,23 @@ __all__ = ["read_subjects_table", "project_path"]
 
 
 def project_path(root: str | os.PathLike, rel: str, *, key: str) -> Path:
-    """Resolve a project-relative path named by config key ``key``; it must stay inside ``root``.
+    """Resolve a path named by config key ``key``: relative to ``root`` and staying inside it.
+
+    An absolute path is the user's explicit choice and is returned as is; a
+    relative one that climbs out of the project (``../``) is refused.
 
     Raises
     ------
     ConfigError
-        When the path leaves the project folder (it names ``key``).
+        When a relative path leaves the project folder (it names ``key``).
     """
+    if Path(rel).is_absolute():
+        return Path(rel)
     root = Path(root).resolve()
     path = (root / rel).resolve()
     if path != root and root not in path.parents:
         raise ConfigError(f"{key}: {rel!r} points outside the project folder {root}; "
-                          "put the file inside the project (e.g. under config/)")
+                          "put the file inside the project (e.g. under config/) or give an absolute path")
     return path
 
 
