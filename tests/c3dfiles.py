@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy import signal
 
 __all__ = ["write_c3d", "walking_c3d", "simple_map", "PLATE_SIZE_MM"]
 
@@ -219,6 +220,7 @@ def walking_c3d(path: str | Path, *, markers: Mapping[str, str] | None = None, k
             label, a, k = zero_gap
             pts[label][a:a + k] = 0.0
     rng = np.random.default_rng(seed)
+    band = signal.butter(4, [30.0, 150.0], btype="bandpass", fs=FRATE, output="sos")
     n_analog = int(round(n * FRATE / RATE))
     tf = np.arange(n_analog) / FRATE
     analogs: dict[str, np.ndarray] = {}
@@ -228,7 +230,8 @@ def walking_c3d(path: str | Path, *, markers: Mapping[str, str] | None = None, k
         k = np.clip(np.searchsorted(strikes, tf, side="right") - 1, 0, len(strikes) - 1)
         phase = np.mod((tf - strikes[k]) / 1.1, 1.0)
         amp = 2e-4 * (0.2 + np.exp(-((phase - 0.1) / 0.08) ** 2))
-        analogs[label] = amp * rng.standard_normal(n_analog)
+        # surface-EMG-like: band-limited noise (median frequency ~80 Hz), bursts after foot strike
+        analogs[label] = amp * signal.sosfiltfilt(band, rng.standard_normal(n_analog))
     plate_list = []
     if plates:
         weight = mass_kg * 9.81
