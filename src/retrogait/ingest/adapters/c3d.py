@@ -16,7 +16,7 @@ Softw 6:2911) and turns them into canonical trials:
 * stored events (``EVENT`` group: Foot Strike / Foot Off with context
   Left/Right).
 
-Invalid point samples are missing data, never numbers: a negative residual
+Invalid point samples are missing data, never numbers (docs/methods.md §0.3): a negative residual
 (the C3D standard's mark of an invalid point; Motion Lab Systems, *The C3D
 File Format User Guide*, 2008, "3D point residual") and an exact (0, 0, 0)
 triplet (how many writers store a gap) become NaN, for markers and model
