@@ -364,8 +364,8 @@ def _qc(trials, cycles, quality, exclusions, measures=None) -> Section:
         if len(partial):
             s.paragraphs.append(f"{len(partial)} trial(s) lack a stream (kinematics: model outputs or markers; "
                                 "forces: force plates or belts; emg) or gave no kept gait cycle; they are listed "
-                                "below. A trial without kinematics or forces has no gait events, so none of its "
-                                "data (EMG included) enters a cycle.")
+                                "below. A trial without kinematics or forces has no detected gait events: its data "
+                                "(EMG included) enter cycles only through events stored in the file.")
             s.tables.append(("Partial trials: what each has and lacks", partial))
         notes = ingest_notes(trials)
         if len(notes):
