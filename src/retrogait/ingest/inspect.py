@@ -13,6 +13,7 @@ into a channel map (``config/maps/<id>.yaml``).
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections import Counter
@@ -185,13 +186,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("files", nargs="+", type=Path, help="C3D file(s)")
     args = parser.parse_args(argv)
     status = 0
-    for f in args.files:
-        try:
-            print(format_description(describe_c3d(f)))
-        except (OSError, ValueError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            status = 1
-        print()
+    try:
+        for f in args.files:
+            try:
+                text = format_description(describe_c3d(f))
+            except (OSError, ValueError) as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                status = 1
+                continue
+            print(text + "\n", flush=True)
+    except BrokenPipeError:  # output piped into `head` and closed early: not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return status
 
 
