@@ -197,27 +197,40 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
 
 
 def _warn_unfound_labels(trials) -> None:
-    """Console warning for each mapped EMG label found in no file of a dataset (the muscle is not analysed)."""
+    """Console warning for each mapped EMG label, model output or marker found in no file of a dataset.
+
+    One missing file is a QC row; a label missing from every file is almost
+    always a typo in the channel map, and that muscle or signal is then not
+    analysed at all.
+    """
     import difflib
 
     from retrogait.logs import console_warning
 
-    if trials.empty or "missing_emg" not in trials.columns:
+    if trials.empty:
         return
 
     def split(value) -> list[str]:
-        return [x for x in str(value or "").split(", ") if x]
+        return [x for x in str(value or "").split(", ") if x] if isinstance(value, str) else []
 
+    kinds = (("missing_emg", "EMG channel", "that muscle is not analysed"),
+             ("missing_outputs", "model output", "that variable is not analysed"),
+             ("missing_markers", "marker", "it is not used for events"))
     for dataset, rows in trials.groupby("dataset", sort=True):
-        per_trial = [set(split(v)) for v in rows["missing_emg"]]
-        never = sorted(set.intersection(*per_trial)) if per_trial else []
-        unmapped = sorted({x for v in rows.get("unmapped_analogs", []) for x in split(v)})
-        for label in never:
-            close = difflib.get_close_matches(label, unmapped, n=2, cutoff=0.6)
-            console_warning(log, f"dataset '{dataset}': EMG channel '{label}' of the channel map is in none of "
-                                 f"its {len(rows)} file(s), so that muscle is not analysed"
-                            + (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else
-                               (f"; analog labels not mapped: {', '.join(unmapped[:8])}" if unmapped else "")))
+        for column, what, consequence in kinds:
+            if column not in rows.columns:
+                continue
+            per_trial = [set(split(v)) for v in rows[column]]
+            never = sorted(set.intersection(*per_trial)) if per_trial else []
+            pool = "unmapped_analogs" if column == "missing_emg" else None
+            unmapped = sorted({x for v in rows[pool] for x in split(v)}) if pool in rows.columns else []
+            for label in never:
+                close = difflib.get_close_matches(label, unmapped, n=2, cutoff=0.6)
+                hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else
+                        (f"; analog labels not mapped: {', '.join(unmapped[:8])}" if unmapped else
+                         "; check the labels with python -m retrogait.ingest.inspect"))
+                console_warning(log, f"dataset '{dataset}': {what} '{label}' of the channel map is in none of its "
+                                     f"{len(rows)} file(s), so {consequence}{hint}")
 
 
 def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike],
