@@ -228,7 +228,15 @@ def _methods(config, contrasts, measures, references) -> Section:
                                "§4.2, §4.4); contact marker heel when travelling forward, toe when travelling "
                                "backward (toe-first contact; Gottlieb et al. 2020); marker low-pass "
                                f"{ev.kinematic_lowpass_hz} Hz."),
-        ("Stored events", "events stored in the files are used only after the same sequence checks."),
+        ("Stored events", "events stored in the files are used only after the same sequence checks; a stored "
+                          f"event more than {ev.max_stored_disagreement_s * 1000:g} ms from the detected event used "
+                          "for the same occurrence "
+                          + ("rejects" if ev.stored_disagreement == "reject" else "flags")
+                          + " the cycles using it (docs/methods.md §4.5)."),
+        ("Missing data", "invalid C3D samples (negative residual, or stored as (0, 0, 0)) are missing, never "
+                         "zeros (docs/methods.md §0.3); a cycle missing more than "
+                         f"{settings.max_missing_pct:g} % of a joint angle it uses (or of a knee moment over a "
+                         "kinetics-valid stance) is rejected."),
         ("Event-sequence QC", f"foot strike < foot off < next foot strike; stance {ev.min_stance_s} s minimum, "
                               f"swing {ev.min_swing_s} s minimum; stride {ev.min_stride_s}-{ev.max_stride_s} s and "
                               f"within median ± {ev.stride_tolerance * 100:g} %; stance "
