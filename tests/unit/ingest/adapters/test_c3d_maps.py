@@ -361,3 +361,17 @@ def test_flat_first_vgrf_hump_reports_the_first_peak_missing_not_the_window_edge
 def test_cycle_settings_read_the_missing_data_limit():
     assert CycleSettings.from_config({"cycles": {"max_missing_pct": 2.5}}).max_missing_pct == 2.5
     assert CycleSettings.from_config({}).max_missing_pct == 10.0
+
+
+def test_fill_gaps_never_extrapolates_and_counts_gaps():
+    from retrogait.ingest.adapters.c3d import fill_gaps, invalid_points
+
+    xyz = np.vstack([np.arange(10.0), np.arange(10.0) * 2, np.full(10, 5.0)])
+    xyz[:, [0, 4, 5, 9]] = 0.0
+    missing = invalid_points(xyz)
+    assert missing.tolist() == [True, False, False, False, True, True, False, False, False, True]
+    out, n = fill_gaps(xyz, missing, max_samples=2, method="linear")
+    assert n == 1 and np.isnan(out[:, 0]).all() and np.isnan(out[:, 9]).all()
+    np.testing.assert_allclose(out[0, 4:6], [4.0, 5.0])
+    out, n = fill_gaps(xyz, missing, max_samples=1, method="linear")
+    assert n == 0 and np.isnan(out[:, 4:6]).all()
