@@ -378,13 +378,17 @@ class C3DAdapter(Adapter):
         loc = dict(dataset=self.spec.id, subject=subject, trial=trial_id)
         if not path.exists():
             raise DataError(f"file not found: {path} (run the fetch step first)", **loc)
+        notes: list[str] = []
         try:
             c3d = ezc3d.c3d(str(path), extract_forceplat_data=True)
         except Exception as exc:  # ezc3d raises plain RuntimeError/IOError
-            raise DataError(f"cannot read C3D file {relpath}: {exc}", **loc) from None
+            try:  # a malformed FORCE_PLATFORM group alone must not cost the markers and EMG
+                c3d = ezc3d.c3d(str(path), extract_forceplat_data=False)
+            except Exception:
+                raise DataError(f"cannot read C3D file {relpath}: {exc}", **loc) from None
+            notes.append(f"force plates not read: ezc3d cannot interpret the FORCE_PLATFORM group ({exc})")
         params = c3d["parameters"]
         header = c3d["header"]
-        notes: list[str] = []
         record: dict[str, list[str]] = {"missing_outputs": [], "missing_markers": [], "missing_emg": [],
                                         "unmapped_analogs": [], "gaps": []}
 

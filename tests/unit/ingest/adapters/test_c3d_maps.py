@@ -375,3 +375,18 @@ def test_fill_gaps_never_extrapolates_and_counts_gaps():
     np.testing.assert_allclose(out[0, 4:6], [4.0, 5.0])
     out, n = fill_gaps(xyz, missing, max_samples=1, method="linear")
     assert n == 0 and np.isnan(out[:, 4:6]).all()
+
+
+def test_malformed_force_plate_group_costs_only_the_plates(tmp_path):
+    import ezc3d
+
+    from tests.c3dfiles import _int_parameter
+
+    walking_c3d(tmp_path / "raw/S01/walk.c3d", plates=False, emg=EMG)
+    c = ezc3d.c3d(str(tmp_path / "raw/S01/walk.c3d"))
+    _int_parameter(c, "FORCE_PLATFORM", "USED", [1])   # a plate declared without corners or channels
+    _int_parameter(c, "FORCE_PLATFORM", "TYPE", [2])
+    c.write(str(tmp_path / "raw/S01/walk.c3d"))
+    t = read_one(tmp_path, "S01/walk.c3d", simple_map(emg=EMG_MAP))
+    assert t.forces is None and t.kinematics.has("L_heel_x") and len(t.emg.signals) == 2
+    assert "force plates not read: ezc3d cannot interpret the FORCE_PLATFORM group" in t.meta.notes
