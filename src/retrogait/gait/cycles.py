@@ -199,7 +199,8 @@ def _reject_missing(trial: Trial, cycles: pd.DataFrame, limit_pct: float) -> Non
     """Reject (in place) kept cycles with more than ``limit_pct`` % missing samples in a signal they use.
 
     Missing samples are NaN (a gap in the source, or an invalid point the
-    adapter set missing); a signal absent from the whole trial is not a gap.
+    adapter set missing; docs/methods.md §0.3); a signal absent from the
+    whole trial is not a gap. The rule is docs/methods.md §4.5.
     """
     kin = trial.kinematics
     if kin is None or cycles.empty:

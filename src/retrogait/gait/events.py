@@ -1202,7 +1202,7 @@ def _stored_disagreement(cycles: pd.DataFrame, agreement: pd.DataFrame, params: 
     detected event used for the same occurrence means one of them is wrong;
     every cycle that starts, ends or changes phase at that event is
     rejected (``stored_disagreement: reject``) or flagged (``flag``) with
-    both times in its reason.
+    both times in its reason (docs/methods.md §4.5).
     """
     lim = 1000 * params.max_stored_disagreement_s
     bad = agreement[(agreement["pair"] == "stored-used") & (agreement["dt_ms"].abs() > lim)]
