@@ -11,7 +11,7 @@ from pathlib import Path
 
 from retrogait.errors import RetrogaitError
 
-__all__ = ["logged"]
+__all__ = ["logged", "console_warning"]
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -50,3 +50,9 @@ def logged(path: str | os.PathLike, *, level: int = logging.INFO) -> Iterator[lo
         logger.removeHandler(handler)
         logger.setLevel(old_level)
         handler.close()
+
+
+def console_warning(logger: logging.Logger, message: str) -> None:
+    """Log ``message`` as a warning and print it on stderr, where Snakemake shows it beside the job."""
+    logger.warning("%s", message)
+    print(f"retrogait warning: {message}", file=sys.stderr)

@@ -175,12 +175,17 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
 
     def concat(name):
         parts = [read_parquet(p)[0] for p in inputs[name]]
-        parts = [p for p in parts if len(p)]
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        rows = [p for p in parts if len(p)]
+        if rows:
+            return pd.concat(rows, ignore_index=True)
+        # no subject has a row (e.g. every file EMG-only): keep the columns
+        shaped = [p for p in parts if len(p.columns)]
+        return pd.concat(shaped, ignore_index=True) if shaped else pd.DataFrame()
 
     tables = {name: concat(name) for name in inputs}
     notes = tables.pop("trial_notes")
     trials = tables["trials"]
+    _warn_unfound_labels(trials)
     if len(notes):
         keys = ["subject", "trial"]
         counts = [c for c in notes.columns if c.startswith("n_contacts_")] + \
@@ -191,6 +196,43 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
     tables["subject_means"] = subject_means(tables["measures"])
     for name, path in _named(outputs).items():
         _write_table(tables[name], path, name)
+
+
+def _warn_unfound_labels(trials) -> None:
+    """Console warning for each mapped EMG label, model output or marker found in no file of a dataset.
+
+    One missing file is a QC row; a label missing from every file is almost
+    always a typo in the channel map, and that muscle or signal is then not
+    analysed at all.
+    """
+    import difflib
+
+    from retrogait.logs import console_warning
+
+    if trials.empty:
+        return
+
+    def split(value) -> list[str]:
+        return [x for x in str(value or "").split(", ") if x] if isinstance(value, str) else []
+
+    kinds = (("missing_emg", "EMG channel", "that muscle is not analysed"),
+             ("missing_outputs", "model output", "that variable is not analysed"),
+             ("missing_markers", "marker", "it is not used for events"))
+    for dataset, rows in trials.groupby("dataset", sort=True):
+        for column, what, consequence in kinds:
+            if column not in rows.columns:
+                continue
+            per_trial = [set(split(v)) for v in rows[column]]
+            never = sorted(set.intersection(*per_trial)) if per_trial else []
+            pool = "unmapped_analogs" if column == "missing_emg" else None
+            unmapped = sorted({x for v in rows[pool] for x in split(v)}) if pool in rows.columns else []
+            for label in never:
+                close = difflib.get_close_matches(label, unmapped, n=2, cutoff=0.6)
+                hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else
+                        (f"; analog labels not mapped: {', '.join(unmapped[:8])}" if unmapped else
+                         "; check the labels with python -m retrogait.ingest.inspect"))
+                console_warning(log, f"dataset '{dataset}': {what} '{label}' of the channel map is in none of its "
+                                     f"{len(rows)} file(s), so {consequence}{hint}")
 
 
 def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike],

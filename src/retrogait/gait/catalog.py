@@ -87,8 +87,10 @@ _M = [
     Measure("medial_load_proxy_peak", "BW", "stance",
             "external-load medial tibiofemoral proxy F/2 + KAM/d (not a contact force)",
             "docs/methods.md §3.1 (OpenCap computeMCF, d = 0.04 m)"),
-    Measure("vgrf_peak1", "BW", "stance", "first peak of vertical GRF", "docs/methods.md §4.1"),
-    Measure("vgrf_peak2", "BW", "stance", "second peak of vertical GRF", "docs/methods.md §4.1"),
+    Measure("vgrf_peak1", "BW", "stance", "loading-response peak of vertical GRF: highest local maximum (prominence "
+            ">= 0.02 BW) in the first half of stance; missing when there is none", "docs/methods.md §4.1"),
+    Measure("vgrf_peak2", "BW", "stance", "push-off peak of vertical GRF: highest local maximum (prominence "
+            ">= 0.02 BW) in the second half of stance", "docs/methods.md §4.1"),
     Measure("vgrf_loading_rate", "BW/s", "stance", "vertical GRF loading rate", "retrogait.gait.kneeload.vgrf_summary"),
 ]
 MEASURES: dict[str, Measure] = {m.name: m for m in _M}

@@ -72,6 +72,10 @@ class CycleSettings:
     reference_condition: str | None = None
     nodes: int = 101
     pfj: PFJModel = field(default_factory=PFJModel)
+    #: A kept cycle with more missing samples than this (% of the cycle for
+    #: joint angles, % of stance for the moments of a kinetics-valid stance)
+    #: is rejected with that reason (config key cycles.max_missing_pct).
+    max_missing_pct: float = 10.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "CycleSettings":
@@ -92,6 +96,7 @@ class CycleSettings:
             reference_condition=norm.get("reference_condition"),
             nodes=int(config.get("cycles", {}).get("nodes", 101)),
             pfj=pfj,
+            max_missing_pct=float(config.get("cycles", {}).get("max_missing_pct", 10.0)),
         )
 
 
@@ -160,6 +165,7 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
         for col, value in reversed(list(base.items())):
             cyc.insert(0, col, value)
         cyc = cyc.rename(columns={"stride_s": "stride_time_s", "stance_s": "stance_time_s"})
+        _reject_missing(trial, cyc, settings.max_missing_pct)
         cycle_rows.append(cyc)
         event_rows.append(result.events.assign(**base))
         kept = cyc[cyc["qc_status"] == "kept"]
@@ -180,7 +186,9 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
 
     cycles = pd.concat(cycle_rows, ignore_index=True)
     events = pd.concat(event_rows, ignore_index=True) if event_rows else pd.DataFrame()
-    waveforms = pd.DataFrame(curves)
+    waveforms = pd.DataFrame(curves) if curves else pd.DataFrame(
+        columns=[*_trial_columns(trials[0]), "side", "cycle", "domain", "variable", "unit",
+                 *node_columns(settings.nodes)])
     waveforms, references = _normalise_emg(waveforms, settings)
     quality = pd.DataFrame(quality_rows, columns=_QUALITY_COLUMNS) if not quality_rows else pd.DataFrame(quality_rows)
     return {"cycles": cycles, "events_used": events, "waveforms": waveforms, "emg_quality": quality,
@@ -196,6 +204,45 @@ def _trial_exclusion(cycles: pd.DataFrame, notes: list[str]) -> str:
     if reasons.empty:
         return "no cycle kept"
     return "all cycles rejected: " + str(reasons.value_counts().index[0])
+#: Signals whose missing samples count against a cycle: joint angles over the
+#: whole cycle, moments over the stance of a kinetics-valid cycle.
+_CYCLE_SIGNALS = ("knee_flexion", "knee_adduction", "knee_rotation", "ankle_dorsiflexion")
+_STANCE_SIGNALS = ("knee_extensor_moment", "knee_adduction_moment")
+
+
+def _reject_missing(trial: Trial, cycles: pd.DataFrame, limit_pct: float) -> None:
+    """Reject (in place) kept cycles with more than ``limit_pct`` % missing samples in a signal they use.
+
+    Missing samples are NaN (a gap in the source, or an invalid point the
+    adapter set missing; docs/methods.md §0.3); a signal absent from the
+    whole trial is not a gap. The rule is docs/methods.md §4.5.
+    """
+    kin = trial.kinematics
+    if kin is None or cycles.empty:
+        return
+    t = kin.time
+    for i in np.flatnonzero((cycles["qc_status"] == "kept").to_numpy()):
+        row = cycles.iloc[i]
+        end = row["next_fs_s"] if row["kind"] == "stride" and np.isfinite(row["next_fs_s"]) else row["fo_s"]
+        spans = [(v, row["fs_s"], end, "cycle") for v in _CYCLE_SIGNALS]
+        if row["kinetics_valid"]:
+            spans += [(v, row["fs_s"], row["fo_s"], "stance") for v in _STANCE_SIGNALS]
+        reasons = []
+        for var, a, b, what in spans:
+            col = f"{row['side']}_{var}"
+            if not kin.has(col):
+                continue
+            sel = (t >= a) & (t <= b)
+            if not sel.any():
+                continue
+            pct = 100.0 * float(np.isnan(kin.get(col)[sel]).mean())
+            if pct > limit_pct:
+                reasons.append(f"missing data: {col} missing in {pct:.0f} % of the {what} "
+                               f"(limit {limit_pct:g} %, cycles.max_missing_pct)")
+        if reasons:
+            prev = cycles.at[cycles.index[i], "qc_reason"]
+            cycles.at[cycles.index[i], "qc_reason"] = "; ".join([prev, *reasons] if prev else reasons)
+            cycles.at[cycles.index[i], "qc_status"] = "rejected"
 
 
 _QUALITY_COLUMNS = ["dataset", "subject", "trial", "condition", "direction", "speed_mps", "surface",

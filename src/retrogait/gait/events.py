@@ -147,6 +147,15 @@ class EventParams:
     #: the mid-stance reference removes marker offsets; 5 deg is about the
     #: between-session error of sagittal angles (McGinley et al. 2009).
     contact_flat_deg: float = 5.0
+    #: A stored event further than this from the detected event used for the
+    #: same occurrence (s) makes the cycles using that event ``rejected`` or
+    #: ``flagged`` (``stored_disagreement``): one of the two is wrong and the
+    #: data cannot tell which. [D] 0.05 s as for kinematic vs force; stored and
+    #: detected events agree within 36 ms in ESMAC and gaitalytics but for two
+    #: ESMAC foot-offs (87 and 274 ms).
+    max_stored_disagreement_s: float = 0.05
+    #: ``reject`` (default) or ``flag`` the cycles of a disagreeing stored event.
+    stored_disagreement: str = "reject"
     # -- further parameters (not in the config schema; defaults are [D]) --
     #: Unloaded-plate offset removed from Fz when smaller than this (N);
     #: ``None`` = never. [D] gaitalytics test_small: offsets -15.6 N (fp4)
@@ -202,7 +211,8 @@ class EventParams:
         for name in ("min_state_s", "min_stance_s", "min_swing_s"):
             positive(name, allow_zero=True)
         for name in ("min_stride_s", "max_stride_s", "stride_tolerance", "kinematic_lowpass_hz",
-                     "max_event_disagreement_s", "match_window_s", "cop_tolerance_m", "cop_jump_m",
+                     "max_event_disagreement_s", "max_stored_disagreement_s", "match_window_s",
+                     "cop_tolerance_m", "cop_jump_m",
                      "min_travel_speed_mps", "travel_window_s", "kinematic_min_excursion_m",
                      "swing_speed_mps", "partial_contact_speed_mps"):
             positive(name)
@@ -222,6 +232,9 @@ class EventParams:
         for name in ("use_stored", "correct_kinematic_bias", "require_stride"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"events.{name} must be true or false, got {getattr(self, name)!r}")
+        if self.stored_disagreement not in ("reject", "flag"):
+            raise ConfigError(f"events.stored_disagreement must be 'reject' or 'flag', "
+                              f"got {self.stored_disagreement!r}")
 
     @property
     def off_threshold_n(self) -> float:
@@ -1192,6 +1205,32 @@ def _bias_notes(agreement: pd.DataFrame, params: EventParams) -> list[str]:
     return notes
 
 
+def _stored_disagreement(cycles: pd.DataFrame, agreement: pd.DataFrame, params: EventParams,
+                         notes: list[str]) -> None:
+    """Reject (or flag) the cycles using an event that a stored event contradicts (in place).
+
+    A stored event further than ``max_stored_disagreement_s`` from the
+    detected event used for the same occurrence means one of them is wrong;
+    every cycle that starts, ends or changes phase at that event is
+    rejected (``stored_disagreement: reject``) or flagged (``flag``) with
+    both times in its reason (docs/methods.md §4.5).
+    """
+    lim = 1000 * params.max_stored_disagreement_s
+    bad = agreement[(agreement["pair"] == "stored-used") & (agreement["dt_ms"].abs() > lim)]
+    for r in bad.to_dict("records"):
+        msg = (f"stored {r['event']} at {r['time_s']:.3f} s differs by {r['dt_ms']:+.0f} ms from the detected "
+               f"event used at {r['other_s']:.3f} s (> {lim:.0f} ms, events.max_stored_disagreement_s)")
+        notes.append(("REJECTED" if params.stored_disagreement == "reject" else "FLAG") + f": {r['side']} {msg}")
+        for col in ("fs_s", "fo_s", "next_fs_s"):
+            hit = (cycles["side"] == r["side"]) & np.isclose(cycles[col], r["other_s"])
+            for i in np.flatnonzero(hit.to_numpy()):
+                target = "qc_reason" if params.stored_disagreement == "reject" else "qc_flags"
+                prev = cycles.at[i, target]
+                cycles.at[i, target] = f"{prev}; {msg}" if prev else msg
+                if params.stored_disagreement == "reject":
+                    cycles.at[i, "qc_status"] = "rejected"
+
+
 def _methods_label(methods: list[str]) -> str:
     present = {m for m in methods if m}
     return "+".join(m for m in _METHOD_ORDER if m in present)
@@ -1345,6 +1384,7 @@ def find_cycles(trial: Trial, *, params: EventParams = EventParams()) -> CycleRe
     notes += _bias_notes(agreement, params)
     cycles = build_cycles(used, params=params, travel=travel)
     if len(cycles):
+        _stored_disagreement(cycles, agreement, params, notes)
         # flag cycles containing an event whose kinematic estimate disagreed
         lim = 1000 * params.max_event_disagreement_s
         bad = agreement[(agreement["pair"] == "kinematic-force") & (agreement["dt_ms"].abs() > lim)]

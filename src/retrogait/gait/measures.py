@@ -9,7 +9,9 @@ single-foot contact on a force plate or belt.
 
 The output is a long (tidy) table: one row per cycle and measure, with
 ``qc_status``/``qc_reason`` from the plausibility rules
-(:mod:`retrogait.gait.plausibility`).
+(:mod:`retrogait.gait.plausibility`); a measure that the cycle's data should
+give but do not (a vertical GRF without a loading-response peak) is a row
+with a NaN value, ``qc_status = "missing"`` and the reason.
 """
 
 from __future__ import annotations
@@ -52,26 +54,30 @@ def subject_measures(trials: list[Trial], cycles: pd.DataFrame, waveforms: pd.Da
         trial = by_trial[trial_id]
         per_cycle = []
         for row in tcycles.itertuples(index=False):
-            values, methods = _cycle_values(trial, row, pfj)
+            missing: dict[str, str] = {}
+            values, methods = _cycle_values(trial, row, pfj, missing)
             values.update(_emg_values(emg_curves.get((trial_id, row.side, int(row.cycle)), {})))
-            per_cycle.append((row, values, methods))
-        peaks = np.array([v.get("knee_extensor_moment_peak", np.nan) for _, v, _ in per_cycle])
+            per_cycle.append((row, values, methods, missing))
+        peaks = np.array([v.get("knee_extensor_moment_peak", np.nan) for _, v, _, _ in per_cycle])
         if np.isfinite(peaks).any():
             check_trial_scale(peak_extensor_moments_nm_per_kg=peaks[np.isfinite(peaks)],
                               where=dict(dataset=trial.meta.dataset, subject=trial.meta.subject, trial=trial_id))
-        for row, values, methods in per_cycle:
+        for row, values, methods, missing in per_cycle:
             reasons = check_cycle(values)
             status = "rejected" if reasons else "kept"
             for name, value in values.items():
-                if value is None or not np.isfinite(value):
+                finite = value is not None and np.isfinite(value)
+                if not finite and name not in missing:
                     continue
                 m = describe(name)
                 rows.append({
                     "dataset": row.dataset, "subject": row.subject, "trial": row.trial,
                     "condition": row.condition, "direction": row.direction, "speed_mps": row.speed_mps,
                     "surface": row.surface, "side": row.side, "cycle": int(row.cycle),
-                    "event_method": row.event_method, "measure": name, "value": float(value), "unit": m.unit,
-                    "method": _method(name, methods), "qc_status": status, "qc_reason": "; ".join(reasons)})
+                    "event_method": row.event_method, "measure": name,
+                    "value": float(value) if finite else float("nan"), "unit": m.unit,
+                    "method": _method(name, methods), "qc_status": status if finite else "missing",
+                    "qc_reason": "; ".join(reasons) if finite else missing[name]})
     columns = ["dataset", "subject", "trial", "condition", "direction", "speed_mps", "surface", "side", "cycle",
                "event_method", "measure", "value", "unit", "method", "qc_status", "qc_reason"]
     return pd.DataFrame(rows, columns=columns)
@@ -89,8 +95,15 @@ def _method(name: str, methods: dict[str, str]) -> str:
     return ""
 
 
-def _cycle_values(trial: Trial, row, pfj: PFJModel) -> tuple[dict[str, float], dict[str, str]]:
-    """Discrete measures of one kept cycle from raw samples, and how each family was computed."""
+def _cycle_values(trial: Trial, row, pfj: PFJModel,
+                  missing: dict[str, str] | None = None) -> tuple[dict[str, float], dict[str, str]]:
+    """Discrete measures of one kept cycle from raw samples, and how each family was computed.
+
+    A measure that is defined for the cycle but cannot be found in its data
+    (a vGRF without a loading-response peak) is NaN, with the reason in
+    ``missing`` (written as a ``qc_status = "missing"`` row).
+    """
+    missing = {} if missing is None else missing
     v: dict[str, float] = {"stance_time": row.fo_s - row.fs_s}
     methods: dict[str, str] = {}
     stride = row.kind == "stride" and np.isfinite(row.next_fs_s)
@@ -178,6 +191,10 @@ def _cycle_values(trial: Trial, row, pfj: PFJModel) -> tuple[dict[str, float], d
             s = vgrf_summary(fz, tf[win], body_weight_n=mass * G)
             v.update({"vgrf_peak1": s["peak1_bw"], "vgrf_peak2": s["peak2_bw"],
                       "vgrf_loading_rate": s["loading_rate_bw_s"]})
+            for name, why in (("vgrf_peak1", s["peak1_reason"]), ("vgrf_loading_rate", s["peak1_reason"]),
+                              ("vgrf_peak2", s["peak2_reason"])):
+                if why:
+                    missing[name] = why
             if kam is None:
                 est = _kam_estimate(trial, row, ts)
                 if est is not None:
@@ -292,6 +309,8 @@ def _emg_values(curves: dict[tuple[str, str], np.ndarray]) -> dict[str, float]:
 def subject_means(measures: pd.DataFrame) -> pd.DataFrame:
     """Subject x condition means of kept cycles (sides pooled), with n and SD."""
     keys = ["dataset", "subject", "condition", "direction", "speed_mps", "surface", "measure", "unit"]
+    if "qc_status" not in measures.columns:
+        return pd.DataFrame(columns=keys + ["n_cycles", "mean", "sd"])
     kept = measures[measures["qc_status"] == "kept"]
     if kept.empty:
         return pd.DataFrame(columns=keys + ["n_cycles", "mean", "sd"])

@@ -32,6 +32,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +49,8 @@ __all__ = [
     "KINEMATIC_UNITS",
     "MARKERS",
     "MUSCLES",
+    "MUSCLE_ALIASES",
+    "canonical_muscle",
     "TrialMeta",
     "Stream",
     "Trial",
@@ -76,14 +79,78 @@ KINEMATIC_UNITS: dict[str, str] = {
 #: femur origin; the joints of a BVH skeleton).
 MARKERS = ("heel", "toe", "knee", "ankle", "kjc", "hjc")  # per side; plus side-less "pelvis"
 
-#: Canonical muscle names an EMG channel may map to.
+#: Known muscles: canonical names that the measure catalogue, the
+#: co-contraction index and the claims refer to. An EMG channel may map to
+#: any other muscle too (:func:`canonical_muscle`); it is then analysed under
+#: its own name.
 MUSCLES = (
-    "rectus_femoris", "vastus_lateralis", "vastus_medialis",
-    "biceps_femoris", "semitendinosus", "hamstrings",
+    "rectus_femoris", "vastus_lateralis", "vastus_medialis", "vastus_intermedius",
+    "biceps_femoris", "semitendinosus", "semimembranosus", "hamstrings",
     "gastrocnemius", "medial_gastrocnemius", "lateral_gastrocnemius", "soleus",
-    "tibialis_anterior", "tibialis_posterior",
-    "gluteus_medius", "gluteus_maximus", "gracilis", "erector_spinae",
+    "tibialis_anterior", "tibialis_posterior", "peroneus_longus",
+    "gluteus_medius", "gluteus_maximus", "gracilis", "adductor_longus", "sartorius",
+    "tensor_fasciae_latae", "iliopsoas", "erector_spinae",
 )
+
+#: Other spellings of known muscles (after lower-casing and turning spaces,
+#: hyphens and dots into underscores): lab abbreviations and long names.
+MUSCLE_ALIASES: dict[str, str] = {
+    "rf": "rectus_femoris", "rect": "rectus_femoris", "rectus": "rectus_femoris",
+    "vl": "vastus_lateralis", "vas_lat": "vastus_lateralis", "vastus_lateral": "vastus_lateralis",
+    "vm": "vastus_medialis", "vmo": "vastus_medialis", "vas_med": "vastus_medialis",
+    "vastus_medial": "vastus_medialis", "vi": "vastus_intermedius",
+    "bf": "biceps_femoris", "bfl": "biceps_femoris", "biceps_femoris_long_head": "biceps_femoris",
+    "st": "semitendinosus", "sm": "semimembranosus",
+    "ham": "hamstrings", "hams": "hamstrings", "hamstring": "hamstrings",
+    "gas": "gastrocnemius", "gast": "gastrocnemius", "gastroc": "gastrocnemius",
+    "mg": "medial_gastrocnemius", "gasmed": "medial_gastrocnemius", "gastrocnemius_medialis": "medial_gastrocnemius",
+    "gastrocnemius_medial_head": "medial_gastrocnemius",
+    "lg": "lateral_gastrocnemius", "gaslat": "lateral_gastrocnemius",
+    "gastrocnemius_lateralis": "lateral_gastrocnemius", "gastrocnemius_lateral_head": "lateral_gastrocnemius",
+    "sol": "soleus",
+    "ta": "tibialis_anterior", "tib_ant": "tibialis_anterior", "tibant": "tibialis_anterior",
+    "tp": "tibialis_posterior", "tib_post": "tibialis_posterior",
+    "pl": "peroneus_longus", "fibularis_longus": "peroneus_longus", "per_long": "peroneus_longus",
+    "gmed": "gluteus_medius", "glut_med": "gluteus_medius", "gmax": "gluteus_maximus", "glut_max": "gluteus_maximus",
+    "add_long": "adductor_longus", "tfl": "tensor_fasciae_latae", "psoas": "iliopsoas", "iliacus": "iliopsoas",
+    "es": "erector_spinae", "ers": "erector_spinae",
+}
+
+_MUSCLE_NAME = re.compile(r"[a-z][a-z0-9_]*")
+
+
+def canonical_muscle(name: str) -> tuple[str, bool]:
+    """Canonical spelling of a muscle name and whether it is a known muscle.
+
+    The name is lower-cased, spaces, hyphens and dots become underscores,
+    and :data:`MUSCLE_ALIASES` turn abbreviations into canonical names
+    (``"VL"``, ``"Vastus Lateralis"`` -> ``"vastus_lateralis"``). Names that
+    are not known muscles are kept as given (normalised), so any muscle can
+    be analysed under its own name; only known muscles enter the
+    co-contraction index and the claims.
+
+    Examples
+    --------
+    >>> canonical_muscle("Tib Ant")
+    ('tibialis_anterior', True)
+    >>> canonical_muscle("iliacus")
+    ('iliopsoas', True)
+    >>> canonical_muscle("Vastus intermedius distal")
+    ('vastus_intermedius_distal', False)
+
+    Raises
+    ------
+    ValueError
+        When the normalised name is not a lower-case identifier
+        (``[a-z][a-z0-9_]*``) or starts with ``stance_`` (reserved: EMG
+        measure names are ``emg_mean_stance_<muscle>``).
+    """
+    key = re.sub(r"[\s.\-]+", "_", str(name).strip().lower()).strip("_")
+    key = MUSCLE_ALIASES.get(key, key)
+    if not _MUSCLE_NAME.fullmatch(key) or key.startswith("stance_"):
+        raise ValueError(f"muscle name {name!r} is not usable: it must become a lower-case identifier "
+                         "(letters, digits, underscores, starting with a letter, not 'stance_...')")
+    return key, key in MUSCLES
 
 
 @dataclass(frozen=True)
@@ -104,7 +171,13 @@ class TrialMeta:
     source_sha256: str             # ';'-separated sha256 of those files, same order
     adapter: str
     kinetic_sides: str = ""        # sides with joint moments, e.g. "L,R" or "L"
-    notes: str = ""                # adapter remarks (corrections applied, unmapped channels)
+    notes: str = ""                # adapter remarks (assumptions, corrections applied)
+    # what ingest noticed, shown per trial in the report's QC section (comma-separated lists)
+    missing_outputs: str = ""      # model outputs the channel map names that the file lacks
+    missing_markers: str = ""      # canonical markers (e.g. L_heel) no candidate label was found for
+    missing_emg: str = ""          # EMG channel labels of the map that the file lacks
+    unmapped_analogs: str = ""     # analog channels neither mapped, ignored nor force-plate channels
+    gaps: str = ""                 # invalid samples set missing, gaps filled (method)
 
     def __post_init__(self) -> None:
         loc = dict(dataset=self.dataset, subject=self.subject, trial=self.trial)
@@ -281,7 +354,7 @@ def read_subject(folder: str | os.PathLike) -> list[Trial]:
     fields = {f.name for f in dataclasses.fields(TrialMeta)}
     trials = []
     for row in meta.to_dict("records"):
-        m = TrialMeta(**{k: row[k] for k in fields})
+        m = TrialMeta(**{k: row[k] for k in fields if k in row})
         kw = {}
         for s in _STREAMS:
             rate = row[f"{s}_rate_hz"]

@@ -252,6 +252,11 @@ _ALL = [
               note="approximate CI of g_av (§6.3)"),
     Reference("Wilcoxon1945", "Wilcoxon F", 1945, "Individual comparisons by ranking methods", "Biometrics Bull",
               "1(6):80-83", doi="10.2307/3001968", note="signed-rank test (§6.3)"),
+    # ---------------------------------------------------------------- missing data
+    Reference("FritschCarlson1980", "Fritsch FN, Carlson RE", 1980, "Monotone piecewise cubic interpolation",
+              "SIAM J Numer Anal", "17(2):238-246", url="https://netlib.org/slatec/pchip",
+              note="PCHIP filling of short gaps in C3D point data when the map asks for it (§0.3); "
+                   + _UNVERIFIED_DOI),
     # ---------------------------------------------------------------- multiplicity, equivalence, claims
     Reference("Holm1979", "Holm S", 1979, "A simple sequentially rejective multiple test procedure",
               "Scand J Stat", "6(2):65-70", url="https://www.jstor.org/stable/4615733",

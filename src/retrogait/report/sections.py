@@ -90,7 +90,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
         summary,
         _datasets(config, specs, prov, trials),
         _methods(config, contrasts, measures, references),
-        _qc(trials, cycles, quality, exclusions),
+        _qc(trials, cycles, quality, exclusions, measures),
         _knee_load(measures),
         _results(results, contrasts, alpha),
         _waveform_stats(spm, clusters, contrasts),
@@ -116,10 +116,19 @@ def _summary(config, trials, cycles, results, contrasts, alpha) -> Section:
             s.paragraphs.append(f"{c.label}: not applicable to the data of this run (no dataset has both "
                                 f"{c.factor} = {c.levels[0]} and {c.levels[1]} within subjects).")
             continue
+        p_col = "lmm_p" if c.covariates else "p_t"
+        tested = r[r[p_col].notna()] if p_col in r.columns else r.iloc[:0]
+        if tested.empty:
+            s.paragraphs.append(f"{c.label} ({c.describe()}): {len(r)} measure(s) in family '{c.family}', none "
+                                "could be tested (too few subjects with data at both levels; see the exclusions "
+                                "in the QC section).")
+            continue
+        untested = f" ({len(r) - len(tested)} more could not be tested)" if len(tested) < len(r) else ""
         if c.covariates:  # the adjusted effect is the mixed model's; paired means ignore the covariate
             sig = r[r["lmm_p_holm"] < alpha]
             s.paragraphs.append(
-                f"{c.label} ({c.describe()}): {len(r)} measures tested in family '{c.family}'; {len(sig)} differ "
+                f"{c.label} ({c.describe()}): {len(tested)} measures tested in family '{c.family}'{untested}; "
+                f"{len(sig)} differ "
                 f"after Holm adjustment (mixed model adjusted for {', '.join(c.covariates)}, Wald z, "
                 f"alpha = {alpha}).")
             for row in sig.itertuples(index=False):
@@ -130,7 +139,7 @@ def _summary(config, trials, cycles, results, contrasts, alpha) -> Section:
                     f"n = {row.n_subjects})")
             continue
         sig = r[r["p_holm"] < alpha]
-        head = (f"{c.label} ({c.describe()}): {len(r)} measures tested in family '{c.family}'; "
+        head = (f"{c.label} ({c.describe()}): {len(tested)} measures tested in family '{c.family}'{untested}; "
                 f"{len(sig)} differ after Holm adjustment (paired t, alpha = {alpha}).")
         s.paragraphs.append(head)
         for row in sig.itertuples(index=False):
@@ -178,8 +187,10 @@ def _provenance_text(spec: DatasetSpec, files: pd.DataFrame) -> list[str]:
     """Where the files came from, and whether they are the published data or a replica."""
     sources = files["source"].astype(str)
     mirror = sources.str.startswith("mirror:")
-    origin = "a local mirror" if mirror.all() else ("the network" if not mirror.any() else
-                                                    "a mirror and the network")
+    local = sources.str.startswith("file:")
+    kinds = [name for name, mask in (("a local mirror", mirror), ("local files (file:// URLs)", local),
+                                     ("the network", ~(mirror | local))) if mask.any()]
+    origin = " and ".join(kinds) if kinds else "nowhere"
     out = []
     if spec.archive:
         where = sorted(set(sources))
@@ -222,7 +233,15 @@ def _methods(config, contrasts, measures, references) -> Section:
                                "§4.2, §4.4); contact marker heel when travelling forward, toe when travelling "
                                "backward (toe-first contact; Gottlieb et al. 2020); marker low-pass "
                                f"{ev.kinematic_lowpass_hz} Hz."),
-        ("Stored events", "events stored in the files are used only after the same sequence checks."),
+        ("Stored events", "events stored in the files are used only after the same sequence checks; a stored "
+                          f"event more than {ev.max_stored_disagreement_s * 1000:g} ms from the detected event used "
+                          "for the same occurrence "
+                          + ("rejects" if ev.stored_disagreement == "reject" else "flags")
+                          + " the cycles using it (docs/methods.md §4.5)."),
+        ("Missing data", "invalid C3D samples (negative residual, or stored as (0, 0, 0)) are missing, never "
+                         "zeros (docs/methods.md §0.3); a cycle missing more than "
+                         f"{settings.max_missing_pct:g} % of a joint angle it uses (or of a knee moment over a "
+                         "kinetics-valid stance) is rejected."),
         ("Contact pattern", "measured, not assumed: the heel-toe line's angle to the floor at foot strike minus its "
                             "mid-stance (foot-flat) value; toe-first below "
                             f"-{ev.contact_flat_deg:g}°, heel-first above +{ev.contact_flat_deg:g}° "
@@ -318,15 +337,69 @@ def _methods(config, contrasts, measures, references) -> Section:
     return s
 
 
-def _qc(trials, cycles, quality, exclusions) -> Section:
+#: What ingest recorded per trial (trials table columns) and how the QC section names it.
+INGEST_NOTES = {
+    "missing_outputs": "model outputs of the map not in the file",
+    "missing_markers": "markers of the map not found",
+    "missing_emg": "EMG channels of the map not in the file",
+    "unmapped_analogs": "analog channels not in the map (not used)",
+    "gaps": "invalid samples and gaps",
+    "notes": "adapter notes",
+}
+_STREAMS = ("kinematics", "forces", "emg")
+
+
+def partial_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """Trials that lack a stream or gave no kept cycle: what they have and what they lack."""
+    cols = ["dataset", "subject", "trial", "has", "lacks", "n_cycles_kept"]
+    if trials.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for r in trials.to_dict("records"):
+        present = [st for st in _STREAMS if pd.notna(r.get(f"{st}_rate_hz"))]
+        lacks = [st for st in _STREAMS if st not in present]
+        kept = r.get("n_cycles_kept")
+        kept = int(kept) if pd.notna(kept) else 0
+        if lacks or kept == 0:
+            rows.append({"dataset": r["dataset"], "subject": r["subject"], "trial": r["trial"],
+                         "has": ", ".join(present) or "nothing", "lacks": ", ".join(lacks) or "-",
+                         "n_cycles_kept": kept})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def ingest_notes(trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per trial and kind of remark that ingest recorded (long table)."""
+    cols = ["dataset", "subject", "trial", "what", "detail"]
+    rows = []
+    for r in trials.to_dict("records") if len(trials) else []:
+        for key, what in INGEST_NOTES.items():
+            value = r.get(key)
+            if isinstance(value, str) and value.strip():
+                rows.append({"dataset": r["dataset"], "subject": r["subject"], "trial": r["trial"],
+                             "what": what, "detail": value})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _qc(trials, cycles, quality, exclusions, measures=None) -> Section:
     s = Section("Quality control")
     if len(trials):
         cols = [c for c in ("dataset", "subject", "trial", "condition", "direction", "speed_mps", "mass_kg",
-                            "kinetic_sides", "n_cycles_kept", "n_cycles_rejected", "event_methods",
+                            "mass_source", "kinetic_sides", "n_cycles_kept", "n_cycles_rejected", "event_methods",
                             "n_contacts_toe_first", "n_contacts_heel_first", "n_contacts_flat", "qc_exclusion")
                 if c in trials.columns]
-        s.tables.append(("Trials and cycles (contacts: kept cycles by measured contact pattern, docs/methods.md "
-                         "§4.8; qc_exclusion: why a trial has no kept cycle)", trials[cols]))
+        s.tables.append(("Trials and cycles (mass_source: where each trial's body mass came from; contacts: kept "
+                         "cycles by measured contact pattern, docs/methods.md §4.8; qc_exclusion: why a trial has no "
+                         "kept cycle)", trials[cols]))
+        partial = partial_trials(trials)
+        if len(partial):
+            s.paragraphs.append(f"{len(partial)} trial(s) lack a stream (kinematics: model outputs or markers; "
+                                "forces: force plates or belts; emg) or gave no kept gait cycle; they are listed "
+                                "below. A trial without kinematics or forces has no detected gait events: its data "
+                                "(EMG included) enter cycles only through events stored in the file.")
+            s.tables.append(("Partial trials: what each has and lacks", partial))
+        notes = ingest_notes(trials)
+        if len(notes):
+            s.tables.append(("What ingest noticed, per trial", notes))
     if len(cycles):
         rej = cycles[cycles["qc_status"] != "kept"]
         if len(rej):
@@ -346,6 +419,12 @@ def _qc(trials, cycles, quality, exclusions) -> Section:
                             f"{len(bad)} excluded.")
         if len(bad):
             s.tables.append(("Excluded EMG channels", bad[["dataset", "subject", "trial", "channel", "reason"]]))
+    if measures is not None and len(measures) and "qc_status" in measures.columns:
+        miss = measures[measures["qc_status"] == "missing"]
+        if len(miss):
+            counts = miss.groupby(["dataset", "measure", "qc_reason"]).size().rename("cycles").reset_index() \
+                .rename(columns={"qc_reason": "reason"})
+            s.tables.append(("Measures that could not be computed for a kept cycle", counts))
     if len(exclusions):
         s.tables.append(("Subjects missing a level (excluded from the paired analysis of these tests)",
                          exclusions))

@@ -139,3 +139,9 @@ def test_configured_pfj_model_is_checked_before_any_cycle():
             CycleSettings.from_config({"knee_load": {"k_ratio": "typo_x2"}})
     finally:
         del K_RATIO["typo_x2"]
+
+
+def test_loading_rate_from_the_edge_of_a_flat_first_hump_is_implausible():
+    reasons = check_cycle({**PLAUSIBLE, "vgrf_loading_rate": 0.08})
+    assert len(reasons) == 1 and "vgrf_loading_rate = 0.08 BW/s" in reasons[0] and ">= 1 BW/s" in reasons[0]
+    assert check_cycle({**PLAUSIBLE, "vgrf_loading_rate": 2.3}) == []  # slow (children, backward) walking

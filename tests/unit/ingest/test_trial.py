@@ -67,3 +67,27 @@ def test_round_trip_keeps_signals_units_events_and_missing_streams(tmp_path):
 def test_duplicate_trial_ids_are_refused(tmp_path):
     with pytest.raises(DataError, match="duplicate trial ids"):
         write_subject([Trial(meta()), Trial(meta())], tmp_path)
+
+
+def test_canonical_muscle_names_known_muscles_and_keeps_others():
+    from retrogait.ingest.trial import MUSCLES, canonical_muscle
+
+    assert canonical_muscle("VL") == ("vastus_lateralis", True)
+    assert canonical_muscle("Rectus Femoris") == ("rectus_femoris", True)
+    assert canonical_muscle("gastrocnemius-medialis") == ("medial_gastrocnemius", True)
+    assert canonical_muscle("vastus intermedius") == ("vastus_intermedius", True)
+    assert canonical_muscle("Obliquus Externus") == ("obliquus_externus", False)
+    assert all(canonical_muscle(m) == (m, True) for m in MUSCLES)
+    for bad in ("1st channel", "stance_x", "", "%"):
+        with pytest.raises(ValueError, match="is not usable"):
+            canonical_muscle(bad)
+
+
+def test_ingest_record_columns_round_trip(tmp_path):
+    t = np.arange(5) / 100.0
+    emg = Stream(1000.0, pd.DataFrame({"time_s": t, "R_obliquus_externus": np.zeros(5)}), {"R_obliquus_externus": "V"})
+    m = meta(speed_mps=1.0, missing_outputs="LKneeAngles", missing_markers="pelvis (SACR)", missing_emg="LVL",
+             unmapped_analogs="Voltage.7", gaps="SACR: 3 frames stored as (0, 0, 0) set missing")
+    write_subject([Trial(meta=m, emg=emg)], tmp_path)
+    back = read_subject(tmp_path)[0]
+    assert back.meta == m and back.kinematics is None and back.emg.signals == ["R_obliquus_externus"]

@@ -129,3 +129,63 @@ def test_limitations_print_each_datasets_own_limits():
                               {"bandai-namco": ["bandai-namco: the pairing unit is the acted style."]}))
     assert "the pairing unit is the acted style" in text
     assert "measured from the root trajectory" in text
+# -- quality control: what ingest noticed, partial files; summary counts; provenance wording ---------
+
+def _trials(**extra):
+    base = dict(dataset="lab", subject="S01", condition="walk", direction="FW", speed_mps=np.nan, mass_kg=70.0,
+                mass_source="C3D parameter SUBJECT:WEIGHT", kinetic_sides="", n_cycles_kept=0, n_cycles_rejected=0,
+                event_methods="", kinematics_rate_hz=np.nan, forces_rate_hz=np.nan, emg_rate_hz=1000.0,
+                missing_outputs="", missing_markers="", missing_emg="", unmapped_analogs="", gaps="", notes="")
+    rows = [{**base, "trial": "emg_only", "missing_outputs": "LKneeAngles, RKneeAngles",
+             "missing_markers": "L_heel, R_heel"},
+            {**base, "trial": "full", "kinematics_rate_hz": 100.0, "forces_rate_hz": 1000.0, "n_cycles_kept": 6,
+             "missing_emg": "R Vastus Lat", "unmapped_analogs": "R VastusLat",
+             "gaps": "LKneeAngles: 39 frames stored as (0, 0, 0) set missing"}]
+    return pd.DataFrame([{**r, **extra} for r in rows])
+
+
+def test_qc_lists_partial_trials_ingest_notes_mass_sources_and_missing_measures():
+    from retrogait.report.sections import _qc
+
+    measures = pd.DataFrame([dict(dataset="lab", measure="vgrf_peak1", qc_status="missing",
+                                  qc_reason="no loading-response peak"),
+                             dict(dataset="lab", measure="stride_time", qc_status="kept", qc_reason="")])
+    s = _qc(_trials(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), measures)
+    tables = dict(s.tables)
+    partial = tables["Partial trials: what each has and lacks"]
+    assert partial.to_dict("records") == [{"dataset": "lab", "subject": "S01", "trial": "emg_only", "has": "emg",
+                                           "lacks": "kinematics, forces", "n_cycles_kept": 0}]
+    notes = tables["What ingest noticed, per trial"]
+    assert ("full", "EMG channels of the map not in the file", "R Vastus Lat") in set(
+        zip(notes["trial"], notes["what"], notes["detail"]))
+    assert ("full", "invalid samples and gaps") in set(zip(notes["trial"], notes["what"]))
+    assert ("emg_only", "model outputs of the map not in the file") in set(zip(notes["trial"], notes["what"]))
+    trials_table = next(t for title, t in s.tables if title.startswith("Trials and cycles"))
+    assert "mass_source" in trials_table.columns
+    missing = tables["Measures that could not be computed for a kept cycle"]
+    assert missing.to_dict("records") == [{"dataset": "lab", "measure": "vgrf_peak1",
+                                           "reason": "no loading-response peak", "cycles": 1}]
+
+
+def test_summary_says_when_no_measure_could_be_tested():
+    from retrogait.report.sections import _summary
+
+    results = pd.DataFrame([dict(contrast="turn", dataset="lab", measure=m, p_t=np.nan, p_holm=np.nan,
+                                 lmm_p=np.nan, lmm_p_holm=np.nan) for m in ("stride_time", "cadence")])
+    s = _summary({}, _trials(), pd.DataFrame({"qc_status": ["kept"]}), results, [TURN], 0.05)
+    text = "\n".join(s.paragraphs)
+    assert "2 measure(s) in family 'primary', none could be tested" in text and "measures tested" not in text
+    results.loc[0, ["p_t", "p_holm"]] = [0.2, 0.4]
+    text = "\n".join(_summary({}, _trials(), pd.DataFrame({"qc_status": ["kept"]}), results, [TURN], 0.05).paragraphs)
+    assert "1 measures tested in family 'primary' (1 more could not be tested); 0 differ" in text
+
+
+def test_provenance_of_file_urls_is_not_the_network():
+    from retrogait.acquire.manifest import DatasetSpec
+    from retrogait.report.sections import _provenance_text
+
+    spec = DatasetSpec(id="lab", title="t", citation="c", licence="l", adapter="c3d")
+    local = pd.DataFrame({"source": ["file:///data/lab/a.c3d", "file:///data/lab/b.c3d"]})
+    assert _provenance_text(spec, local)[0].startswith("2 files obtained from local files (file:// URLs)")
+    mixed = pd.DataFrame({"source": ["mirror:/m/lab/a.c3d", "https://x.org/b.c3d"]})
+    assert "obtained from a local mirror and the network" in _provenance_text(spec, mixed)[0]

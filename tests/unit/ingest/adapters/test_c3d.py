@@ -54,7 +54,7 @@ def test_gaitalytics_both_files(run, fixtures_dir):
     assert (small.events["event"] == "foot_strike").sum() == 6
     tread = adapter.read_subject("SI02", fixtures_dir / "gaitalytics")[0]
     assert tread.meta.surface == "treadmill" and tread.emg is None
-    assert "Voltage.RRF" in tread.meta.notes  # map channels missing from this file are reported
+    assert "Voltage.RRF" in tread.meta.missing_emg  # map channels missing from this file are reported
     assert tread.kinematics.has("L_toe_x")  # toe from the LMT2 candidate
 
 
