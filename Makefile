@@ -7,6 +7,7 @@
 #   make run DATASETS=biomechzoo-esmac     # comma-separated dataset ids
 #   RETROGAIT_MIRROR=/path/to/mirror make run
 #        # offline: without DATASETS, the declared datasets found in the mirror
+#   make run PROFILE=slurm                 # on a SLURM cluster (workflow/profiles/slurm), from the login node
 #   make report                            # also Snakemake's own report (datasets of the last make run)
 #   make lock                              # re-resolve requirements-lock.txt (+ conda env files)
 #   make test-latest                       # the suite on the newest releases (.venv-latest)
@@ -26,6 +27,9 @@ UV_VERSION := 0.13.9
 LATEST_VENV ?= .venv-latest
 SNAKEMAKE_ARGS ?=
 DATASETS ?=
+# a folder of workflow/profiles/ (e.g. slurm); without it jobs run here on $(CORES) cores
+PROFILE ?=
+EXEC_ARGS := $(if $(PROFILE),--workflow-profile workflow/profiles/$(PROFILE),--cores $(CORES))
 
 comma := ,
 empty :=
@@ -47,7 +51,7 @@ REPORT_FROM := $(if $(DATASETS),DATASETS,$(if $(LAST_RUN),the last make run,$(if
 .PHONY: run test test-latest lock lint report bench clean help
 
 help:
-	@sed -n '1,15p' Makefile
+	@sed -n '1,13p' Makefile
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -57,7 +61,7 @@ $(STAMP): pyproject.toml $(LOCK)
 run: $(STAMP)
 	@$(if $(and $(RETROGAIT_MIRROR),$(if $(DATASETS),,x)),echo "RETROGAIT_MIRROR=$(RETROGAIT_MIRROR): analysing the datasets found in the mirror: $(or $(RUN_DATASETS),none)")
 	@mkdir -p $(dir $(RUN_STATE)) && echo '$(or $(RUN_DATASETS),default)' > $(RUN_STATE)
-	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARGS) $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake $(EXEC_ARGS) $(CONFIG_ARGS) $(SNAKEMAKE_ARGS)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
@@ -85,7 +89,7 @@ lint: $(STAMP)
 
 report: $(STAMP)
 	@echo "make report: datasets $(or $(REPORT_DATASETS),of config/config.yaml) (from $(REPORT_FROM); DATASETS=... chooses)"
-	$(BIN)/snakemake --cores $(CORES) $(REPORT_CONFIG_ARGS) $(SNAKEMAKE_ARGS)
+	$(BIN)/snakemake $(EXEC_ARGS) $(REPORT_CONFIG_ARGS) $(SNAKEMAKE_ARGS)
 	$(BIN)/snakemake --cores 1 $(REPORT_CONFIG_ARGS) --report reports/snakemake-report.html
 
 bench: $(STAMP)

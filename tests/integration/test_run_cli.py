@@ -7,6 +7,8 @@ job), so these tests need neither the fixtures nor the network.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -64,3 +66,19 @@ def test_offline_run_stops_before_any_job_with_one_message(tmp_path, monkeypatch
     assert text.count("retrogait: stopped before any job") == 1
     work = tmp_path / "work"
     assert not (work / "logs").exists() and not (work / "data" / "raw").exists(), "a job started"
+
+
+def test_slurm_profile_plans_subject_chains_and_the_summary_as_job_groups(tmp_path):
+    """The SLURM profile as Snakemake reads it (a dry run needs no cluster; test_slurm.py runs it on one)."""
+    profile = REPO / "workflow" / "profiles" / "slurm"
+    settings = yaml.safe_load((profile / "config.yaml").read_text())
+    rules = {m for smk in (REPO / "workflow" / "rules").glob("*.smk")
+             for m in re.findall(r"^\s*rule (\w+):", smk.read_text(), re.M)}
+    assert set(settings["set-resources"]) | set(settings["groups"]) <= rules
+    assert set(settings["set-resources"]) == rules - {"fetch"}, "every rule that runs on the cluster is sized"
+    proc = run_workflow(tmp_path, overrides=GAITALYTICS, cores=None,
+                        args=("-n", "--workflow-profile", str(profile)))
+    text = proc.stdout + proc.stderr
+    assert text.count("Group job subject") == 2 and text.count("Group job summary") == 1
+    assert "mem_mb=3000" in text and "cpus_per_task=4" in text and "network=1" in text
+    assert "rule fetch:" in text and "Group job fetch" not in text

@@ -40,3 +40,11 @@ def test_report_without_datasets_reports_the_last_run(repo_root, tmp_path):
     state.write_text("default\n")  # the last run used config/config.yaml's datasets
     default = [ln for ln in _make_n(repo_root, "report", f"RUN_STATE={state}") if "bin/snakemake" in ln]
     assert len(default) == 2 and not any("--config" in ln for ln in default), default
+
+
+def test_run_on_a_cluster_profile(repo_root, tmp_path):
+    lines = [ln for ln in _make_n(repo_root, "run", "PROFILE=slurm", "DATASETS=gaitalytics", f"RUN_STATE={tmp_path / 's'}")
+             if "bin/snakemake" in ln]
+    assert len(lines) == 1 and "--workflow-profile workflow/profiles/slurm" in lines[0], lines
+    assert "--cores" not in lines[0]  # the profile's executor decides where jobs run
+    assert (repo_root / "workflow" / "profiles" / "slurm" / "config.yaml").is_file()
