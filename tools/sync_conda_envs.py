@@ -1,7 +1,7 @@
 """Write the conda environment files from the lock (run by ``make lock``).
 
 ``environment.yml`` and ``workflow/envs/retrogait.yaml`` pin every direct
-dependency of ``pyproject.toml`` (and the test extra) to the exact version
+dependency of ``pyproject.toml`` (and of its extras: test, slurm) to the exact version
 of ``requirements-lock.txt``, so a conda user gets the versions that
 ``make run`` and CI use. conda resolves the transitive dependencies itself;
 the lock (pip) is the complete record. ``tests/unit/test_packaging.py``
@@ -53,8 +53,9 @@ def locked_versions(text: str) -> dict[str, str]:
 
 
 def direct_dependencies(pyproject: dict) -> list[str]:
-    """Names of the direct dependencies (runtime + test extra), in pyproject order."""
-    specs = pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["test"]
+    """Names of the direct dependencies (runtime + every extra), in pyproject order."""
+    extras = pyproject["project"].get("optional-dependencies", {})
+    specs = pyproject["project"]["dependencies"] + [s for group in extras.values() for s in group]
     return [re.match(r"^\s*([A-Za-z0-9_.-]+)", s).group(1).lower() for s in specs]
 
 

@@ -21,7 +21,7 @@ import yaml
 
 from retrogait.errors import ConfigError
 
-__all__ = ["load_yaml", "validate", "load_config", "key_path", "deep_merge"]
+__all__ = ["load_yaml", "validate", "load_config", "key_path", "deep_merge", "coerce_overrides"]
 
 
 def dataclass_options(cls: type, mapping: Mapping[str, Any] | None, *,
@@ -141,6 +141,108 @@ def load_config(config: Mapping[str, Any] | str | os.PathLike, schema_path: str 
     data = copy.deepcopy(dict(config))
     validate(data, schema, source=source or "config")
     return _fill_defaults(data, schema)
+
+
+#: Text forms of the scalars a nested ``--config`` value can stand for (JSON/YAML spelling).
+_INTEGER = re.compile(r"[-+]?\d+")
+_NUMBER = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
+_BOOLEAN = {"true": True, "false": False}
+_NULL = {"null", "~"}
+
+
+def coerce_overrides(overrides: Mapping[str, Any], schema: Mapping[str, Any] | str | os.PathLike) -> dict[str, Any]:
+    """Give command-line config values the scalar types the schema declares.
+
+    Snakemake parses a nested ``--config`` value such as
+    ``stats='{"alpha": 0.01, "bootstrap": {"n": 199}}'`` with YAML's
+    ``BaseLoader``, so every value below the top level arrives as text
+    (``"0.01"``, ``"199"``). This returns a copy of ``overrides`` in which a
+    text value is converted where the schema at its key path allows an
+    integer, number, boolean or null and the text spells one (``199``,
+    ``0.01``, ``1e-3``, ``true``, ``null``), as the same text would read in
+    ``config/config.yaml``. Where the schema allows text and numbers (contrast
+    levels and filters), a value that spells a number becomes that number.
+    Anything else is left as it is, so that validation reports it with its
+    key path.
+
+    Parameters
+    ----------
+    overrides : mapping
+        The command-line config (``workflow.config_settings.overwrite_config``).
+    schema : mapping or path
+        The config JSON schema (local ``$ref`` s are followed).
+
+    Returns
+    -------
+    dict
+        A converted copy; ``overrides`` is not modified.
+    """
+    if not isinstance(overrides, Mapping):
+        raise TypeError(f"overrides must be a mapping, not {type(overrides).__name__}")
+    if not isinstance(schema, Mapping):
+        schema = load_yaml(schema)
+    return _coerce(copy.deepcopy(dict(overrides)), schema, schema)
+
+
+def _alternatives(schema: Any, root: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """``schema`` and the branches of its ``oneOf``/``anyOf``/``allOf``, ``$ref`` s resolved."""
+    if not isinstance(schema, Mapping):
+        return []
+    schema = _resolve(schema, root)
+    out = [schema]
+    for key in ("oneOf", "anyOf", "allOf"):
+        for sub in schema.get(key, []):
+            out += _alternatives(sub, root)
+    return out
+
+
+def _types(alternatives: list[Mapping[str, Any]]) -> set[str]:
+    types: set[str] = set()
+    for alt in alternatives:
+        declared = alt.get("type")
+        types.update([declared] if isinstance(declared, str) else declared or [])
+        for value in alt.get("enum", []):
+            types.add({bool: "boolean", int: "integer", float: "number", str: "string",
+                       type(None): "null"}.get(type(value), "object"))
+    return types
+
+
+def _child(alternatives: list[Mapping[str, Any]], key: str) -> list[Mapping[str, Any]]:
+    """Schemas of the property ``key`` of an object."""
+    out: list[Any] = []
+    for alt in alternatives:
+        if key in alt.get("properties", {}):
+            out.append(alt["properties"][key])
+            continue
+        matched = [sub for pattern, sub in alt.get("patternProperties", {}).items() if re.search(pattern, key)]
+        out += matched
+        if not matched and isinstance(alt.get("additionalProperties"), Mapping):
+            out.append(alt["additionalProperties"])
+    return out
+
+
+def _coerce(value: Any, schema: Any, root: Mapping[str, Any]) -> Any:
+    alts = [a for s in (schema if isinstance(schema, list) else [schema]) for a in _alternatives(s, root)]
+    if not alts:
+        return value
+    if isinstance(value, dict):
+        return {k: _coerce(v, _child(alts, str(k)), root) for k, v in value.items()}
+    if isinstance(value, list):
+        items = [a["items"] for a in alts if isinstance(a.get("items"), Mapping)]
+        return [_coerce(v, items, root) for v in value] if items else value
+    if not isinstance(value, str):
+        return value
+    types = _types(alts)
+    text = value.strip()
+    if types & {"integer", "number"} and _INTEGER.fullmatch(text):
+        return int(text)
+    if "number" in types and _NUMBER.fullmatch(text):
+        return float(text)
+    if "boolean" in types and text.lower() in _BOOLEAN:
+        return _BOOLEAN[text.lower()]
+    if "null" in types and text.lower() in _NULL:
+        return None
+    return value
 
 
 def _fill_defaults(instance: Any, schema: Mapping[str, Any], root: Mapping[str, Any] | None = None) -> Any:

@@ -20,9 +20,14 @@ _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 def logged(path: str | os.PathLike, *, level: int = logging.INFO) -> Iterator[logging.Logger]:
     """Send log records of the ``retrogait`` loggers to ``path`` for the duration of a job.
 
-    Warnings issued with :mod:`warnings` are captured into the log too. An
-    exception is logged with its traceback, its message is printed to stderr
-    (so Snakemake shows it next to the failed rule) and it is re-raised.
+    Warnings issued with :mod:`warnings` are captured into the log too.
+
+    An expected problem (:class:`~retrogait.errors.RetrogaitError`: its
+    message names the dataset, subject, file or config key) is logged and
+    printed to stderr as one line, so Snakemake shows it next to the failed
+    rule, and the job exits with status 1 (``SystemExit``) without a
+    traceback; the traceback goes to the log only at ``DEBUG`` level. Any
+    other exception is a bug: it is logged with its traceback and re-raised.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -38,9 +43,10 @@ def logged(path: str | os.PathLike, *, level: int = logging.INFO) -> Iterator[lo
     try:
         yield logger
     except RetrogaitError as exc:
-        logger.error("%s", exc, exc_info=True)
+        logger.error("%s", exc)
+        logger.debug("raised at", exc_info=True)
         print(f"retrogait error: {exc}", file=sys.stderr)
-        raise
+        raise SystemExit(1) from None
     except Exception:
         logger.exception("unexpected error")
         raise

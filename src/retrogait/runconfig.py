@@ -20,11 +20,13 @@ from retrogait.config import load_config
 from retrogait.errors import ConfigError
 from retrogait.acquire.manifest import DatasetSpec, RawFile, load_manifest
 
-__all__ = ["Run", "load_run", "CONFIG_SCHEMA", "MANIFEST_SCHEMA", "CLAIMS_SCHEMA"]
+__all__ = ["Run", "load_run", "CONFIG_SCHEMA", "MANIFEST_SCHEMA", "CLAIMS_SCHEMA", "PROVENANCE"]
 
 CONFIG_SCHEMA = "workflow/schemas/config.schema.yaml"
 MANIFEST_SCHEMA = "workflow/schemas/datasets.schema.yaml"
 CLAIMS_SCHEMA = "workflow/schemas/claims.schema.yaml"
+#: Provenance record of one fetched subject (the fetch rule's output), relative to the working directory.
+PROVENANCE = "data/raw/{dataset}/.provenance/{subject}.json"
 
 
 @dataclass
@@ -90,6 +92,66 @@ class Run:
                               f"stats.contrasts declares: {known}")
         path = meta.get("literature")
         return read_literature(self.root / path) if path else None
+
+    def source_problem(self, *, workdir: str | os.PathLike = ".", environ: Mapping[str, str] = os.environ,
+                       probe=None) -> str | None:
+        """Check, before any job, that every file the run still has to fetch can be obtained.
+
+        A subject whose provenance record (:data:`PROVENANCE`) exists is
+        fetched already. For the others the mirror (when one is set) must
+        hold the files, or else the datasets' hosts must answer
+        (:func:`retrogait.acquire.preflight.check_sources`).
+
+        Parameters
+        ----------
+        workdir : path, keyword-only
+            The run's working directory (where ``data/raw`` is).
+        environ : mapping, keyword-only
+            Environment (``RETROGAIT_MIRROR``).
+        probe : callable, keyword-only
+            Replaces :func:`retrogait.acquire.preflight.probe_hosts` (tests).
+
+        Returns
+        -------
+        str or None
+            None when every dataset can be obtained; otherwise one short
+            message naming each dataset that cannot, why, and the ways
+            forward: a mirror, and ``DATASETS=`` with the declared datasets
+            that can be obtained now.
+        """
+        from retrogait.acquire.fetch import resolve_mirror
+        from retrogait.acquire.preflight import check_sources, probe_hosts, unavailable_message
+        from retrogait.errors import FetchError, RetrogaitError
+
+        try:
+            mirror = resolve_mirror(self.config.get("mirror"), environ=environ)
+        except FetchError as exc:
+            return f"retrogait: stopped before any job: {exc}"
+        kw = {"mirror": mirror, "probe": probe or probe_hosts}
+        status = check_sources({d: self.manifest[d] for d in self.datasets},
+                               {d: self._missing_files(d, self.plan[d], workdir) for d in self.datasets}, **kw)
+        failed = [s for s in status.values() if not s.ok]
+        if not failed:
+            return None
+        others, needed = {}, {}
+        opts = self.config.get("dataset_options", {})
+        for d, spec in self.manifest.items():
+            if d in status:
+                continue
+            try:
+                plan = make_adapter(spec, options=opts.get(d), root=self.root).plan()
+            except (RetrogaitError, OSError, ValueError):  # a dataset that cannot even plan is not offered
+                continue
+            others[d], needed[d] = spec, self._missing_files(d, plan, workdir)
+        status.update(check_sources(others, needed, **kw) if others else {})
+        obtainable = [d for d in self.manifest if d in status and status[d].ok]
+        return unavailable_message(failed, obtainable=obtainable, mirror=mirror)
+
+    @staticmethod
+    def _missing_files(dataset: str, plan: Mapping[str, list[RawFile]], workdir: str | os.PathLike) -> list[RawFile]:
+        return [f for subject, files in plan.items()
+                if not (Path(workdir) / PROVENANCE.format(dataset=dataset, subject=subject)).exists()
+                for f in files]
 
     def subjects(self, dataset: str) -> list[str]:
         return sorted(self.plan[dataset])

@@ -5,7 +5,7 @@ import copy
 import pytest
 import yaml
 
-from retrogait.config import load_config, load_yaml
+from retrogait.config import deep_merge, load_config, load_yaml
 from retrogait.errors import ConfigError
 from retrogait.acquire.manifest import load_manifest
 from retrogait.runconfig import load_run
@@ -150,3 +150,64 @@ def test_jobs_load_the_run_lazily_but_parse_time_checks_everything(repo_root, co
         run.literature  # noqa: B018 - still checked when a job uses it
     with pytest.raises(Exception, match="lit.csv"):
         load_run(cfg, root=repo_root)
+
+
+# --- nested --config overrides (Snakemake passes values below the top level as text) ---------------
+
+def _snakemake_parsed(*entries: str) -> dict:
+    """What ``snakemake --config ENTRY ...`` hands the workflow (Snakemake's own parser)."""
+    from snakemake.cli import parse_config
+
+    return parse_config(list(entries))
+
+
+def test_nested_command_line_values_get_the_schema_types(repo_root, config):
+    from retrogait.config import coerce_overrides
+
+    raw = _snakemake_parsed('stats={"alpha": 0.01, "bootstrap": {"n": 199, "seed": 7}}',
+                            'fetch={"progress": false, "timeout_s": 1e-3, "retries": 3}',
+                            'emg={"normalisation": {"reference_condition": null}}')
+    assert raw["stats"]["alpha"] == "0.01" and raw["stats"]["bootstrap"]["n"] == "199"  # the problem
+    typed = coerce_overrides(raw, repo_root / CONFIG_SCHEMA)
+    assert typed["stats"] == {"alpha": 0.01, "bootstrap": {"n": 199, "seed": 7}}
+    assert typed["fetch"] == {"progress": False, "timeout_s": 0.001, "retries": 3}
+    assert typed["emg"]["normalisation"]["reference_condition"] is None
+    assert raw["stats"]["alpha"] == "0.01", "the input is not modified"
+    loaded = load_config(deep_merge(config, typed), repo_root / CONFIG_SCHEMA)  # as the workflow merges them
+    assert loaded["stats"]["alpha"] == 0.01 and loaded["stats"]["bootstrap"]["n"] == 199
+
+
+def test_text_fields_stay_text_and_numbers_in_mixed_fields_become_numbers(repo_root):
+    from retrogait.config import coerce_overrides
+
+    raw = _snakemake_parsed('datasets=["123", gaitalytics]', 'report={"title": "2024"}',
+                            'stats={"contrasts": [{"id": "s", "label": "1", "factor": "speed_mps", '
+                            '"levels": [1.0, 0.6], "filter": {"direction": BW, "speed_mps": [0.6, 1.2]}}]}')
+    typed = coerce_overrides(raw, repo_root / CONFIG_SCHEMA)
+    assert typed["datasets"] == ["123", "gaitalytics"]        # items are strings only
+    assert typed["report"]["title"] == "2024"                  # a string-only field
+    contrast = typed["stats"]["contrasts"][0]
+    assert contrast["id"] == "s" and contrast["label"] == "1"
+    assert contrast["levels"] == [1.0, 0.6]                    # string or number: a number, as in config.yaml
+    assert contrast["filter"] == {"direction": "BW", "speed_mps": [0.6, 1.2]}
+
+
+def test_text_that_spells_no_allowed_type_is_left_for_validation_to_name(repo_root, config):
+    from retrogait.config import coerce_overrides
+
+    typed = coerce_overrides(_snakemake_parsed('stats={"alpha": "small", "bootstrap": {"n": 1.5}}'),
+                             repo_root / CONFIG_SCHEMA)
+    assert typed["stats"] == {"alpha": "small", "bootstrap": {"n": "1.5"}}
+    with pytest.raises(ConfigError) as err:
+        load_config(deep_merge(config, typed), repo_root / CONFIG_SCHEMA)
+    assert "'stats.alpha': 'small' is not of type 'number'" in str(err.value)
+    assert "'stats.bootstrap.n': '1.5' is not of type 'integer'" in str(err.value)
+
+
+def test_unknown_override_keys_pass_through_for_validation(repo_root):
+    from retrogait.config import coerce_overrides
+
+    typed = coerce_overrides({"statz": {"alpha": "0.01"}}, repo_root / CONFIG_SCHEMA)
+    assert typed == {"statz": {"alpha": "0.01"}}
+    with pytest.raises(TypeError, match="mapping"):
+        coerce_overrides(["alpha"], repo_root / CONFIG_SCHEMA)

@@ -33,8 +33,10 @@ def _pip_deps(path):
 
 
 def _direct(repo_root) -> dict[str, str]:
+    """Runtime dependencies and those of every extra (test, slurm): all are locked and in the conda files."""
     py = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
-    return dict(_req(d) for d in py["dependencies"] + py["optional-dependencies"]["test"])
+    extras = [d for group in py.get("optional-dependencies", {}).values() for d in group]
+    return dict(_req(d) for d in py["dependencies"] + extras)
 
 
 def test_lock_pins_every_direct_dependency_within_pyproject_bounds(repo_root):
@@ -48,7 +50,9 @@ def test_lock_is_regenerated_by_the_makefile_command(repo_root):
     head = (repo_root / LOCK_FILE).read_text().splitlines()[:2]
     assert head[1].strip() == "#    make lock", head
     make = (repo_root / "Makefile").read_text()
-    assert "uv pip compile pyproject.toml --extra test --universal" in make
+    assert "uv pip compile pyproject.toml --extra test --extra slurm --universal" in make
+    extras = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert all(f"--extra {name}" in make for name in extras), "every extra is locked"
     assert "-c $(LOCK)" in make, "make run / make test must install with the lock as constraints"
 
 

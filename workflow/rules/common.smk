@@ -1,12 +1,14 @@
 # Helpers shared by the rule files. Configuration and the dataset manifest
 # are validated here, at parse time, before any job runs.
 
+import sys
 from pathlib import Path
 
-from snakemake.utils import min_version
+from snakemake.utils import min_version, update_config
 
 from retrogait.codeversion import LOCK_FILE, code_fingerprint
-from retrogait.runconfig import load_run
+from retrogait.config import coerce_overrides
+from retrogait.runconfig import CONFIG_SCHEMA, load_run
 
 min_version("8.10")
 
@@ -20,6 +22,13 @@ report: "../report/workflow.rst"
 # Project root: the folder holding workflow/, config/ and src/.
 ROOT = Path(workflow.basedir).parent
 
+# Snakemake reads nested --config values as text (stats='{"alpha": 0.01}'
+# arrives as "0.01"): give them the types the config schema declares.
+update_config(
+    config,
+    coerce_overrides(workflow.config_settings.overwrite_config, ROOT / CONFIG_SCHEMA),
+)
+
 # Version + hash of the retrogait package's code and of the dependency lock:
 # a params value of every rule that runs library code, so editing the
 # library or changing the locked versions reruns those jobs (Snakemake's own
@@ -30,6 +39,16 @@ CODE_VERSION = code_fingerprint(lock=ROOT / LOCK_FILE)
 # Validated config + manifest + adapter plans (raises a ConfigError naming
 # the offending key, dataset or file).
 RUN = load_run(config, root=ROOT)
+
+
+onstart:
+    # Before the first job (not in dry runs): every dataset that still has
+    # files to fetch can be obtained from the mirror or over the network;
+    # otherwise one message with the ways forward, and no job starts.
+    problem = RUN.source_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        sys.exit(1)
 
 
 wildcard_constraints:
