@@ -12,8 +12,8 @@ files that broke an assumption.
 * :func:`knee_power` -- sagittal knee power from the canonical signals,
   ``P = -M_ext * d(theta)/dt``: the definition that ties the sign of the knee
   moment to the sign of the knee angle.
-* :func:`contacts` -- complete contacts of one belt or plate from its
-  vertical force.
+* :func:`contacts` and :func:`strikes` -- complete contacts and foot strikes
+  of one belt or plate from its vertical force.
 * :func:`loading_response_knee_work` -- knee work from foot strike to the
   loading-response flexion peak (K1 of [Winter1991]_; negative in forward
   walking).
@@ -42,6 +42,7 @@ from retrogait.ingest.units import G
 __all__ = [
     "knee_power",
     "contacts",
+    "strikes",
     "loading_response_knee_work",
     "ankle_pushoff_change",
     "body_mass_from_belts",
@@ -138,20 +139,7 @@ def contacts(fz, rate_hz: float, *, threshold_n: float = 20.0, min_state_s: floa
     numpy.ndarray
         Integer array of shape ``(n, 2)``.
     """
-    f = _series("fz", fz)
-    if not (math.isfinite(rate_hz) and rate_hz > 0):
-        raise ValueError(f"rate_hz must be positive, got {rate_hz!r}")
-    finite = np.isfinite(f)
-    on = np.where(finite, f, -np.inf) > threshold_n
-    min_run = max(1, int(round(min_state_s * rate_hz)))
-    edges = np.flatnonzero(np.diff(on.astype(np.int8)) != 0) + 1
-    bounds = np.concatenate([[0], edges, [on.size]])
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        if b - a < min_run and a > 0:
-            on[a:b] = on[a - 1]
-    d = np.diff(on.astype(np.int8))
-    strikes = np.flatnonzero(d == 1) + 1
-    offs = np.flatnonzero(d == -1) + 1
+    finite, strikes, offs = _edges(fz, rate_hz, threshold_n, min_state_s)
     out = []
     lo, hi = stance_range_s
     for s in strikes:
@@ -164,6 +152,34 @@ def contacts(fz, rate_hz: float, *, threshold_n: float = 20.0, min_state_s: floa
         if lo <= (o - s) / rate_hz <= hi:
             out.append((int(s), o))
     return np.array(out, dtype=np.int64).reshape(-1, 2)
+
+
+def strikes(fz, rate_hz: float, *, threshold_n: float = 20.0, min_state_s: float = 0.02) -> np.ndarray:
+    """Foot strikes on one belt or plate: sample indices where a contact starts (see :func:`contacts`).
+
+    Unlike :func:`contacts`, the contact need not end inside the record (the
+    last foot strike of a window closes the last whole stride); the sample
+    before the strike must be finite and unloaded.
+    """
+    finite, on_edges, _ = _edges(fz, rate_hz, threshold_n, min_state_s)
+    return np.array([int(i) for i in on_edges if finite[i - 1] and finite[i]], dtype=np.int64)
+
+
+def _edges(fz, rate_hz: float, threshold_n: float, min_state_s: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Finite mask, rising and falling edges of the persisted contact state."""
+    f = _series("fz", fz)
+    if not (math.isfinite(rate_hz) and rate_hz > 0):
+        raise ValueError(f"rate_hz must be positive, got {rate_hz!r}")
+    finite = np.isfinite(f)
+    on = np.where(finite, f, -np.inf) > threshold_n
+    min_run = max(1, int(round(min_state_s * rate_hz)))
+    edges = np.flatnonzero(np.diff(on.astype(np.int8)) != 0) + 1
+    bounds = np.concatenate([[0], edges, [on.size]])
+    for a, b in zip(bounds[:-1], bounds[1:]):
+        if b - a < min_run and a > 0:
+            on[a:b] = on[a - 1]
+    d = np.diff(on.astype(np.int8))
+    return finite, np.flatnonzero(d == 1) + 1, np.flatnonzero(d == -1) + 1
 
 
 def loading_response_knee_work(time_s, knee_flexion_deg, knee_extensor_moment,

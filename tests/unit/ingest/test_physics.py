@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from retrogait.ingest.physics import (ankle_pushoff_change, body_mass_from_belts, contacts, knee_power,
+from retrogait.ingest.physics import (ankle_pushoff_change, body_mass_from_belts, contacts, knee_power, strikes,
                                       loading_response_knee_work, sign_verdict)
 from retrogait.ingest.units import G
 
@@ -138,3 +138,12 @@ def test_sign_verdict_rules():
     assert (r.n, r.n_expected, r.n_opposite, r.median) == (3, 2, 1, -1.0) and r.verdict == "confirmed"
     with pytest.raises(ValueError):
         sign_verdict([1], expected=0, margin=0)
+
+
+def test_strikes_include_a_contact_running_to_the_end():
+    t, fz = _square_contacts()
+    fz[t >= 7.3] = 700.0  # the last contact never ends
+    assert contacts(fz, 200.0).shape == (4, 2)
+    np.testing.assert_allclose(t[strikes(fz, 200.0)], 3.0 + np.arange(5))
+    fz[(t > 4.9) & (t < 5.0)] = np.nan  # the sample before the third strike is unknown
+    np.testing.assert_allclose(t[strikes(fz, 200.0)], [3.0, 4.0, 6.0, 7.0])
