@@ -976,6 +976,17 @@ def subject_channel_quality(trials: pd.DataFrame, envelopes: Mapping[str, Sequen
     return pd.DataFrame(rows, columns=QUALITY_COLUMNS)
 
 
+_REASON_CATEGORIES = (("flat", "flat"), ("saturated", "saturated"), ("mains hum", "mains hum"),
+                      ("envelope floor", "gain changed"), ("form differs", "form differs"))
+
+
+def _reason_category(reason: str) -> str:
+    """The first criterion of a :func:`subject_channel_quality` reason, as a short category."""
+    first = reason.split("; ")[0] if reason else ""
+    return next((cat for prefix, cat in _REASON_CATEGORIES if first.startswith(prefix)),
+                "not processable" if first else "unspecified")
+
+
 def muscles_excluded(quality: pd.DataFrame) -> pd.DataFrame:
     """Per dataset and muscle: how many subjects have a usable channel of it (docs/methods.md §5.2).
 
@@ -994,8 +1005,9 @@ def muscles_excluded(quality: pd.DataFrame) -> pd.DataFrame:
     pandas.DataFrame
         ``dataset``, ``muscle``, ``n_subjects`` (subjects with a channel of
         it), ``n_used`` (subjects with at least one used channel, either
-        side), ``all_excluded`` (bool) and ``reasons`` (distinct reasons,
-        first criterion of each excluded channel, with counts).
+        side), ``all_excluded`` (bool) and ``reasons`` (the first failed
+        criterion of each excluded channel, as a category: flat, saturated,
+        mains hum, gain changed, form differs, not processable; with counts).
     """
     cols = ["dataset", "muscle", "n_subjects", "n_used", "all_excluded", "reasons"]
     if quality is None or quality.empty:
@@ -1003,7 +1015,7 @@ def muscles_excluded(quality: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for (dataset, muscle), grp in quality.groupby(["dataset", "muscle"], sort=True):
         used = grp.loc[grp["status"] == "used", "subject"].nunique()
-        bad = grp.loc[grp["status"] != "used", "reason"].fillna("").map(lambda r: r.split(":")[0] if r else "?")
+        bad = grp.loc[grp["status"] != "used", "reason"].fillna("").map(_reason_category)
         counts = bad.value_counts()
         rows.append({"dataset": dataset, "muscle": muscle, "n_subjects": int(grp["subject"].nunique()),
                      "n_used": int(used), "all_excluded": bool(used == 0),

@@ -77,17 +77,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
     contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
     alpha = float(config["stats"]["alpha"])
     summary = _summary(config, trials, cycles, results, contrasts, alpha)
-    gone = muscles_excluded(quality)
-    for r in gone[gone["all_excluded"]].itertuples(index=False) if len(gone) else []:
-        summary.paragraphs.append(f"EMG of {r.muscle.replace('_', ' ')} in {r.dataset}: excluded by QC for every "
-                                  f"subject ({r.reasons}); no result here rests on it.")
-    if len(checks):
-        bad = checks[checks["status"].isin(["corrected", "warning", "overridden"])]
-        if len(bad):
-            summary.paragraphs.append(
-                "Data checks: " + "; ".join(f"{c} {st} in {n} trial(s)" for (c, st), n in
-                                            bad.groupby(["check", "status"]).size().items())
-                + " (Quality control section).")
+    summary.paragraphs += _qc_summary(quality, checks)
     for p in prov:
         comment = replica_comment(pd.DataFrame(p["files"]))
         if comment:
@@ -147,6 +137,22 @@ def _summary(config, trials, cycles, results, contrasts, alpha) -> Section:
                 f"(95 % CI {fmt(row.ci_low)} to {fmt(row.ci_high)}; d_z = {fmt(row.dz)}; "
                 f"Holm p = {fmt(row.p_holm)}; n = {row.n_subjects})")
     return s
+
+
+def _qc_summary(quality: pd.DataFrame, checks: pd.DataFrame) -> list[str]:
+    """Summary lines: muscles no subject has a usable channel of, and data checks that did not pass."""
+    out = []
+    gone = muscles_excluded(quality)
+    for r in gone[gone["all_excluded"]].itertuples(index=False) if len(gone) else []:
+        out.append(f"EMG of {r.muscle.replace('_', ' ')} in {r.dataset}: excluded by QC for every subject "
+                   f"({r.reasons}); not testable here, no result rests on it.")
+    if len(checks):
+        bad = checks[checks["status"].isin(["corrected", "warning", "overridden"])]
+        if len(bad):
+            out.append("Data checks: " + "; ".join(f"{c} {st} in {n} trial(s)" for (c, st), n in
+                                                   bad.groupby(["check", "status"]).size().items())
+                       + " (see Quality control).")
+    return out
 
 
 def _datasets(config, specs, prov, trials) -> Section:
