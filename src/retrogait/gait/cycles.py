@@ -235,10 +235,16 @@ def _emg_envelopes(trial: Trial, settings: CycleSettings,
             a, b = q.core
             env = np.full(x.size, np.nan)
             env[a:b] = q.envelope
+        reason = q.reason
+        if q.metrics.get("nan_samples", 0) > 0:  # said, never silent: only the longest finite stretch is used
+            a, b = q.core
+            reason = "; ".join(r for r in (reason, f"{int(q.metrics['nan_samples'])} non-finite samples: envelope "
+                                                   f"over the longest finite stretch only ({(b - a) / rate:.1f} s of "
+                                                   f"{x.size / rate:.1f} s)") if r)
         row.update(constant=bool(constant), saturated=bool(q.saturated), mains_hum=bool(q.mains_hum),
                    rail_fraction=q.metrics.get("rail_fraction", np.nan),
                    mains_fraction=q.metrics.get("mains_fraction", np.nan),
-                   median_frequency_hz=q.metrics.get("median_frequency_hz", np.nan), reason=q.reason)
+                   median_frequency_hz=q.metrics.get("median_frequency_hz", np.nan), reason=reason)
         if env is not None:
             envelopes[channel] = env
             pooled.setdefault(channel, []).append(q.dr_envelope[::step])

@@ -356,7 +356,9 @@ class GT23Adapter(Adapter):
                                          detail=f"{g.relpath}: no vertical force on either belt")]
                 continue
             f = g.stream
-            belts = [f.get(f"{s}_fz") for s in g.sides]
+            # both belts only when both are complete (GT23 has the other belt partly recorded in some trials)
+            full = [s for s in g.sides if np.isfinite(f.get(f"{s}_fz")).mean() > 0.99] or g.sides[:1]
+            belts = [f.get(f"{s}_fz") for s in full]
             fs = f.time[strikes(belts[0], f.rate_hz, threshold_n=_CONTACT_N)]
             m, n, how = body_mass_from_belts(f.time, belts, fs)
             estimates[trial] = (m, n, how)

@@ -241,3 +241,18 @@ def test_small_emg_offset_within_tolerance_passes(repo_root, small):
     _, raw = small("tiny", trials=[FW], emg_time_offset_s=0.0045)
     (t,) = make(repo_root, subjects=["AB01"], trials=[FW]).read_subject("AB01", raw)
     assert checks_of([t], "emg_time_base")[FW]["value"] == pytest.approx(0.0045, abs=1e-6)
+
+
+def test_partly_recorded_second_belt_is_not_summed_into_the_mass(repo_root, small):
+    _, raw = small("rbelt", trials=[FW, BW])
+
+    def right(d):  # the right belt recorded during the first half only (GT23 level walking: contra 15 %)
+        r = np.roll(d["LForceY_Vertical"].to_numpy(), len(d) // 9)
+        r[len(d) // 2:] = np.nan
+        return d.assign(RForceY_Vertical=r, RForceX=0.0 * r, RForceZ=0.0 * r)
+
+    rewrite(csv_path(raw, "AB01", FW, "grf"), right)
+    trials = make(repo_root, subjects=["AB01"], trials=[FW, BW]).read_subject("AB01", raw)
+    mass = checks_of(trials, "body_mass")[FW]
+    assert mass["status"] == "passed" and "one belt" in mass["detail"]
+    assert mass["value"] == pytest.approx(rg.S1_MASSES["AB01"], rel=0.05)
