@@ -676,10 +676,10 @@ class GT23Adapter(Adapter):
             notes.append(f"EMG channels missing from {relpath}: {', '.join(missing)}")
         rate = table.rate
         if rate < 500.0:
-            # not raw EMG any more (one report says GT23 EMG was downsampled to 200 Hz); keep it, the
-            # cycles stage excludes channels whose rate cannot carry the configured band-pass, with a reason
+            # not raw EMG any more (one report says GT23 EMG was downsampled to 200 Hz); keep it: the cycles
+            # stage uses channels that hold envelopes and excludes raw ones this rate cannot band-pass, with a reason
             notes.append(f"EMG rate {rate:g} Hz from time in {relpath}: too low for raw surface EMG "
-                         f"(expected 1000-2000 Hz); EMG channels will be excluded in QC")
+                         f"(expected 1000-2000 Hz); channels holding envelopes are used, raw ones are excluded in QC")
         elif min(abs(rate - 1000.0), abs(rate - 2000.0)) > 0.01 * rate:
             notes.append(f"EMG rate {rate:g} Hz from time (expected 1000 or 2000 Hz)")
         factor = conversion_to_si(self.opts["emg_unit"]).factor
