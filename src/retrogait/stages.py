@@ -375,7 +375,8 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
     from retrogait.report.sections import QUESTION, build_sections
 
     run = load_run(config, root=root, eager=False)
-    tables = {k: inputs[k] for k in ("trials", "cycles", "measures", "emg_quality", "emg_references")}
+    tables = {k: inputs[k] for k in ("trials", "cycles", "measures", "emg_quality", "emg_references",
+                                     "data_checks")}
     sections = build_sections(config=run.config, specs=run.manifest, provenance=inputs["provenance"],
                               tables=tables, stats={"contrasts": inputs["contrasts"][0],
                                                     "exclusions": inputs["exclusions"][0],

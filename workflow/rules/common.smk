@@ -56,7 +56,7 @@ wildcard_constraints:
     subject="[^/]+",
 
 
-SUBJECT_FILES = ["trials", "kinematics", "forces", "emg", "events", "plates"]
+SUBJECT_FILES = ["trials", "kinematics", "forces", "emg", "events", "plates", "data_checks"]
 CYCLE_FILES = [
     "cycles",
     "events_used",
@@ -73,6 +73,7 @@ DATASET_TABLES = [
     "subject_means",
     "emg_quality",
     "emg_references",
+    "data_checks",
 ]
 # Figures of each dataset: (file name, caption file in workflow/report/).
 # One SPM1D figure pair per configured contrast (knee variables, EMG); a

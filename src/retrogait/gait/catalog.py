@@ -85,8 +85,11 @@ _M = [
             "docs/methods.md §1.1 (Vannatta & Kernozek 2015)"),
     Measure("pfj_stress_peak_time", "% stance", "stance", "time of peak PFJ stress", "docs/methods.md §1.5, 1.7"),
     Measure("medial_load_proxy_peak", "BW", "stance",
-            "external-load medial tibiofemoral proxy F/2 + KAM/d (not a contact force)",
+            "external-load medial tibiofemoral proxy F/2 + KAM/d from the measured KAM (not a contact force)",
             "docs/methods.md §3.1 (OpenCap computeMCF, d = 0.04 m)"),
+    Measure("medial_load_proxy_est_peak", "BW", "stance",
+            "external-load medial proxy F/2 + KAM/d from the lever-arm KAM ESTIMATE (only when the data have no "
+            "frontal knee moment; never pooled with the measured one)", "docs/methods.md §2.3, 3.1"),
     Measure("vgrf_peak1", "BW", "stance", "loading-response peak of vertical GRF: highest local maximum (prominence "
             ">= 0.02 BW) in the first half of stance; missing when there is none", "docs/methods.md §4.1"),
     Measure("vgrf_peak2", "BW", "stance", "push-off peak of vertical GRF: highest local maximum (prominence "

@@ -5,8 +5,10 @@ For one subject, every trial is processed the same way:
 1. gait events and candidate cycles with event-sequence QC
    (:func:`retrogait.gait.events.find_cycles`: force first, kinematic fallback,
    stored events only after the same checks);
-2. EMG channel QC and linear envelopes of the continuous signals
-   (:mod:`retrogait.gait.emg`);
+2. EMG: what each channel holds (raw, rectified or envelope), linear
+   envelopes of the continuous signals (never a band-pass on an envelope),
+   and ONE channel QC decision per subject and channel from all its trials
+   (:mod:`retrogait.gait.emg`, docs/methods.md §5.2);
 3. each kept cycle is time-normalised to ``nodes`` points (0-100 %) over the
    stride (foot strike to the next ipsilateral foot strike) and over stance
    (foot strike to foot off), by linear interpolation (docs/methods.md §0.2);
@@ -27,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from retrogait.gait.contact import PATTERNS, contact_patterns
-from retrogait.gait.emg import EnvelopeParams, channel_quality, linear_envelope, normalisation_reference, normalise
+from retrogait.gait.emg import (EnvelopeParams, QualityParams, channel_quality, emg_form, normalisation_reference,
+                                normalise, subject_channel_quality)
 from retrogait.gait.events import EventParams, find_cycles
 from retrogait.errors import ConfigError
 from retrogait.gait.kneeload import PFJModel, pfj_load
@@ -68,6 +71,7 @@ class CycleSettings:
 
     events: EventParams = field(default_factory=EventParams)
     envelope: EnvelopeParams = field(default_factory=EnvelopeParams)
+    quality: QualityParams = field(default_factory=QualityParams)
     normalisation_method: str = "max_all_conditions"
     reference_condition: str | None = None
     nodes: int = 101
@@ -92,6 +96,7 @@ class CycleSettings:
         return cls(
             events=EventParams.from_config(config.get("events", {})),
             envelope=EnvelopeParams.from_config(emg.get("envelope", {})),
+            quality=QualityParams.from_config(emg.get("quality", {})),
             normalisation_method=norm.get("method", "max_all_conditions"),
             reference_condition=norm.get("reference_condition"),
             nodes=int(config.get("cycles", {}).get("nodes", 101)),
@@ -150,12 +155,14 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
         ``events_used`` (events used, with the method that found them),
         ``waveforms`` (kept cycles, one row per cycle x domain x variable,
         columns ``pct_000`` ... ``pct_100``), ``emg_quality`` (one row per
-        trial x EMG channel), ``emg_references`` (one row per side x
-        muscle), ``trial_notes`` (cycles kept/rejected and detector notes).
+        EMG channel: the subject-level QC decision, applied to every trial),
+        ``emg_references`` (one row per side x muscle), ``trial_notes``
+        (cycles kept/rejected and detector notes).
     """
     if not trials:
         raise ValueError("no trials")
     cycle_rows, event_rows, note_rows, quality_rows = [], [], [], []
+    pooled: dict[str, list[np.ndarray]] = {}
     curves: list[dict[str, Any]] = []
     for trial in trials:
         result = find_cycles(trial, params=settings.events)
@@ -180,7 +187,7 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
         if not len(kept):
             log.warning("%s/%s/%s: no kept cycle (%s)", *trial.key, "; ".join(result.notes) or "no events")
             continue
-        envelopes, quality = _emg_envelopes(trial, settings)
+        envelopes, quality = _emg_envelopes(trial, settings, pooled)
         quality_rows.extend({**base, **q} for q in quality)
         curves.extend(_cycle_curves(trial, kept, envelopes, settings))
 
@@ -189,8 +196,8 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
     waveforms = pd.DataFrame(curves) if curves else pd.DataFrame(
         columns=[*_trial_columns(trials[0]), "side", "cycle", "domain", "variable", "unit",
                  *node_columns(settings.nodes)])
+    waveforms, quality = _emg_channel_qc(waveforms, pd.DataFrame(quality_rows), pooled, settings)
     waveforms, references = _normalise_emg(waveforms, settings)
-    quality = pd.DataFrame(quality_rows, columns=_QUALITY_COLUMNS) if not quality_rows else pd.DataFrame(quality_rows)
     return {"cycles": cycles, "events_used": events, "waveforms": waveforms, "emg_quality": quality,
             "emg_references": references, "trial_notes": pd.DataFrame(note_rows)}
 
@@ -204,6 +211,8 @@ def _trial_exclusion(cycles: pd.DataFrame, notes: list[str]) -> str:
     if reasons.empty:
         return "no cycle kept"
     return "all cycles rejected: " + str(reasons.value_counts().index[0])
+
+
 #: Signals whose missing samples count against a cycle: joint angles over the
 #: whole cycle, moments over the stance of a kinetics-valid cycle.
 _CYCLE_SIGNALS = ("knee_flexion", "knee_adduction", "knee_rotation", "ankle_dorsiflexion")
@@ -245,40 +254,98 @@ def _reject_missing(trial: Trial, cycles: pd.DataFrame, limit_pct: float) -> Non
             cycles.at[cycles.index[i], "qc_status"] = "rejected"
 
 
-_QUALITY_COLUMNS = ["dataset", "subject", "trial", "condition", "direction", "speed_mps", "surface",
-                    "side", "muscle", "channel", "status", "flat", "saturated", "mains_hum", "reason"]
-
-
 def _trial_columns(trial: Trial) -> dict[str, Any]:
     m = trial.meta
     return {"dataset": m.dataset, "subject": m.subject, "trial": m.trial, "condition": m.condition,
             "direction": m.direction, "speed_mps": m.speed_mps, "surface": m.surface}
 
 
-def _emg_envelopes(trial: Trial, settings: CycleSettings) -> tuple[dict[str, np.ndarray], list[dict]]:
-    """Envelopes (V) of usable EMG channels and one QC row per channel."""
+def _emg_envelopes(trial: Trial, settings: CycleSettings,
+                   pooled: dict[str, list[np.ndarray]]) -> tuple[dict[str, np.ndarray], list[dict]]:
+    """Envelopes (V) of every processable EMG channel of one trial, and the trial's QC metrics per channel.
+
+    The envelope follows what the channel holds (:func:`~retrogait.gait.emg.emg_form`): raw EMG is
+    band-passed, rectified and low-passed; rectified EMG and envelopes are only low-passed. The
+    moving-average envelopes behind the dynamic range are added to ``pooled`` (per channel) for the
+    subject's decision.
+    """
     if trial.emg is None:
         return {}, []
     envelopes, rows = {}, []
     rate = trial.emg.rate_hz
     band_high = settings.envelope.band_hz[1]
+    qp = settings.quality
+    step = max(1, int(rate // 200))
     for channel in trial.emg.signals:
         side, muscle = channel.split("_", 1)
-        if band_high >= rate / 2:
-            rows.append({"side": side, "muscle": muscle, "channel": channel, "status": "excluded",
-                         "flat": False, "saturated": False, "mains_hum": False,
-                         "reason": f"sampling rate {rate:g} Hz cannot carry the {band_high:g} Hz band-pass edge "
-                                   f"(needs > {2 * band_high:g} Hz): not raw EMG"})
-            continue
         x = trial.emg.get(channel)
-        q = channel_quality(x, rate, envelope=settings.envelope)
-        usable = not (q.flat or q.saturated or q.mains_hum)
-        rows.append({"side": side, "muscle": muscle, "channel": channel,
-                     "status": "used" if usable else "excluded", "flat": bool(q.flat),
-                     "saturated": bool(q.saturated), "mains_hum": bool(q.mains_hum), "reason": q.reason})
-        if usable:
-            envelopes[channel] = linear_envelope(x, rate, params=settings.envelope)
+        row = {"side": side, "muscle": muscle, "channel": channel, "form": "raw", "problem": "", "constant": False,
+               "saturated": False, "mains_hum": False, "rail_fraction": np.nan, "mains_fraction": np.nan,
+               "median_frequency_hz": np.nan, "n_samples": int(x.size), "reason": ""}
+        rows.append(row)
+        form, _ = emg_form(x, rate, params=qp)
+        row["form"] = form
+        if form == "raw" and band_high >= rate / 2:
+            row["problem"] = (f"sampling rate {rate:g} Hz cannot carry the {band_high:g} Hz band-pass edge "
+                              f"(needs > {2 * band_high:g} Hz) and the channel is not an envelope: not raw EMG")
+            continue
+        try:
+            q = channel_quality(x, rate, params=qp, envelope=settings.envelope, form=form)
+        except ValueError as exc:  # e.g. too short: recorded, and the subject's decision excludes the channel
+            row["problem"] = str(exc)
+            continue
+        constant = q.envelope is None
+        env = None
+        if not constant:
+            # the envelope of the analysed stretch only: exporter padding and NaN stay NaN (never "silence")
+            a, b = q.core
+            env = np.full(x.size, np.nan)
+            env[a:b] = q.envelope
+        reason = q.reason
+        if q.metrics.get("nan_samples", 0) > 0:  # said, never silent: only the longest finite stretch is used
+            a, b = q.core
+            reason = "; ".join(r for r in (reason, f"{int(q.metrics['nan_samples'])} non-finite samples: envelope "
+                                                   f"over the longest finite stretch only ({(b - a) / rate:.1f} s of "
+                                                   f"{x.size / rate:.1f} s)") if r)
+        row.update(constant=bool(constant), saturated=bool(q.saturated), mains_hum=bool(q.mains_hum),
+                   rail_fraction=q.metrics.get("rail_fraction", np.nan),
+                   mains_fraction=q.metrics.get("mains_fraction", np.nan),
+                   median_frequency_hz=q.metrics.get("median_frequency_hz", np.nan), reason=reason)
+        if env is not None:
+            envelopes[channel] = env
+            pooled.setdefault(channel, []).append(q.dr_envelope[::step])
     return envelopes, rows
+
+
+def _emg_channel_qc(waveforms: pd.DataFrame, trial_rows: pd.DataFrame, pooled: dict[str, list[np.ndarray]],
+                    settings: CycleSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One QC decision per subject and channel; the excluded channels' curves are dropped from every trial."""
+    from retrogait.gait.emg import QUALITY_COLUMNS
+
+    if trial_rows.empty:
+        return waveforms, pd.DataFrame(columns=QUALITY_COLUMNS)
+    cols = node_columns(settings.nodes)
+    curves: dict[str, list[np.ndarray]] = {}
+    if not waveforms.empty:
+        emg = waveforms[waveforms["variable"].str.startswith("emg_")]
+        domain = "stride" if (emg["domain"] == "stride").any() else "stance"
+        emg = emg[emg["domain"] == domain]
+        for (trial, side, variable), grp in emg.groupby(["trial", "side", "variable"], sort=True):
+            curves.setdefault(f"{side}_{variable.removeprefix('emg_')}", []).append(grp[cols].to_numpy(dtype=float))
+    quality = subject_channel_quality(trial_rows, pooled, curves, params=settings.quality)
+    for r in quality.itertuples(index=False):
+        if r.form not in ("raw", "mixed"):
+            log.warning("%s/%s: EMG channel %s holds %s EMG, not raw: low-pass only, no band-pass "
+                        "(docs/methods.md §5.2)", r.dataset, r.subject, r.channel, r.form)
+        if r.status != "used":
+            log.warning("%s/%s: EMG channel %s excluded in every trial: %s", r.dataset, r.subject, r.channel,
+                        r.reason)
+    excluded = set(quality.loc[quality["status"] != "used", "channel"])
+    if excluded and not waveforms.empty:
+        var_channel = waveforms["side"].astype(str) + "_" + waveforms["variable"].str.removeprefix("emg_")
+        drop = waveforms["variable"].str.startswith("emg_") & var_channel.isin(excluded)
+        waveforms = waveforms[~drop].reset_index(drop=True)
+    return waveforms, quality
 
 
 def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndarray],

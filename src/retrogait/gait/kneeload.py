@@ -13,6 +13,9 @@ Implements docs/methods.md sections 1-3:
 * The external-load medial tibiofemoral proxy ``F/2 + KAM/d``
   (OpenCap ``computeMCF``, Lerner 2015; docs/methods.md §3.1) -- never a contact force.
 * Vertical GRF peaks and loading rate; moment peaks and impulses.
+* Sagittal knee power ``P = -M_ext * d(theta)/dt`` (:func:`knee_power`,
+  defined with the canonical sign conventions in :mod:`retrogait.ingest.physics`
+  and re-exported here; docs/methods.md §0.3).
 
 Conventions (docs/methods.md §0.2; :mod:`retrogait.ingest.trial`): knee flexion in
 degrees, flexion positive; internal knee extensor moment positive; external
@@ -33,6 +36,7 @@ from scipy import integrate
 
 from retrogait.config import dataclass_options
 from retrogait.errors import ConfigError
+from retrogait.ingest.physics import knee_power
 from retrogait.ingest.units import G
 
 __all__ = [
@@ -58,6 +62,7 @@ __all__ = [
     "moment_summary",
     "to_body_weight",
     "to_percent_bw_ht",
+    "knee_power",
 ]
 
 

@@ -195,20 +195,22 @@ def _cycle_values(trial: Trial, row, pfj: PFJModel,
                               ("vgrf_peak2", s["peak2_reason"])):
                 if why:
                     missing[name] = why
+            # measured and estimated KAM never share a measure name (docs/methods.md §2.3)
+            fz_kin = np.interp(ts, tf[win], fz)
             if kam is None:
-                est = _kam_estimate(trial, row, ts)
+                est, how = _kam_estimate(trial, row, ts)
                 if est is not None:
                     s = kam_summary(est, ts)
                     v.update({"kam_est_peak1": s["peak1"], "kam_est_peak2": s["peak2"],
                               "kam_est_impulse": s["impulse"]})
-                    methods["kam_est_"] = KAM_LEVER_ARM_DESCRIPTION
-                    kam = est
-                    methods["medial_"] = MEDIAL_PROXY_DESCRIPTION + " KAM: the lever-arm ESTIMATE."
-            if kam is not None:
-                fz_kin = np.interp(ts, tf[win], fz)
+                    methods["kam_est_"] = f"{KAM_LEVER_ARM_DESCRIPTION} Medio-lateral axis: {how}."
+                    proxy = medial_contact_proxy(fz_kin, est * mass)
+                    v["medial_load_proxy_est_peak"] = float(np.max(proxy) / (mass * G))
+                    methods["medial_load_proxy_est"] = MEDIAL_PROXY_DESCRIPTION + " KAM: the lever-arm ESTIMATE."
+            else:
                 proxy = medial_contact_proxy(fz_kin, kam * mass)
                 v["medial_load_proxy_peak"] = float(np.max(proxy) / (mass * G))
-                methods.setdefault("medial_", MEDIAL_PROXY_DESCRIPTION)
+                methods["medial_load_proxy_peak"] = MEDIAL_PROXY_DESCRIPTION
     return v, methods
 
 
@@ -254,23 +256,48 @@ def _walking_speed(trial: Trial, row) -> tuple[float | None, str]:
         else (None, "")
 
 
-def _kam_estimate(trial: Trial, row, ts: np.ndarray) -> np.ndarray | None:
-    """Lever-arm KAM estimate (N.m/kg) over stance, or None when markers or COP are missing."""
+#: Accepted medio-lateral distance between the lateral knee marker and the knee joint centre (m):
+#: half a knee width plus the marker radius is 0.05-0.08 m in adults and children [D].
+_KNEE_HALF_WIDTH_M = (0.02, 0.15)
+
+
+def _kam_estimate(trial: Trial, row, ts: np.ndarray) -> tuple[np.ndarray | None, str]:
+    """Lever-arm KAM estimate (N.m/kg) over stance with an anatomical medio-lateral axis, or (None, why).
+
+    The axis is the knee's own epicondylar (flexion) axis: from the lateral
+    knee marker to the knee joint centre of the same leg (Plug-in Gait places
+    the KJC medial to the KNE marker on the flexion axis), so it never depends
+    on where the other leg is. The direction towards the other knee would mix
+    in the sagittal moment whenever the knees are apart along the walking
+    direction, with opposite signs in FW and BW (docs/methods.md §2.3). Without
+    both markers, or when they are not a half knee width apart, or when the
+    axis points laterally (away from the other knee on average), there is no
+    estimate.
+    """
     kin, forces, side = trial.kinematics, trial.forces, row.side
-    other = "R" if side == "L" else "L"
-    need_kin = [f"{s}_kjc_{a}" for s in (side, other) for a in "xyz"]
+    need_kin = [f"{side}_{m}_{a}" for m in ("kjc", "knee") for a in "xyz"]
     need_f = [f"{row.plate}_{c}" for c in ("fx", "fy", "fz", "cop_x", "cop_y", "cop_z")]
     if not all(kin.has(c) for c in need_kin) or not all(forces.has(c) for c in need_f):
-        return None
+        return None, "no lateral knee marker and knee joint centre: no estimate"
     t, tf = kin.time, forces.time
     sel = (t >= ts[0]) & (t <= ts[-1])
     kjc = np.column_stack([kin.get(f"{side}_kjc_{a}")[sel] for a in "xyz"])
-    medial = np.column_stack([kin.get(f"{other}_kjc_{a}")[sel] for a in "xyz"]) - kjc
+    knee = np.column_stack([kin.get(f"{side}_knee_{a}")[sel] for a in "xyz"])
+    medial = kjc - knee
     grf = np.column_stack([np.interp(ts, tf, forces.get(f"{row.plate}_f{a}")) for a in "xyz"])
     cop = np.column_stack([np.interp(ts, tf, forces.get(f"{row.plate}_cop_{a}")) for a in "xyz"])
     if not (np.isfinite(kjc).all() and np.isfinite(medial).all() and np.isfinite(cop).all()):
-        return None
-    return kam_lever_arm(grf, cop, kjc, medial_axis=medial, up_axis=2) / trial.meta.mass_kg
+        return None, "missing marker or COP samples"
+    half = float(np.median(np.linalg.norm(medial[:, :2], axis=1)))
+    if not _KNEE_HALF_WIDTH_M[0] <= half <= _KNEE_HALF_WIDTH_M[1]:
+        return None, f"knee marker to joint centre {half:.3f} m, not a half knee width"
+    other = "R" if side == "L" else "L"
+    if all(kin.has(f"{other}_kjc_{a}") for a in "xyz"):
+        to_other = np.column_stack([kin.get(f"{other}_kjc_{a}")[sel] for a in "xyz"]) - kjc
+        if np.nanmedian(np.einsum("ij,ij->i", to_other[:, :2], medial[:, :2])) <= 0:
+            return None, "the knee-marker-to-joint-centre axis points away from the other knee (labels swapped?)"
+    return (kam_lever_arm(grf, cop, kjc, medial_axis=medial, up_axis=2) / trial.meta.mass_kg,
+            "epicondylar: lateral knee marker to knee joint centre of the same leg")
 
 
 def _emg_curves(waveforms: pd.DataFrame, cols: list[str]) -> dict[tuple, dict[tuple[str, str], np.ndarray]]:

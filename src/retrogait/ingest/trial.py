@@ -23,6 +23,12 @@ extensor, in N.m/kg; frontal moment is the *external adduction* moment
 Stored events (from the source file) are kept in ``events`` with their
 source; later stages decide whether to trust them.
 
+``checks`` records what the adapter checked on the data itself (a sign
+convention, the body mass, the EMG time base...) and the outcome: passed,
+corrected (an automatic correction that was applied), a warning, overridden
+by the user, or not checked and why (docs/methods.md §0.3). Failed checks
+that cannot be corrected stop the run instead.
+
 A subject's trials are stored as a folder of parquet files by
 :func:`write_subject` and read back by :func:`read_subject`.
 """
@@ -55,6 +61,10 @@ __all__ = [
     "Stream",
     "Trial",
     "SUBJECT_FILES",
+    "CHECK_COLUMNS",
+    "CHECK_STATUSES",
+    "check_row",
+    "checks_frame",
     "write_subject",
     "read_subject",
 ]
@@ -151,6 +161,30 @@ def canonical_muscle(name: str) -> tuple[str, bool]:
         raise ValueError(f"muscle name {name!r} is not usable: it must become a lower-case identifier "
                          "(letters, digits, underscores, starting with a letter, not 'stance_...')")
     return key, key in MUSCLES
+
+
+#: Columns of a trial's ``checks`` table (one row per check).
+CHECK_COLUMNS = ("check", "status", "value", "unit", "expected", "detail")
+#: Outcomes of a check that did not stop the run.
+CHECK_STATUSES = ("passed", "corrected", "warning", "overridden", "not checked")
+
+
+def check_row(check: str, status: str, *, value: float = math.nan, unit: str = "", expected: str = "",
+              detail: str = "") -> dict:
+    """One row of a trial's ``checks`` table (see :data:`CHECK_COLUMNS`)."""
+    if status not in CHECK_STATUSES:
+        raise ValueError(f"check status must be one of {CHECK_STATUSES}, got {status!r}")
+    if not check or not isinstance(check, str):
+        raise ValueError("a check needs a name")
+    return {"check": check, "status": status, "value": float(value), "unit": unit, "expected": expected,
+            "detail": detail}
+
+
+def checks_frame(rows: list[dict] | None = None) -> pd.DataFrame:
+    """A ``checks`` table from :func:`check_row` rows (empty table with the right columns if none)."""
+    frame = pd.DataFrame(list(rows or []), columns=list(CHECK_COLUMNS))
+    return frame.astype({"check": str, "status": str, "value": float, "unit": str, "expected": str,
+                         "detail": str})
 
 
 @dataclass(frozen=True)
@@ -252,6 +286,8 @@ class Trial:
     ``foot_off``), ``time_s``, ``source`` (e.g. ``c3d:EVENT``).
     ``plates`` columns: ``plate`` (id used in force columns), ``foot``
     (``L``/``R`` when the plate or belt belongs to one foot, else empty).
+    ``checks``: what was checked on the data and the outcome
+    (:data:`CHECK_COLUMNS`, built with :func:`check_row`).
     """
 
     meta: TrialMeta
@@ -263,6 +299,7 @@ class Trial:
          "time_s": pd.Series(dtype=float), "source": pd.Series(dtype=str)}))
     plates: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(
         {"plate": pd.Series(dtype=str), "foot": pd.Series(dtype=str)}))
+    checks: pd.DataFrame = field(default_factory=checks_frame)
 
     def __post_init__(self) -> None:
         if self.forces is not None and not math.isfinite(self.meta.mass_kg):
@@ -281,7 +318,8 @@ class Trial:
 _STREAMS = ("kinematics", "forces", "emg")
 
 #: Files written by :func:`write_subject`, in a subject's folder.
-SUBJECT_FILES = ("trials.parquet", *(f"{s}.parquet" for s in _STREAMS), "events.parquet", "plates.parquet")
+SUBJECT_FILES = ("trials.parquet", *(f"{s}.parquet" for s in _STREAMS), "events.parquet", "plates.parquet",
+                 "data_checks.parquet")
 
 
 def write_subject(trials: list[Trial], folder: str | os.PathLike) -> None:
@@ -290,7 +328,8 @@ def write_subject(trials: list[Trial], folder: str | os.PathLike) -> None:
     Files (always all of them, see :data:`SUBJECT_FILES`): ``trials.parquet``
     (metadata and stream rates), one parquet per stream holding all trials
     (column ``trial``; empty when no trial has the stream),
-    ``events.parquet`` and ``plates.parquet``. Each file is written atomically.
+    ``events.parquet``, ``plates.parquet`` and ``data_checks.parquet`` (the
+    trials' ``checks`` with identifier columns). Each file is written atomically.
     """
     if not trials:
         raise ValueError("no trials to write")
@@ -339,6 +378,11 @@ def write_subject(trials: list[Trial], folder: str | os.PathLike) -> None:
                   units={"time_s": "s"})
     plates = pd.concat([t.plates.assign(trial=t.meta.trial) for t in trials], ignore_index=True)
     write_parquet(plates[["trial", "plate", "foot"]], folder / "plates.parquet")
+    checks = pd.concat([checks_frame(t.checks.to_dict("records")).assign(
+        dataset=t.meta.dataset, subject=t.meta.subject, trial=t.meta.trial, condition=t.meta.condition)
+        for t in trials], ignore_index=True)
+    write_parquet(checks[["dataset", "subject", "trial", "condition", *CHECK_COLUMNS]],
+                  folder / "data_checks.parquet")
 
 
 def read_subject(folder: str | os.PathLike) -> list[Trial]:
@@ -350,6 +394,7 @@ def read_subject(folder: str | os.PathLike) -> list[Trial]:
         streams[s] = read_parquet(folder / f"{s}.parquet")
     events, _ = read_parquet(folder / "events.parquet")
     plates, _ = read_parquet(folder / "plates.parquet")
+    checks, _ = read_parquet(folder / "data_checks.parquet")
 
     fields = {f.name for f in dataclasses.fields(TrialMeta)}
     trials = []
@@ -370,5 +415,6 @@ def read_subject(folder: str | os.PathLike) -> list[Trial]:
                            units={c: units[c] for c in keep if c != "time_s"})
         ev = events.loc[events["trial"] == m.trial].drop(columns="trial").reset_index(drop=True)
         pl = plates.loc[plates["trial"] == m.trial].drop(columns="trial").reset_index(drop=True)
-        trials.append(Trial(meta=m, events=ev, plates=pl, **kw))
+        ck = checks_frame(checks.loc[checks["trial"] == m.trial, list(CHECK_COLUMNS)].to_dict("records"))
+        trials.append(Trial(meta=m, events=ev, plates=pl, checks=ck, **kw))
     return trials

@@ -19,6 +19,7 @@ from retrogait.gait.cycles import CycleSettings
 from retrogait.io import read_parquet
 from retrogait.acquire.manifest import DatasetSpec
 from retrogait.gait.catalog import describe
+from retrogait.gait.emg import muscles_excluded
 from retrogait.report.render import Figure, Section, fmt
 
 __all__ = ["QUESTION", "build_sections", "FIGURE_CAPTIONS"]
@@ -69,6 +70,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
     measures = _load(tables["measures"])
     quality = _load(tables["emg_quality"])
     references = _load(tables["emg_references"])
+    checks = _load(tables.get("data_checks", []))
     results = read_parquet(stats["contrasts"])[0]
     exclusions = read_parquet(stats["exclusions"])[0]
     claims = read_parquet(stats["claims"])[0] if stats.get("claims") else pd.DataFrame()
@@ -80,6 +82,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
     contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
     alpha = float(config["stats"]["alpha"])
     summary = _summary(config, trials, cycles, results, contrasts, alpha)
+    summary.paragraphs += _qc_summary(quality, checks)
     for p in prov:
         comment = replica_comment(pd.DataFrame(p["files"]))
         if comment:
@@ -90,7 +93,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
         summary,
         _datasets(config, specs, prov, trials),
         _methods(config, contrasts, measures, references),
-        _qc(trials, cycles, quality, exclusions, measures),
+        _qc(trials, cycles, quality, exclusions, measures, checks),
         _knee_load(measures),
         _results(results, contrasts, alpha),
         _waveform_stats(spm, clusters, contrasts),
@@ -148,6 +151,22 @@ def _summary(config, trials, cycles, results, contrasts, alpha) -> Section:
                 f"(95 % CI {fmt(row.ci_low)} to {fmt(row.ci_high)}; d_z = {fmt(row.dz)}; "
                 f"Holm p = {fmt(row.p_holm)}; n = {row.n_subjects})")
     return s
+
+
+def _qc_summary(quality: pd.DataFrame, checks: pd.DataFrame) -> list[str]:
+    """Summary lines: muscles no subject has a usable channel of, and data checks that did not pass."""
+    out = []
+    gone = muscles_excluded(quality)
+    for r in gone[gone["all_excluded"]].itertuples(index=False) if len(gone) else []:
+        out.append(f"EMG of {r.muscle.replace('_', ' ')} in {r.dataset}: excluded by QC for every subject "
+                   f"({r.reasons}); not testable here, no result rests on it.")
+    if len(checks):
+        bad = checks[checks["status"].isin(["corrected", "warning", "overridden"])]
+        if len(bad):
+            out.append("Data checks: " + "; ".join(f"{c} {st} in {n} trial(s)" for (c, st), n in
+                                                   bad.groupby(["check", "status"]).size().items())
+                       + " (see Quality control).")
+    return out
 
 
 def _datasets(config, specs, prov, trials) -> Section:
@@ -219,7 +238,7 @@ def _provenance_text(spec: DatasetSpec, files: pd.DataFrame) -> list[str]:
 
 def _methods(config, contrasts, measures, references) -> Section:
     settings = CycleSettings.from_config(config)
-    ev, env = settings.events, settings.envelope
+    ev, env, qp = settings.events, settings.envelope, settings.quality
     s = Section("Methods")
     s.subsections.append(Section("Gait events and cycles", items=[
         ("Force-based events", f"vertical GRF of each plate or belt, zero-lag low-pass {ev.force_lowpass_hz} Hz, "
@@ -272,9 +291,16 @@ def _methods(config, contrasts, measures, references) -> Section:
         ("Processing", f"mean removed; band-pass {env.band_hz[0]:g}-{env.band_hz[1]:g} Hz, Butterworth order "
                        f"{env.band_order}, zero-lag; full-wave rectification; low-pass {env.lowpass_hz:g} Hz, "
                        f"order {env.lowpass_order}, zero-lag (linear envelope; SENIAM/ISEK band, pyCGM2 6 Hz "
-                       "envelope; docs/methods.md §5.2-5.3). Zero-lag filtering doubles the effective order."),
-        ("Channel QC", "channels that are flat (noise floor only), saturated (clipped at the converter's rails) "
-                       "or dominated by mains hum are excluded and listed in the QC section."),
+                       "envelope; docs/methods.md §5.2-5.3). Zero-lag filtering doubles the effective order. "
+                       "A channel found to hold rectified EMG or an envelope already (broadband one-sided, or "
+                       "smooth) gets the low-pass only, never a band-pass; the QC section lists such channels."),
+        ("Channel QC", f"one decision per subject and channel from all its trials, applied to every trial (a "
+                       f"quiet condition must not lose its channels more often than a loud one): excluded when "
+                       f"flat (envelope p95/p5 below {qp.min_dynamic_range:g} in every trial, or cycle-to-cycle "
+                       f"repeatability r below {qp.min_repeatability:g} where trials have at least "
+                       f"{qp.min_repeatability_cycles} cycles), saturated or dominated by mains hum in any trial, "
+                       f"or when its floor differs more than {qp.max_floor_ratio:g}-fold between trials (gain "
+                       "changed); listed in the QC section (docs/methods.md §5.2)."),
         ("Amplitude normalisation", f"method '{settings.normalisation_method}'"
                                     + (f", reference condition '{settings.reference_condition}'"
                                        if settings.reference_condition else "")
@@ -380,7 +406,7 @@ def ingest_notes(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def _qc(trials, cycles, quality, exclusions, measures=None) -> Section:
+def _qc(trials, cycles, quality, exclusions, measures=None, checks=None) -> Section:
     s = Section("Quality control")
     if len(trials):
         cols = [c for c in ("dataset", "subject", "trial", "condition", "direction", "speed_mps", "mass_kg",
@@ -400,12 +426,20 @@ def _qc(trials, cycles, quality, exclusions, measures=None) -> Section:
         notes = ingest_notes(trials)
         if len(notes):
             s.tables.append(("What ingest noticed, per trial", notes))
+    if checks is not None and len(checks):
+        _data_checks(s, checks)
     if len(cycles):
         rej = cycles[cycles["qc_status"] != "kept"]
         if len(rej):
+            # by condition too: a rule that removes one condition's cycles more than the other's must show it
             counts = (rej.assign(reason=rej["qc_reason"].fillna("").replace("", "unspecified"))
-                      .groupby(["dataset", "reason"]).size().rename("cycles").reset_index())
-            s.tables.append(("Rejected cycles by reason", counts))
+                      .groupby(["dataset", "condition", "reason"]).size().rename("cycles").reset_index())
+            s.tables.append(("Rejected cycles by condition and reason", counts))
+        flags = cycles[(cycles["qc_status"] == "kept") & ~cycles["kinetics_valid"].astype(bool)
+                       & cycles["qc_flags"].fillna("").str.contains("kinetics excluded")]
+        if len(flags):
+            s.tables.append(("Kept cycles whose kinetics were excluded (e.g. a foot on the other belt)",
+                             flags[["dataset", "subject", "trial", "condition", "side", "cycle", "qc_flags"]]))
         methods = cycles[cycles["qc_status"] == "kept"].groupby(["dataset", "event_method", "kind"]).size() \
             .rename("cycles").reset_index()
         s.tables.append(("Event detection method of kept cycles", methods))
@@ -415,10 +449,20 @@ def _qc(trials, cycles, quality, exclusions, measures=None) -> Section:
             s.tables.append(("Event detection notes", notes))
     if len(quality):
         bad = quality[quality["status"] != "used"]
-        s.paragraphs.append(f"EMG channels: {int((quality['status'] == 'used').sum())} channel-trials used, "
-                            f"{len(bad)} excluded.")
+        s.paragraphs.append(f"EMG channels (one decision per subject and channel, applied to all its trials): "
+                            f"{int((quality['status'] == 'used').sum())} used, {len(bad)} excluded.")
+        if "form" in quality.columns:
+            forms = quality[~quality["form"].isin(["raw"])]
+            if len(forms):
+                s.tables.append(("EMG channels not holding raw EMG (processed with the low-pass only, no "
+                                 "band-pass)", forms[["dataset", "subject", "channel", "form", "status"]]))
         if len(bad):
-            s.tables.append(("Excluded EMG channels", bad[["dataset", "subject", "trial", "channel", "reason"]]))
+            s.tables.append(("Excluded EMG channels", bad[["dataset", "subject", "channel", "reason"]]))
+        gone = muscles_excluded(quality)
+        gone = gone[gone["all_excluded"]]
+        if len(gone):
+            s.tables.append(("Muscles excluded by QC for every subject (no result can rest on them)",
+                             gone[["dataset", "muscle", "n_subjects", "reasons"]]))
     if measures is not None and len(measures) and "qc_status" in measures.columns:
         miss = measures[measures["qc_status"] == "missing"]
         if len(miss):
@@ -431,6 +475,22 @@ def _qc(trials, cycles, quality, exclusions, measures=None) -> Section:
     else:
         s.paragraphs.append("Every subject had data at both levels of every test it entered.")
     return s
+
+
+def _data_checks(s: Section, checks: pd.DataFrame) -> None:
+    """Checks of the source files on the data (docs/methods.md §0.3): counts, corrections and warnings."""
+    counts = checks.groupby(["dataset", "check", "status"]).size().rename("trials").reset_index()
+    s.tables.append(("Checks on the data of every trial (docs/methods.md §0.3)", counts))
+    notable = checks[checks["status"] != "passed"]
+    if len(notable):
+        s.tables.append(("Data checks that corrected, warned, were overridden or could not run",
+                         notable[["dataset", "subject", "trial", "check", "status", "detail"]]))
+    mass = checks[(checks["check"] == "body_mass") & checks["value"].notna()]
+    if len(mass):
+        by_subject = mass.groupby(["dataset", "subject"]).agg(
+            estimate_kg=("value", "median"), table=("expected", "first"), status=("status", "first")).reset_index()
+        s.tables.append(("Body mass: the table's value and the value the belt forces imply "
+                         "(median over trials)", by_subject))
 
 
 def _results(results, contrasts, alpha) -> Section:

@@ -6,7 +6,8 @@ import pytest
 
 from retrogait.errors import DataError
 from retrogait.io import read_units
-from retrogait.ingest.trial import SUBJECT_FILES, Stream, Trial, TrialMeta, read_subject, write_subject
+from retrogait.ingest.trial import (CHECK_COLUMNS, SUBJECT_FILES, Stream, Trial, TrialMeta, check_row, checks_frame,
+                                    read_subject, write_subject)
 
 
 def meta(**kw):
@@ -91,3 +92,18 @@ def test_ingest_record_columns_round_trip(tmp_path):
     write_subject([Trial(meta=m, emg=emg)], tmp_path)
     back = read_subject(tmp_path)[0]
     assert back.meta == m and back.kinematics is None and back.emg.signals == ["R_obliquus_externus"]
+
+
+def test_checks_round_trip_per_trial(tmp_path):
+    rows = [check_row("body_mass", "warning", value=71.2, unit="kg", expected="60 (table)", detail="12 % off"),
+            check_row("knee_moment_sign", "passed", detail="K1 absorption")]
+    trials = [Trial(meta(), checks=checks_frame(rows)), Trial(meta(trial="t2"))]
+    write_subject(trials, tmp_path)
+    stored = pd.read_parquet(tmp_path / "data_checks.parquet")
+    assert list(stored.columns) == ["dataset", "subject", "trial", "condition", *CHECK_COLUMNS]
+    assert stored["trial"].tolist() == ["t1", "t1"]
+    back = read_subject(tmp_path)
+    pd.testing.assert_frame_equal(back[0].checks, checks_frame(rows))
+    assert back[1].checks.empty and list(back[1].checks.columns) == list(CHECK_COLUMNS)
+    with pytest.raises(ValueError, match="status"):
+        check_row("x", "failed")

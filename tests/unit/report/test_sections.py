@@ -129,6 +129,8 @@ def test_limitations_print_each_datasets_own_limits():
                               {"bandai-namco": ["bandai-namco: the pairing unit is the acted style."]}))
     assert "the pairing unit is the acted style" in text
     assert "measured from the root trajectory" in text
+
+
 # -- quality control: what ingest noticed, partial files; summary counts; provenance wording ---------
 
 def _trials(**extra):
@@ -189,3 +191,53 @@ def test_provenance_of_file_urls_is_not_the_network():
     assert _provenance_text(spec, local)[0].startswith("2 files obtained from local files (file:// URLs)")
     mixed = pd.DataFrame({"source": ["mirror:/m/lab/a.c3d", "https://x.org/b.c3d"]})
     assert "obtained from a local mirror and the network" in _provenance_text(spec, mixed)[0]
+
+
+# ---------------------------------------------------------------- issue 11: QC section and summary
+def _quality(rows):
+    from retrogait.gait.emg import QUALITY_COLUMNS
+
+    base = dict.fromkeys(QUALITY_COLUMNS, np.nan)
+    return pd.DataFrame([{**base, "dataset": "gt23", "side": "L", "form": "raw", "status": "used", "reason": "",
+                          **r} for r in rows], columns=QUALITY_COLUMNS)
+
+
+def test_qc_section_shows_data_checks_mass_forms_excluded_muscles_and_crossover_cycles():
+    from retrogait.ingest.trial import CHECK_COLUMNS
+    from retrogait.report.sections import _qc, _qc_summary
+
+    checks = pd.DataFrame([
+        dict(dataset="gt23", subject="AB01", trial="t1", condition="FW_0.6", check="body_mass", status="warning",
+             value=71.0, unit="kg", expected="78.9 kg (table)", detail="table is +11.1 % off"),
+        dict(dataset="gt23", subject="AB01", trial="t1", condition="FW_0.6", check="knee_moment_sign",
+             status="passed", value=-0.02, unit="J/kg", expected="< 0", detail="K1"),
+        dict(dataset="gt23", subject="AB01", trial="t2", condition="BW_0.6", check="ankle_angle_sign",
+             status="corrected", value=np.nan, unit="deg", expected="< 0", detail="negated as in FW"),
+    ], columns=["dataset", "subject", "trial", "condition", *CHECK_COLUMNS])
+    quality = _quality([
+        dict(subject="AB01", muscle="rectus_femoris", channel="L_rectus_femoris", status="excluded",
+             reason="flat: envelope p95/p5 = 2 < 4 in every trial"),
+        dict(subject="AB02", muscle="rectus_femoris", channel="L_rectus_femoris", status="excluded",
+             reason="saturated in t1"),
+        dict(subject="AB01", muscle="vastus_lateralis", channel="L_vastus_lateralis", form="envelope"),
+    ])
+    cycles = pd.DataFrame([dict(dataset="gt23", subject="AB01", trial="t1", condition="FW_0.6", side="L", cycle=3,
+                                kind="stride", event_method="force", qc_status="kept", qc_reason="",
+                                kinetics_valid=False, qc_flags="kinetics excluded: crossover: COP jumps 0.17 m"),
+                           dict(dataset="gt23", subject="AB01", trial="t1", condition="FW_0.6", side="L", cycle=4,
+                                kind="stride", event_method="force", qc_status="rejected",
+                                qc_reason="outside the flagged activity: L activity flag 0 in 40 % of the cycle",
+                                kinetics_valid=True, qc_flags="")])
+    text = _text(_qc(pd.DataFrame(), cycles, quality, pd.DataFrame(), checks=checks))
+    assert "Checks on the data of every trial" in text and "knee_moment_sign" in text
+    assert "negated as in FW" in text and "table is +11.1 % off" in text
+    assert "Body mass" in text and "71" in text and "78.9 kg (table)" in text
+    assert "not holding raw EMG" in text and "envelope" in text
+    assert "Muscles excluded by QC for every subject" in text and "rectus_femoris" in text
+    assert "by condition and reason" in text and "FW_0.6" in text and "outside the flagged activity" in text
+    assert "kinetics were excluded" in text and "COP jumps" in text
+    summary = " ".join(_qc_summary(quality, checks))
+    assert "EMG of rectus femoris in gt23: excluded by QC for every subject" in summary
+    assert "flat (1 channels)" in summary and "saturated (1 channels)" in summary and "not testable" in summary
+    assert "vastus" not in summary
+    assert "ankle_angle_sign corrected in 1 trial(s)" in summary and "body_mass warning" in summary

@@ -361,7 +361,7 @@ def test_activity_flag_zeros_are_kept(tmp_path, repo_root, small):
 
 def test_flipped_knee_sign_is_corrected(tmp_path, repo_root, caplog, small):
     _, raw_ok = small("ok", trials=[FW, BW])
-    _, raw_flip = small("flip", trials=[FW, BW], knee_sign=1)
+    _, raw_flip = small("flip", trials=[FW, BW], knee_sign=1)  # angle and moment both flexion-positive
     a = make(repo_root, subjects=["AB01"], trials=[FW, BW])
     with caplog.at_level(logging.WARNING, logger="retrogait.ingest.adapters.gt23"):
         flipped = a.read_subject("AB01", raw_flip)
@@ -439,9 +439,15 @@ def test_garbage_gives_clear_errors(tmp_path, repo_root, suffix, mutate, fragmen
 
 def test_unexpected_emg_rate_is_noted(tmp_path, repo_root, small):
     _, raw = small(trials=[FW])
-    rewrite(csv_path(raw, "AB01", FW, "emg"), lambda d: d.assign(time=d["time"].iloc[0] + (d["time"] - d["time"].iloc[0]) * 1.3))
+
+    def resample(d):  # the same time span at 1500 Hz
+        t = d["time"].to_numpy()
+        new_t = t[0] + np.arange(int(round((t[-1] - t[0]) * 1500)) + 1) / 1500
+        return pd.DataFrame({"time": new_t, **{c: np.interp(new_t, t, d[c]) for c in d.columns if c != "time"}})
+
+    rewrite(csv_path(raw, "AB01", FW, "emg"), resample)
     (t,) = make(repo_root, subjects=["AB01"], trials=[FW]).read_subject("AB01", raw)
-    assert t.emg.rate_hz == pytest.approx(2000 / 1.3) and "expected 1000 or 2000 Hz" in t.meta.notes
+    assert t.emg.rate_hz == pytest.approx(1500) and "expected 1000 or 2000 Hz" in t.meta.notes
 
 
 def test_coarse_emg_time_is_rebuilt(tmp_path, repo_root, small):
