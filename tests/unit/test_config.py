@@ -120,7 +120,8 @@ def test_unknown_adapter_is_named(repo_root, tmp_path, manifest, config):
     bad["datasets"]["gaitalytics"]["adapter"] = "nope"
     path = _write(tmp_path, bad)
     with pytest.raises(ConfigError, match="dataset 'gaitalytics': unknown adapter 'nope'"):
-        load_run({**config, "datasets": ["gaitalytics"], "manifest": str(path)}, root=repo_root)
+        load_run({**config, "datasets": ["gaitalytics"], "manifest": str(path), "external_folders": [str(tmp_path)]},
+                 root=repo_root)
 
 
 def test_meta_analysis_contrast_must_be_configured(repo_root, config):
@@ -136,14 +137,15 @@ def test_meta_analysis_literature_is_read_at_parse_time_and_can_be_switched_off(
     assert off.literature is None
     broken = tmp_path / "lit.csv"
     broken.write_text("study,doi\nX,10.1/x\n")
-    with pytest.raises(Exception, match="lit.csv"):
-        load_run({**config, "meta_analysis": {"literature": str(broken)}}, root=repo_root)
+    with pytest.raises(Exception, match="lit.csv.*missing required column"):
+        load_run({**config, "meta_analysis": {"literature": str(broken)}, "external_folders": [str(tmp_path)]},
+                 root=repo_root)
 
 
 def test_jobs_load_the_run_lazily_but_parse_time_checks_everything(repo_root, config, tmp_path):
     broken = tmp_path / "lit.csv"
     broken.write_text("study,doi\nX,10.1/x\n")
-    cfg = {**config, "meta_analysis": {"literature": str(broken)}}
+    cfg = {**config, "meta_analysis": {"literature": str(broken)}, "external_folders": [str(tmp_path)]}
     run = load_run(cfg, root=repo_root, eager=False)  # a job: the workflow checked this at parse time
     assert run.config["meta_analysis"]["literature"] == str(broken)
     with pytest.raises(Exception, match="lit.csv"):
