@@ -66,14 +66,76 @@ def fetch_subject(config: Mapping[str, Any], *, dataset: str, subject: str, outp
     if spec.archive:
         from retrogait.acquire.archive import fetch_members
 
-        lock = spec.archive.get("lock")
         records = fetch_members(dataset, spec.archive["url"], spec.archive["name"], files, dest,
-                                pinned_lock=(Path(root) / lock) if lock else None,
-                                archive_size=spec.archive.get("size"), parallel=fcfg["parallel"], **common)
+                                pinned_lock=run.pinned_lock(dataset), archive_size=spec.archive.get("size"),
+                                parallel=fcfg["parallel"], allow_full_download=fcfg["allow_full_download"],
+                                **common)
     else:
         records = fetch_files(dataset, files, dest, **common)
-    write_json({"dataset": dataset, "subject": subject, "files": records}, output)
+    # the declared identity this fetch satisfied: ingest refuses a record made for another declaration
+    write_json({"dataset": dataset, "subject": subject, "identity": run.identity(dataset, subject),
+                "files": records}, output)
     return records
+
+
+def verify_raw_files(run, *, dataset: str, subject: str, provenance: str | os.PathLike) -> dict[str, str]:
+    """Check one subject's raw files against the manifest and the fetch record, before anything reads them.
+
+    * The provenance record was written for the manifest's current
+      declaration of these files (:meth:`retrogait.runconfig.Run.identity`).
+    * Every planned file is in the record and on disk, and its bytes match
+      the size and sha256 the manifest declares (when declared) and the
+      sha256 recorded at fetch time.
+
+    Returns
+    -------
+    dict
+        ``{path: sha256}`` of the planned files.
+
+    Raises
+    ------
+    DataError
+        Naming the dataset, subject and file, what differs, and how to
+        refetch (:func:`retrogait.acquire.refetch.refetch_hint`).
+    """
+    import json
+
+    from retrogait.acquire.refetch import refetch_hint
+    from retrogait.io import sha256_file
+
+    loc = dict(dataset=dataset, subject=subject)
+    hint = refetch_hint(dataset, subject)
+    try:
+        record = json.loads(Path(provenance).read_text(encoding="utf-8"))
+        fetched = {r["path"]: r for r in record["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataError(f"provenance record {provenance} is unreadable. {hint}", **loc) from None
+    if record.get("identity") != run.identity(dataset, subject):
+        raise DataError(f"the raw files were fetched for another declaration of this subject's files than the "
+                        f"manifest's current one (URLs, sizes, checksums or archive; record {provenance}). "
+                        f"Snakemake refetches them when the declaration changes unless --rerun-triggers "
+                        f"leaves out params. {hint}", **loc)
+    raw_dir = Path(provenance).parent.parent
+    out = {}
+    for f in run.plan[dataset][subject]:
+        rec = fetched.get(f.path)
+        target = raw_dir / f.path
+        if rec is None:
+            raise DataError(f"{f.path} is not in the provenance record {provenance}. {hint}", **loc, file=f.path)
+        if not target.is_file():
+            raise DataError(f"raw file {target} is missing. {hint}", **loc, file=f.path)
+        size, sha = target.stat().st_size, sha256_file(target)
+        if f.sha256 is not None and sha != f.sha256:
+            raise DataError(f"raw file {f.path} does not match the manifest: sha256 {sha}, the manifest declares "
+                            f"{f.sha256}. {hint}", **loc, file=f.path)
+        if f.size is not None and size != f.size:
+            raise DataError(f"raw file {f.path} does not match the manifest: {size} bytes, the manifest declares "
+                            f"{f.size}. {hint}", **loc, file=f.path)
+        if sha != rec.get("sha256"):
+            raise DataError(f"raw file {f.path} changed after it was fetched: sha256 {sha}, fetched "
+                            f"{rec.get('sha256')}. {hint}", **loc, file=f.path)
+        out[f.path] = sha
+    return out
 
 
 def ingest_subject(config: Mapping[str, Any], *, dataset: str, subject: str,
@@ -81,22 +143,27 @@ def ingest_subject(config: Mapping[str, Any], *, dataset: str, subject: str,
                    root: str | os.PathLike = ".") -> None:
     """Read one subject's raw files with the dataset's adapter into canonical trials.
 
-    The checksums recorded at fetch time are compared with the bytes the
-    adapter actually read, so a raw file changed after fetching is an error.
+    The raw files are first checked against the manifest and the fetch
+    record (:func:`verify_raw_files`); the checksums of the bytes the adapter
+    actually read are compared with them again afterwards. An error while
+    reading a raw file says how to refetch it.
     """
-    import json
+    from retrogait.acquire.refetch import refetch_hint
 
     run = load_run(config, root=root, eager=False)
     raw_dir = Path(provenance).parent.parent
-    fetched = {r["path"]: r["sha256"] for r in json.loads(Path(provenance).read_text())["files"]}
-    trials = run.adapter(dataset).read_subject(subject, raw_dir)
+    fetched = verify_raw_files(run, dataset=dataset, subject=subject, provenance=provenance)
+    try:
+        trials = run.adapter(dataset).read_subject(subject, raw_dir)
+    except DataError as exc:
+        raise exc.with_note(refetch_hint(dataset, subject)) from None
     if not trials:
         raise DataError("the adapter found no trials", dataset=dataset, subject=subject)
     for t in trials:
         for path, sha in zip(t.meta.source_files.split(";"), t.meta.source_sha256.split(";")):
             if path in fetched and fetched[path] != sha:
-                raise t.error(f"{path} changed after it was fetched (sha256 {sha}, fetched {fetched[path]}); "
-                              "delete it and rerun fetch")
+                raise t.error(f"{path} changed while it was read (sha256 {sha}, verified {fetched[path]}). "
+                              f"{refetch_hint(dataset, subject)}")
         log.info("%s: %s, %s, %.1f kg, streams: %s%s", t.meta.trial, t.meta.condition, t.meta.direction,
                  t.meta.mass_kg, ", ".join(s for s in ("kinematics", "forces", "emg") if getattr(t, s) is not None),
                  f"; notes: {t.meta.notes}" if t.meta.notes else "")

@@ -6,9 +6,15 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 from retrogait.codeversion import LOCK_FILE, code_fingerprint
+from retrogait.config import check_yaml_files
 from retrogait.runconfig import load_run
 
 min_version("8.10")
+
+# Snakemake's own YAML loader names neither the file nor the line of a syntax
+# error and keeps the last of repeated keys silently: parse the config files
+# strictly first (a ConfigError names file, line and column).
+check_yaml_files(["config/config.yaml", *workflow.overwrite_configfiles])
 
 
 configfile: "config/config.yaml"
@@ -32,9 +38,10 @@ CODE_VERSION = code_fingerprint(lock=ROOT / LOCK_FILE)
 RUN = load_run(config, root=ROOT)
 
 
+# The same patterns as the schemas (safe identifiers: no '/', no '..', no markup).
 wildcard_constraints:
     dataset="[a-z0-9][a-z0-9_-]*",
-    subject="[^/]+",
+    subject="[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
 
 
 SUBJECT_FILES = ["trials", "kinematics", "forces", "emg", "events", "plates"]

@@ -90,7 +90,7 @@ class C3DAdapter(Adapter):
         path = self.spec.options.get("map")
         if not path:
             raise ConfigError(f"dataset '{self.spec.id}': the c3d adapter needs options.map (a channel map)")
-        full = self.root / path
+        full = self.project_file(path, key="options.map")
         return load_config(full, MAP_SCHEMA, source=str(path))
 
     def config_files(self) -> list[str]:
@@ -129,6 +129,18 @@ class C3DAdapter(Adapter):
             self.condition_of(f.path)  # fail early on files without a condition
             plan.setdefault(self._subject_of(f), []).append(f)
         return dict(sorted(plan.items()))
+
+    def design(self) -> pd.DataFrame:
+        rows = []
+        for subject, files in self.plan().items():
+            for f in files:
+                cond = self.condition_of(f.path)
+                speed = cond.get("speed_mps")
+                rows.append({"subject": subject, "trial": Path(f.path).stem, "condition": str(cond["condition"]),
+                             "direction": str(cond["direction"]),
+                             "speed_mps": float(speed) if speed is not None else float("nan"),
+                             "surface": str(cond["surface"])})
+        return pd.DataFrame(rows, columns=["subject", "trial", "condition", "direction", "speed_mps", "surface"])
 
     # -- reading -------------------------------------------------------------
     def read_subject(self, subject: str, raw_dir: str | os.PathLike) -> list[Trial]:

@@ -152,8 +152,8 @@ class GT23Adapter(Adapter):
     They are validated when the adapter is created.
     """
 
-    def __init__(self, spec, *, options=None, root="."):
-        super().__init__(spec, options=options, root=root)
+    def __init__(self, spec, *, options=None, root=".", external_folders=()):
+        super().__init__(spec, options=options, root=root, external_folders=external_folders)
         self.opts = self._validate_options()
 
     # -- options ---------------------------------------------------------------
@@ -168,7 +168,10 @@ class GT23Adapter(Adapter):
             _friendly_option_errors(given, source)
             load_config(given, OPTIONS_SCHEMA, source=source)
             merged.update(given)
-        return load_config(merged, OPTIONS_SCHEMA, source=f"options of dataset '{self.spec.id}'")
+        opts = load_config(merged, OPTIONS_SCHEMA, source=f"options of dataset '{self.spec.id}'")
+        # confined to the project, checked now (parse time), before any file is opened
+        self.project_file(opts["subjects_table"], key="options.subjects_table")
+        return opts
 
     # -- planning ---------------------------------------------------------------
     def members(self, subject: str) -> list[str]:
@@ -185,12 +188,21 @@ class GT23Adapter(Adapter):
         return {s: [RawFile(path=m, member=m) for m in self.members(s)]
                 for s in sorted(self.opts["subjects"])}
 
+    def design(self) -> pd.DataFrame:
+        rows = []
+        for subject in sorted(self.opts["subjects"]):
+            for trial in self.opts["trials"]:
+                direction, speed, label, _rep = parse_trial(trial)
+                rows.append({"subject": subject, "trial": trial, "condition": f"{direction}_{label}",
+                             "direction": direction, "speed_mps": speed, "surface": "treadmill"})
+        return pd.DataFrame(rows, columns=["subject", "trial", "condition", "direction", "speed_mps", "surface"])
+
     # -- body mass ----------------------------------------------------------------
     @cached_property
     def subjects_table(self) -> pd.DataFrame:
         """The subjects table (``subject`` index; ``mass_kg``, ``height_m``, ``source``)."""
         rel = self.opts["subjects_table"]
-        path = self.root / rel
+        path = self.project_file(rel, key="options.subjects_table")
         if not path.exists():
             raise ConfigError(f"dataset '{self.spec.id}': subjects table {rel} not found")
         try:
