@@ -26,6 +26,8 @@ __all__ = [
     "measures_subject",
     "combine_dataset",
     "stats_run",
+    "qc_exclusions",
+    "verify_raw_files",
     "figures_dataset",
     "report_run",
 ]
@@ -167,6 +169,9 @@ def ingest_subject(config: Mapping[str, Any], *, dataset: str, subject: str,
         log.info("%s: %s, %s, %.1f kg, streams: %s%s", t.meta.trial, t.meta.condition, t.meta.direction,
                  t.meta.mass_kg, ", ".join(s for s in ("kinematics", "forces", "emg") if getattr(t, s) is not None),
                  f"; notes: {t.meta.notes}" if t.meta.notes else "")
+        for fix in filter(None, t.meta.corrections.split(" | ")):
+            # on the console (logs.logged) and in the report's QC section (trials.corrections)
+            log.warning("%s/%s/%s: automatic correction: %s", dataset, subject, t.meta.trial, fix)
     folder = Path(outputs[0]).parent
     write_subject(trials, folder)
     missing = [str(p) for p in outputs if not Path(p).exists()]
@@ -260,8 +265,13 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
 
 def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike],
               waveforms: Sequence[str | os.PathLike], outputs: Sequence[str | os.PathLike], workers: int = 1,
-              root: str | os.PathLike = ".") -> None:
-    """All configured contrasts on all datasets: paired tests, mixed models, Holm, TOST, SPM, claims."""
+              root: str | os.PathLike = ".", emg_quality: Sequence[str | os.PathLike] = ()) -> None:
+    """All configured contrasts on all datasets: paired tests, mixed models, Holm, TOST, SPM, claims.
+
+    The exclusions table lists, besides the subjects a paired test left out
+    for lacking a level, every subject that quality control left without a
+    value of a tested measure (:func:`qc_exclusions`).
+    """
     import pandas as pd
 
     from retrogait.analysis.discrete import run_contrasts
@@ -277,6 +287,13 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
     results, exclusions = run_contrasts(table, contrasts, alpha=st["alpha"], n_boot=st["bootstrap"]["n"],
                                         seed=st["bootstrap"]["seed"], only=st.get("measures"), workers=workers,
                                         sesoi=st.get("sesoi", {}))
+    quality = [read_parquet(p)[0] for p in emg_quality]
+    quality = pd.concat([q for q in quality if len(q)], ignore_index=True) if any(len(q) for q in quality) \
+        else pd.DataFrame()
+    extra = qc_exclusions(table, results, exclusions, contrasts, quality=quality, only=st.get("measures"))
+    if len(extra):
+        exclusions = pd.concat([exclusions, extra], ignore_index=True).sort_values(
+            ["contrast", "dataset", "measure", "subject"], kind="stable", ignore_index=True)
     claims = score(run.claims, results) if run.claims is not None else pd.DataFrame(columns=SCORECARD_COLUMNS)
     spm, clusters = _spm(waveforms, contrasts, alpha=st["alpha"])
     tables = {"contrasts": results, "exclusions": exclusions, "claims": claims, "waveform_spm": spm,
@@ -285,6 +302,83 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
         _write_table(tables[name], path, name)
         write_text(tables[name].to_csv(index=False, float_format="%.6g", lineterminator="\n"),
                    path.with_suffix(".csv"))
+
+
+def qc_exclusions(measures, results, exclusions, contrasts, *, quality=None, only=None):
+    """Subjects that quality control left without any kept value of a tested measure, with the reason.
+
+    For every test that ran (a row of ``results``: contrast x dataset x
+    measure), a subject of the dataset that has trials at a level of the
+    contrast but no kept value of the measure at either level, and is not
+    already in ``exclusions``, gets a row: ``missing_level = "both"``,
+    ``excluded_from = "every test of this measure"`` and the reason (the QC
+    reason of its cycles' values, or, for an EMG measure, the channels of
+    the muscle excluded by channel QC in every trial). So no subject leaves
+    a test without a row in the exclusions table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns of the exclusions table (``contrast``, ``dataset``,
+        ``measure``, ``subject``, ``missing_level``, ``excluded_from``,
+        ``reason``); empty when nobody is excluded this way.
+    """
+    import pandas as pd
+
+    from retrogait.analysis.contrasts import select_levels
+
+    cols = ["contrast", "dataset", "measure", "subject", "missing_level", "excluded_from", "reason"]
+    if results.empty or measures.empty:
+        return pd.DataFrame(columns=cols)
+    if only:
+        measures = measures[measures["measure"].isin(list(only))]
+    already = set(zip(exclusions["contrast"], exclusions["dataset"], exclusions["measure"], exclusions["subject"])) \
+        if len(exclusions) else set()
+    by_id = {c.id: c for c in contrasts}
+    rows = []
+    for (cid, dataset), tested in results.groupby(["contrast", "dataset"], sort=True):
+        c = by_id.get(cid)
+        if c is None:
+            continue
+        data = select_levels(measures[measures["dataset"] == dataset], c)
+        if data.empty:
+            continue
+        subjects = sorted(set(data["subject"].astype(str)))
+        for measure in sorted(set(tested["measure"])):
+            m = data[data["measure"] == measure]
+            kept = set(m.loc[m["qc_status"] == "kept", "subject"].astype(str))
+            for subject in subjects:
+                if subject in kept or (cid, dataset, measure, subject) in already:
+                    continue
+                mine = m[m["subject"].astype(str) == subject]
+                if len(mine):
+                    reasons = mine["qc_reason"].dropna().astype(str)
+                    reasons = reasons[reasons != ""]
+                    reason = (f"no kept value: {len(mine)} cycle value(s), all {'/'.join(sorted(set(mine['qc_status'])))}"
+                              + (f"; e.g. {reasons.iloc[0]}" if len(reasons) else ""))
+                else:
+                    reason = _emg_excluded_reason(quality, dataset, subject, measure) or \
+                        "no value of this measure in any kept cycle (the subject's data lack it)"
+                rows.append({"contrast": cid, "dataset": dataset, "measure": measure, "subject": subject,
+                             "missing_level": "both", "excluded_from": "every test of this measure",
+                             "reason": reason})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _emg_excluded_reason(quality, dataset: str, subject: str, measure: str) -> str | None:
+    """Why an EMG measure is absent for a subject: its muscle's channels excluded in every trial, or None."""
+    if quality is None or quality.empty or not measure.startswith(("emg_", "cci_")):
+        return None
+    q = quality[(quality["dataset"] == dataset) & (quality["subject"].astype(str) == subject)]
+    muscle = next((m for m in sorted(set(q["muscle"]), key=len, reverse=True) if measure.endswith("_" + m)), None)
+    if muscle is None:
+        return None
+    q = q[q["muscle"] == muscle]
+    if q.empty or (q["status"] == "used").any():
+        return None
+    reasons = sorted(set(q["reason"].astype(str)))
+    return (f"EMG channel(s) {', '.join(sorted(set(q['channel'])))} excluded by channel QC in every trial "
+            f"({len(q)} channel-trials): {'; '.join(reasons)[:300]}")
 
 
 def _spm(waveforms: Sequence[str | os.PathLike], contrasts, *, alpha: float):
@@ -407,6 +501,6 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                                                     "waveform_clusters": inputs["waveform_clusters"][0],
                                                     **{k: inputs[k][0] for k in ("meta_studies", "meta_pooled")
                                                        if k in inputs}},
-                              figures=inputs["figures"])
+                              figures=inputs["figures"], contrast_notes=run.contrast_notes)
     render_report(title=run.config["report"]["title"], question=QUESTION, sections=sections,
                   software=software_versions(lock_status(Path(root) / LOCK_FILE)), output=output)

@@ -13,7 +13,11 @@ For one subject, every trial is processed the same way:
 4. EMG envelopes are normalised per subject, side and muscle to one
    reference spanning all conditions (never per trial; CEDE rule, docs/methods.md §5.4), so condition differences in amplitude remain visible.
 
-Rejected cycles stay in the cycles table with their reason.
+Rejected cycles stay in the cycles table with their reason. A kept cycle in
+which more than ``cycles.max_missing_pct`` % of the samples of a signal it
+uses are missing (NaN) is rejected with the signal and the percentage
+(docs/methods.md §0.3); a curve that cannot be time-normalised without
+inventing data is not written, and the trial's notes say which.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ from retrogait.gait.events import EventParams, find_cycles
 from retrogait.errors import ConfigError
 from retrogait.gait.kneeload import PFJModel, pfj_load
 from retrogait.gait.plausibility import check_pfj_model
-from retrogait.ingest.trial import Trial
+from retrogait.ingest.trial import KINEMATIC_UNITS, Trial
 from retrogait.ingest.units import G
 
 __all__ = [
@@ -71,6 +75,7 @@ class CycleSettings:
     reference_condition: str | None = None
     nodes: int = 101
     pfj: PFJModel = field(default_factory=PFJModel)
+    max_missing_pct: float = 10.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "CycleSettings":
@@ -91,6 +96,7 @@ class CycleSettings:
             reference_condition=norm.get("reference_condition"),
             nodes=int(config.get("cycles", {}).get("nodes", 101)),
             pfj=pfj,
+            max_missing_pct=float(config.get("cycles", {}).get("max_missing_pct", 10.0)),
         )
 
 
@@ -158,19 +164,26 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
         for col, value in reversed(list(base.items())):
             cyc.insert(0, col, value)
         cyc = cyc.rename(columns={"stride_s": "stride_time_s", "stance_s": "stance_time_s"})
+        cyc = reject_missing_data(trial, cyc, max_missing_pct=settings.max_missing_pct)
         cycle_rows.append(cyc)
         event_rows.append(result.events.assign(**base))
         kept = cyc[cyc["qc_status"] == "kept"]
+        notes = list(result.notes)
+        if len(kept):
+            envelopes, quality = _emg_envelopes(trial, settings)
+            quality_rows.extend({**base, **q} for q in quality)
+            new, dropped = _cycle_curves(trial, kept, envelopes, settings)
+            curves.extend(new)
+            if dropped:
+                shown = ", ".join(dropped[:10]) + (f" and {len(dropped) - 10} more" if len(dropped) > 10 else "")
+                notes.append(f"{len(dropped)} curve(s) not time-normalised because samples are missing in the "
+                             f"window (their measures are QC rows of the measures table): {shown}")
+        else:
+            log.warning("%s/%s/%s: no kept cycle (%s)", *trial.key, "; ".join(notes) or "no events")
         note_rows.append({**base, "n_cycles_kept": int(len(kept)),
                           "n_cycles_rejected": int((cyc["qc_status"] != "kept").sum()),
                           "event_methods": ",".join(sorted(kept["event_method"].unique())) if len(kept) else "",
-                          "notes": "; ".join(result.notes)})
-        if not len(kept):
-            log.warning("%s/%s/%s: no kept cycle (%s)", *trial.key, "; ".join(result.notes) or "no events")
-            continue
-        envelopes, quality = _emg_envelopes(trial, settings)
-        quality_rows.extend({**base, **q} for q in quality)
-        curves.extend(_cycle_curves(trial, kept, envelopes, settings))
+                          "notes": "; ".join(notes)})
 
     cycles = pd.concat(cycle_rows, ignore_index=True)
     events = pd.concat(event_rows, ignore_index=True) if event_rows else pd.DataFrame()
@@ -183,6 +196,87 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
 
 _QUALITY_COLUMNS = ["dataset", "subject", "trial", "condition", "direction", "speed_mps", "surface",
                     "side", "muscle", "channel", "status", "flat", "saturated", "mains_hum", "reason"]
+
+
+def _signals_used(trial: Trial, row) -> list[tuple[str, np.ndarray, np.ndarray, float, float]]:
+    """``(name, time, values, t0, t1)`` of every signal a cycle uses, with the window it is used over.
+
+    Knee and ankle angles and EMG channels of the cycle's side over the
+    stride (stance for a stance-only cycle); joint moments of the side and
+    the plate's vertical force over stance, when the cycle's kinetics are
+    valid. Columns the trial does not have at all (every sample NaN) are not
+    used, so they cannot reject a cycle; markers feed event detection and
+    estimates, whose own checks handle their gaps.
+    """
+    side = row.side
+    t1 = row.next_fs_s if row.kind == "stride" and np.isfinite(row.next_fs_s) else row.fo_s
+    out = []
+    kin = trial.kinematics
+    if kin is not None:
+        for var in KINEMATIC_UNITS:
+            col = f"{side}_{var}"
+            if not kin.has(col):
+                continue
+            if var.endswith("_moment"):
+                if row.kinetics_valid:
+                    out.append((col, kin.time, kin.get(col), row.fs_s, row.fo_s))
+            else:
+                out.append((col, kin.time, kin.get(col), row.fs_s, t1))
+    if row.kinetics_valid and trial.forces is not None and row.plate and trial.forces.has(f"{row.plate}_fz"):
+        out.append((f"{row.plate}_fz", trial.forces.time, trial.forces.get(f"{row.plate}_fz"), row.fs_s, row.fo_s))
+    if trial.emg is not None:
+        for col in trial.emg.signals:
+            if col.startswith(f"{side}_") and trial.emg.has(col):
+                out.append((col, trial.emg.time, trial.emg.get(col), row.fs_s, t1))
+    return out
+
+
+def reject_missing_data(trial: Trial, cycles: pd.DataFrame, *, max_missing_pct: float) -> pd.DataFrame:
+    """Reject kept cycles in which a signal they use has more than ``max_missing_pct`` % of its samples missing.
+
+    The percentage is the share of NaN samples of the signal inside the
+    window the cycle uses it over (:func:`_signals_used`). A rejected cycle
+    gets ``qc_status = "rejected"`` and a ``qc_reason`` naming each signal,
+    its missing percentage and the config key ``cycles.max_missing_pct``
+    (docs/methods.md §0.3). Cycles are never removed.
+
+    Parameters
+    ----------
+    trial : Trial
+        The trial the cycles belong to.
+    cycles : pandas.DataFrame
+        Its cycles table (``side``, ``kind``, ``fs_s``, ``fo_s``,
+        ``next_fs_s``, ``kinetics_valid``, ``plate``, ``qc_status``,
+        ``qc_reason``).
+    max_missing_pct : float, keyword-only
+        The limit, in percent of a window's samples (0-100).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``cycles`` with the rejections applied.
+    """
+    if not 0.0 <= max_missing_pct <= 100.0:
+        raise ValueError(f"max_missing_pct must be within 0-100, got {max_missing_pct!r}")
+    out = cycles.copy()
+    for idx, row in out.iterrows():
+        if row["qc_status"] != "kept":
+            continue
+        reasons = []
+        for name, t, y, t0, t1 in _signals_used(trial, row):
+            win = (t >= t0) & (t <= t1)
+            n = int(win.sum())
+            if n == 0:
+                continue
+            pct = 100.0 * float((~np.isfinite(y[win])).sum()) / n
+            if pct > max_missing_pct:
+                reasons.append(f"{name}: {pct:.0f} % of its {n} samples in the cycle missing")
+        if reasons:
+            out.at[idx, "qc_status"] = "rejected"
+            reason = (f"missing data ({'; '.join(reasons)}) above cycles.max_missing_pct = {max_missing_pct:g} %")
+            prior = str(row["qc_reason"] or "")
+            out.at[idx, "qc_reason"] = f"{prior}; {reason}" if prior else reason
+    return out
 
 
 def _trial_columns(trial: Trial) -> dict[str, Any]:
@@ -200,26 +294,54 @@ def _emg_envelopes(trial: Trial, settings: CycleSettings) -> tuple[dict[str, np.
     band_high = settings.envelope.band_hz[1]
     for channel in trial.emg.signals:
         side, muscle = channel.split("_", 1)
+        x = trial.emg.get(channel)
+        finite = np.isfinite(x)
+        if not finite.any():
+            rows.append({"side": side, "muscle": muscle, "channel": channel, "status": "excluded",
+                         "flat": False, "saturated": False, "mains_hum": False,
+                         "reason": "no data: every sample of the channel is missing (NaN) in the source file"})
+            continue
         if band_high >= rate / 2:
             rows.append({"side": side, "muscle": muscle, "channel": channel, "status": "excluded",
                          "flat": False, "saturated": False, "mains_hum": False,
                          "reason": f"sampling rate {rate:g} Hz cannot carry the {band_high:g} Hz band-pass edge "
                                    f"(needs > {2 * band_high:g} Hz): not raw EMG"})
             continue
-        x = trial.emg.get(channel)
         q = channel_quality(x, rate, envelope=settings.envelope)
         usable = not (q.flat or q.saturated or q.mains_hum)
+        reason = q.reason
+        if usable and not finite.all():
+            reason = (f"{int((~finite).sum())} of {x.size} samples missing (NaN): the envelope is NaN there"
+                      + (f"; {reason}" if reason else ""))
         rows.append({"side": side, "muscle": muscle, "channel": channel,
                      "status": "used" if usable else "excluded", "flat": bool(q.flat),
-                     "saturated": bool(q.saturated), "mains_hum": bool(q.mains_hum), "reason": q.reason})
+                     "saturated": bool(q.saturated), "mains_hum": bool(q.mains_hum), "reason": reason})
         if usable:
-            envelopes[channel] = linear_envelope(x, rate, params=settings.envelope)
+            envelopes[channel] = _envelope_with_gaps(x, rate, settings)
     return envelopes, rows
 
 
+def _envelope_with_gaps(x: np.ndarray, rate: float, settings: CycleSettings) -> np.ndarray:
+    """Linear envelope of ``x``; samples missing in ``x`` stay missing (NaN) in the envelope.
+
+    Gaps are bridged linearly only so that the zero-lag filters can run over
+    the record (:func:`retrogait.gait.emg.linear_envelope`, ``max_gap_s``);
+    the bridged samples carry no activity and are set back to NaN, so a
+    cycle over a gap gets no EMG curve rather than an invented one.
+    """
+    bad = ~np.isfinite(x)
+    if not bad.any():
+        return linear_envelope(x, rate, params=settings.envelope)
+    env = linear_envelope(x, rate, params=settings.envelope, max_gap_s=float("inf"))
+    env[bad] = np.nan
+    return env
+
+
 def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndarray],
-                  settings: CycleSettings) -> list[dict[str, Any]]:
+                  settings: CycleSettings) -> tuple[list[dict[str, Any]], list[str]]:
+    """Time-normalised curves of the kept cycles, and the curves not written (missing samples)."""
     nodes = settings.nodes
+    dropped: list[str] = []
     cols = node_columns(nodes)
     kin = trial.kinematics
     mass = trial.meta.mass_kg
@@ -257,11 +379,13 @@ def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndar
                     continue
                 curve = time_normalise(t, y, t0, t1, nodes=nodes)
                 if not np.isfinite(curve).all():
-                    continue  # e.g. overground moments outside plate contact
+                    # never invented: the curve is left out and named in the trial's notes
+                    dropped.append(f"{side} cycle {int(row.cycle)} {var} ({domain})")
+                    continue
                 out.append({**_trial_columns(trial), "side": side, "cycle": int(row.cycle),
                             "domain": domain, "variable": var,
                             "unit": WAVEFORM_UNITS.get(var, "V"), **dict(zip(cols, curve))})
-    return out
+    return out, dropped
 
 
 def _normalise_emg(waveforms: pd.DataFrame, settings: CycleSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -274,13 +398,21 @@ def _normalise_emg(waveforms: pd.DataFrame, settings: CycleSettings) -> tuple[pd
         return waveforms, pd.DataFrame(columns=ref_cols)
     emg = waveforms[is_emg].copy()
     emg["muscle"] = emg["variable"].str.removeprefix("emg_")
-    # reference from stride-normalised envelopes when the subject has strides
-    domain = "stride" if (emg["domain"] == "stride").any() else "stance"
+    # reference from stride-normalised envelopes wherever a side x muscle has strides, else from
+    # stance (a side with only stance phases, e.g. strides on one belt and stances on the other)
+    has_stride = emg.groupby(["subject", "side", "muscle"])["domain"].transform(lambda d: (d == "stride").any())
+    domain = np.where(has_stride, "stride", "stance")
     source = emg[emg["domain"] == domain]
-    refs = normalisation_reference(source, method=settings.normalisation_method,
-                                   reference_condition=settings.reference_condition)
-    refs = refs.assign(domain=domain)
-    normalised = normalise(emg, refs).drop(columns="muscle")
+    parts = []
+    for dom in ("stride", "stance"):
+        sel = source[source["domain"] == dom]
+        if len(sel):
+            parts.append(normalisation_reference(sel, method=settings.normalisation_method,
+                                                 reference_condition=settings.reference_condition)
+                         .assign(domain=dom))
+    refs = pd.concat(parts, ignore_index=True).sort_values(["subject", "side", "muscle"], kind="stable",
+                                                             ignore_index=True)
+    normalised = normalise(emg, refs.drop(columns="domain")).drop(columns="muscle")
     normalised["unit"] = "%ref"
     out = pd.concat([waveforms[~is_emg], normalised], ignore_index=True)
     return out, refs

@@ -103,7 +103,8 @@ class TrialMeta:
     source_sha256: str             # ';'-separated sha256 of those files, same order
     adapter: str
     kinetic_sides: str = ""        # sides with joint moments, e.g. "L,R" or "L"
-    notes: str = ""                # adapter remarks (corrections applied, unmapped channels)
+    notes: str = ""                # adapter remarks (assumptions, unmapped channels)
+    corrections: str = ""          # automatic corrections of the data (" | "-separated): logged as warnings, in the QC
 
     def __post_init__(self) -> None:
         loc = dict(dataset=self.dataset, subject=self.subject, trial=self.trial)
@@ -225,6 +226,11 @@ def write_subject(trials: list[Trial], folder: str | os.PathLike) -> None:
         for s in _STREAMS:
             stream = getattr(t, s)
             row[f"{s}_rate_hz"] = stream.rate_hz if stream is not None else float("nan")
+        for s in _STREAMS:
+            stream = getattr(t, s)
+            # the trial's own columns: a column all NaN in this trial (an empty EMG channel) is read
+            # back as NaN, not confused with a column only another trial has
+            row[f"{s}_signals"] = ";".join(stream.signals) if stream is not None else ""
         rows.append(row)
     meta = pd.DataFrame(rows)
     write_parquet(meta, folder / "trials.parquet", units={
@@ -279,8 +285,16 @@ def read_subject(folder: str | os.PathLike) -> list[Trial]:
                 continue
             frame, units = streams[s]
             part = frame.loc[frame["trial"] == m.trial].drop(columns="trial")
-            # a trial lacks the columns only other trials have: drop all-NaN extras
-            keep = ["time_s"] + [c for c in part.columns if c != "time_s" and part[c].notna().any()]
+            listed = row.get(f"{s}_signals")
+            if isinstance(listed, str):  # the trial's own columns, all-NaN ones included
+                own = [c for c in listed.split(";") if c]
+                missing = [c for c in own if c not in part.columns]
+                if missing:
+                    raise DataError(f"{s}.parquet lacks column(s) {missing} of this trial", dataset=m.dataset,
+                                    subject=m.subject, trial=m.trial)
+                keep = ["time_s"] + own
+            else:  # written before the column lists existed: drop all-NaN extras
+                keep = ["time_s"] + [c for c in part.columns if c != "time_s" and part[c].notna().any()]
             part = part[keep].reset_index(drop=True)
             kw[s] = Stream(rate_hz=float(rate), frame=part,
                            units={c: units[c] for c in keep if c != "time_s"})

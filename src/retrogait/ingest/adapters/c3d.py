@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
@@ -175,6 +176,10 @@ class C3DAdapter(Adapter):
         n_frames = c3d["data"]["points"].shape[2]
         if n_frames < 2 or point_rate <= 0:
             raise DataError(f"no point frames in {relpath}", **loc)
+        declared = declared_frames(path)
+        if declared is not None and declared != n_frames:
+            raise DataError(f"{relpath} is truncated or damaged: its header declares {declared} frames, the file "
+                            f"holds {n_frames} ({path.stat().st_size} bytes)", **loc, file=relpath)
         t_point = (header["points"]["first_frame"] + np.arange(n_frames)) / point_rate
 
         kin_cols: dict[str, np.ndarray] = {"time_s": t_point}
@@ -362,6 +367,32 @@ class C3DAdapter(Adapter):
         if not rows:
             return empty
         return pd.DataFrame(rows).sort_values(["time_s", "side", "event"], kind="stable").reset_index(drop=True)
+
+
+def declared_frames(path: str | os.PathLike) -> int | None:
+    """Number of point frames the C3D header declares (last - first + 1), read from the file's bytes.
+
+    ezc3d reads a truncated file without complaint and rewrites its header
+    (and ``POINT:FRAMES``) to the frames it could read, so the declared count
+    must come from the file itself: words 4 and 5 of the header block
+    (1-based first and last frame, 16-bit, byte order from the processor
+    type in the parameter section: 84 Intel, 85 DEC, 86 MIPS big-endian;
+    C3D.org, *The C3D File Format User Guide*, 2008, ch. 3). Returns None when
+    the header cannot say (not a C3D header, or ``last frame`` = 65535, the
+    marker of more frames than 16 bits hold).
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+        if len(head) < 10 or head[1] != 0x50 or head[0] < 2:
+            return None
+        fh.seek((head[0] - 1) * 512)
+        phead = fh.read(4)
+    if len(phead) < 4 or phead[3] not in (84, 85, 86):
+        return None
+    first, last = struct.unpack((">" if phead[3] == 86 else "<") + "HH", head[6:10])
+    if last == 0xFFFF or last < first:
+        return None
+    return last - first + 1
 
 
 def _plate_channel_indices(params) -> set[int]:

@@ -350,12 +350,16 @@ class GT23Adapter(Adapter):
         notes += list(body.notes)
 
         files = [rel[ft] for ft in file_types]
+        notes = _unique(notes)
+        corrections = [n for n in notes if isinstance(n, _Correction)]
         meta = TrialMeta(
             dataset=self.spec.id, subject=subject, trial=trial,
             condition=f"{direction}_{speed_label}", direction=direction, speed_mps=speed,
             surface="treadmill", mass_kg=body.mass_kg, height_m=body.height_m, mass_source=body.source,
             source_files=";".join(files), source_sha256=";".join(sha256_file(paths[ft]) for ft in file_types),
-            adapter=self.name, kinetic_sides=",".join(kinetic), notes="; ".join(_unique(notes)))
+            adapter=self.name, kinetic_sides=",".join(kinetic),
+            notes="; ".join(n for n in notes if not isinstance(n, _Correction)),
+            corrections=" | ".join(corrections))
         return Trial(meta=meta, kinematics=kinematics, forces=forces, emg=emg, plates=plates)
 
     # -- files ------------------------------------------------------------------
@@ -590,6 +594,15 @@ def _friendly_option_errors(given: Mapping[str, Any], source: str) -> None:
         raise ConfigError(f"{source}: 'emg_unit': {unit!r} is not one of {sorted(_EMG_UNITS)}")
 
 
+class _Correction(str):
+    """A note that records an automatic correction of the data (e.g. a sign flipped, rows dropped).
+
+    Corrections go to ``TrialMeta.corrections`` (not ``notes``); the ingest
+    stage logs each as a warning (console) and the report lists them in its
+    QC section.
+    """
+
+
 def _unique(items: Sequence[str]) -> list[str]:
     seen: set[str] = set()
     return [x for x in items if x and not (x in seen or seen.add(x))]
@@ -681,7 +694,7 @@ def read_masses_file(path: str | os.PathLike, *, relpath: str | None = None,
     note = ""
     if re.search(r"lb", header[mass_col], re.IGNORECASE):
         masses = [m * 0.45359237 for m in masses]
-        note = f"{relpath}: masses converted from lb to kg (header {header[mass_col]!r})"
+        note = _Correction(f"{relpath}: masses converted from lb to kg (header {header[mass_col]!r})")
     height_col = next((j for j in others if re.search(r"height", header[j], re.IGNORECASE)), None)
     heights = (numeric(height_col) if height_col is not None else None) or [math.nan] * len(data)
     out: dict[str, tuple[float, float, str]] = {}
@@ -754,8 +767,8 @@ def _read_table(path: Path, relpath: str, required: Sequence[str], loc: Mapping[
         if rebuilt is None:
             raise
         rate, keys, resolution = rebuilt
-        notes = [f"{relpath}: time printed with {resolution:g}-s resolution, too coarse for {rate:g} Hz; "
-                 f"rebuilt as t0 + k/{rate:g} from the row count"]
+        notes = [_Correction(f"{relpath}: time printed with {resolution:g}-s resolution, too coarse for {rate:g} Hz; "
+                             f"rebuilt as t0 + k/{rate:g} from the row count")]
         return _Table(relpath, frame, rate, keys, notes)
     return _Table(relpath, checked, rate, keys, notes)
 
@@ -803,7 +816,7 @@ def _dedupe_time(frame: pd.DataFrame, relpath: str, loc: Mapping[str, str], note
             i = int(np.flatnonzero((same_t & ~dup).to_numpy())[0])
             raise DataError(f"{relpath}: duplicated time {t[i]:.6g} s with different values (data row {i + 1})",
                             **loc, file=relpath)
-        notes.append(f"{relpath}: {int(dup.sum())} exactly duplicated rows dropped")
+        notes.append(_Correction(f"{relpath}: {int(dup.sum())} exactly duplicated rows dropped"))
         frame = frame.loc[~dup].reset_index(drop=True)
     return frame
 
@@ -869,8 +882,7 @@ def _check_knee_sign(flex: dict[str, np.ndarray], relpath: str, loc: Mapping[str
             flex[s] = -f
             msg = (f"knee sign corrected: {col} in {relpath} is flexion-positive (range {-hi:.0f}..{-lo:.0f} deg), "
                    f"not extension-positive as assumed, so it is used as flexion without negation")
-            notes.append(msg)
-            log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+            notes.append(_Correction(msg))
             continue
         raise DataError(f"{relpath}: {col} does not look like a knee angle in degrees with either sign: "
                         f"flexion (-{col}) spans {lo:.1f}..{hi:.1f} deg (1st..99th percentile); expected "
@@ -895,8 +907,7 @@ def _check_moment_units(ankle: dict[str, np.ndarray], sides: Sequence[str], mass
             _ANKLE_PEAK_PER_KG[0] <= peak / mass <= _ANKLE_PEAK_PER_KG[1]:
         msg = (f"moment units corrected: peak |ankle moment| {peak:.1f} in {relpath} means N.m, not N.m/kg, so the "
                f"moments were divided by the body mass {mass:g} kg")
-        notes.append(msg)
-        log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+        notes.append(_Correction(msg))
         return 1.0 / mass
     raise DataError(f"{relpath}: peak |ankle moment| is {peak:.4g}, neither N.m/kg "
                     f"({_ANKLE_PEAK_PER_KG[0]:g}-{_ANKLE_PEAK_PER_KG[1]:g}) nor N.m "
@@ -913,16 +924,17 @@ def _check_vertical_force(fx: np.ndarray, fy: np.ndarray, fz: np.ndarray, side: 
         fx, fy, fz = -fx, -fy, -fz
         hi = -lo
         msg = f"{side} GRF sign corrected: vertical force in {relpath} was negative (action force), all components negated"
-        notes.append(msg)
-        log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+        notes.append(_Correction(msg))
     weight = mass * G
     if _GRF_PEAK_BW[0] <= hi / weight <= _GRF_PEAK_BW[1]:
         return fx, fy, fz
     if _GRF_PEAK_BW[0] <= hi <= _GRF_PEAK_BW[1]:
-        notes.append(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means body weights; multiplied by m*g")
+        notes.append(_Correction(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means body weights; "
+                                 "multiplied by m*g"))
         return fx * weight, fy * weight, fz * weight
     if _GRF_PEAK_BW[0] * G <= hi <= _GRF_PEAK_BW[1] * G:
-        notes.append(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means N/kg; multiplied by mass")
+        notes.append(_Correction(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means N/kg; multiplied by "
+                                 "mass"))
         return fx * mass, fy * mass, fz * mass
     raise DataError(f"{relpath}: peak {side} vertical GRF {hi:.4g} is {hi / weight:.3g} body weights for "
                     f"{mass:g} kg; expected {_GRF_PEAK_BW[0]:g}-{_GRF_PEAK_BW[1]:g} for walking (N)",
@@ -933,7 +945,7 @@ def _check_cop_units(cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, side: str, 
                      notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     h = np.concatenate([np.abs(cx[np.isfinite(cx)]), np.abs(cz[np.isfinite(cz)])])
     if h.size and float(np.percentile(h, 99)) > 5.0:
-        notes.append(f"{side} COP in {relpath} exceeds 5 m: taken as mm and divided by 1000")
+        notes.append(_Correction(f"{side} COP in {relpath} exceeds 5 m: taken as mm and divided by 1000"))
         return cx / 1000.0, cy / 1000.0, cz / 1000.0
     return cx, cy, cz
 
