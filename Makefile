@@ -8,6 +8,8 @@
 #   RETROGAIT_MIRROR=/path/to/mirror make run
 #        # offline: without DATASETS, the declared datasets found in the mirror
 #   make report                            # also Snakemake's own report
+#   make unlock                            # remove the lock a killed run left (make run says when)
+#   make refetch DATASET=gt23 SUBJECT=AB01 # fetch one subject's raw files again
 #   make lock                              # re-resolve requirements-lock.txt (+ conda env files)
 #   make test-latest                       # the suite on the newest releases (.venv-latest)
 
@@ -36,19 +38,36 @@ MIRROR_IDS := $(if $(RETROGAIT_MIRROR),$(filter $(MANIFEST_IDS),$(notdir $(wildc
 RUN_DATASETS := $(or $(DATASETS),$(subst $(space),$(comma),$(strip $(MIRROR_IDS))))
 CONFIG_ARGS := $(if $(RUN_DATASETS),--config datasets='[$(RUN_DATASETS)]')
 
-.PHONY: run test test-latest lock lint report bench clean help
+.PHONY: run test test-latest lock lint report bench clean help unlock refetch check-lock
 
 help:
-	@sed -n '1,15p' Makefile
+	@sed -n '1,17p' Makefile
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[test]'
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) check-lock
 	@$(if $(and $(RETROGAIT_MIRROR),$(if $(DATASETS),,x)),echo "RETROGAIT_MIRROR=$(RETROGAIT_MIRROR): analysing the datasets found in the mirror: $(or $(RUN_DATASETS),none)")
 	$(BIN)/snakemake --cores $(CORES) $(CONFIG_ARGS) $(SNAKEMAKE_ARGS)
+
+# A killed run leaves Snakemake's lock in .snakemake/locks; with no snakemake
+# running here, say so and how to remove it (instead of Snakemake's
+# "Directory cannot be locked").
+check-lock:
+	@$(PYTHON) tools/snakemake_lock.py
+
+unlock: $(STAMP)
+	@$(PYTHON) tools/snakemake_lock.py --unlock-ok
+	$(BIN)/snakemake --unlock $(CONFIG_ARGS)
+
+# Delete one subject's raw files, their lock entries and provenance record,
+# so that the next run fetches them again (error messages about a damaged or
+# corrected raw file name this command).
+refetch: $(STAMP)
+	@test -n "$(DATASET)" -a -n "$(SUBJECT)" || { echo "usage: make refetch DATASET=<id> SUBJECT=<id>" >&2; exit 2; }
+	$(BIN)/python -m retrogait.acquire.refetch $(DATASET) $(SUBJECT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
