@@ -107,6 +107,10 @@ def parse_yaml(text: str, *, source: str) -> Any:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
         problem = getattr(exc, "problem", None) or type(exc).__name__
+        context, cmark = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+        if context and cmark is not None and (mark is None or cmark.line != mark.line):
+            # where the unfinished construct began: often the line to fix
+            problem += f" ({context} started at line {cmark.line + 1}, column {cmark.column + 1})"
         raise ConfigError(f"{source}: malformed YAML{where}: {problem}") from None
 
 
