@@ -176,6 +176,11 @@ class Run:
         return None if design is None else design.assign(dataset=dataset)
 
     @cached_property
+    def designs(self) -> dict[str, Any]:
+        """``{dataset: planned trials}`` (:meth:`retrogait.ingest.adapters.base.Adapter.design`; None: unknown)."""
+        return {d: self._design(d) for d in self.datasets}
+
+    @cached_property
     def contrast_notes(self) -> dict[str, str]:
         """Contrasts that match no dataset of the run but were declared for others, with the reason.
 
@@ -190,7 +195,7 @@ class Run:
             key = f"stats.contrasts[{i}] (id '{cfg['id']}')"
             _check_contrast_values(cfg, key=key, dataset_ids=list(self.manifest))
             c = Contrast.from_config(cfg)
-            designs = {d: self._design(d) for d in self.datasets}
+            designs = self.designs
             if any(design is None or _applies(design, c) for design in designs.values()):
                 continue
             wanted = c.filter.get("dataset")

@@ -14,7 +14,7 @@ min_version("8.10")
 # Snakemake's own YAML loader names neither the file nor the line of a syntax
 # error and keeps the last of repeated keys silently: parse the config files
 # strictly first (a ConfigError names file, line and column).
-check_yaml_files(["config/config.yaml", *workflow.overwrite_configfiles])
+check_yaml_files(["config/config.yaml", *(getattr(workflow, "overwrite_configfiles", None) or [])])
 
 
 configfile: "config/config.yaml"
