@@ -38,7 +38,7 @@ CODE_VERSION = code_fingerprint(lock=ROOT / LOCK_FILE)
 RUN = load_run(config, root=ROOT)
 
 
-# The same patterns as the schemas (safe identifiers: no '/', no '..', no markup).
+# The same patterns as the schemas: safe identifiers, no folder separators, no markup.
 wildcard_constraints:
     dataset="[a-z0-9][a-z0-9_-]*",
     subject="[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
