@@ -366,19 +366,34 @@ def qc_exclusions(measures, results, exclusions, contrasts, *, quality=None, onl
 
 
 def _emg_excluded_reason(quality, dataset: str, subject: str, measure: str) -> str | None:
-    """Why an EMG measure is absent for a subject: its muscle's channels excluded in every trial, or None."""
+    """Why an EMG measure is absent for a subject: the channels it needs excluded in every trial, or None.
+
+    ``emg_*_<muscle>`` needs that muscle; a co-contraction index (``cci_*``)
+    needs a quadriceps and a hamstrings muscle.
+    """
+    from retrogait.gait.catalog import HAMSTRINGS, QUADRICEPS
+
     if quality is None or quality.empty or not measure.startswith(("emg_", "cci_")):
         return None
     q = quality[(quality["dataset"] == dataset) & (quality["subject"].astype(str) == subject)]
-    muscle = next((m for m in sorted(set(q["muscle"]), key=len, reverse=True) if measure.endswith("_" + m)), None)
-    if muscle is None:
-        return None
-    q = q[q["muscle"] == muscle]
-    if q.empty or (q["status"] == "used").any():
-        return None
-    reasons = sorted(set(q["reason"].astype(str)))
-    return (f"EMG channel(s) {', '.join(sorted(set(q['channel'])))} excluded by channel QC in every trial "
-            f"({len(q)} channel-trials): {'; '.join(reasons)[:300]}")
+    if measure.startswith("cci_"):
+        groups = [("quadriceps", list(QUADRICEPS)), ("hamstrings", list(HAMSTRINGS))]
+    else:
+        muscle = next((m for m in sorted(set(q["muscle"]), key=len, reverse=True) if measure.endswith("_" + m)),
+                      None)
+        groups = [(muscle, [muscle])] if muscle else []
+    for label, muscles in groups:
+        sel = q[q["muscle"].isin(muscles)]
+        if sel.empty or (sel["status"] == "used").any():
+            continue
+        parts = []
+        for channel, grp in sel.groupby("channel", sort=True):
+            first = next((r for r in grp["reason"].astype(str) if r.strip()), "excluded")
+            parts.append(f"{channel}: {first.strip().rstrip(';')}")
+        text = "; ".join(parts)
+        return (f"EMG channel(s) of {label} excluded by channel QC in every trial ({len(sel)} channel-trials): "
+                + (text if len(text) <= 400 else text[:400].rsplit("; ", 1)[0] + "; ..."))
+    return None
 
 
 def _spm(waveforms: Sequence[str | os.PathLike], contrasts, *, alpha: float):

@@ -54,19 +54,11 @@ def subject_measures(trials: list[Trial], cycles: pd.DataFrame, waveforms: pd.Da
     for trial_id, tcycles in kept.groupby("trial", sort=False):
         trial = by_trial[trial_id]
         per_cycle = []
-        # EMG measures this trial has for each side (some cycle has the muscle's envelope curve)
-        emg_expected = {side: sorted({k for (t, sd, _c), curves in emg_curves.items() if t == trial_id and sd == side
-                                      for k in curves}) for side in tcycles["side"].unique()}
         for row in tcycles.itertuples(index=False):
             values, methods, missing = _cycle_values(trial, row, pfj)
-            curves = emg_curves.get((trial_id, row.side, int(row.cycle)), {})
-            values.update(_emg_values(curves))
-            for muscle, domain in emg_expected.get(row.side, []):
-                if (muscle, domain) not in curves:
-                    for name in _emg_names(muscle, domain):
-                        missing.setdefault(name, f"no {domain} envelope of {muscle} for this cycle (EMG samples "
-                                                 "missing in the cycle; see the cycles stage notes)")
+            values.update(_emg_values(emg_curves.get((trial_id, row.side, int(row.cycle)), {})))
             per_cycle.append((row, values, methods, missing))
+        _missing_against_siblings(per_cycle)
         peaks = np.array([v.get("knee_extensor_moment_peak", np.nan) for _, v, _, _ in per_cycle])
         if np.isfinite(peaks).any():
             check_trial_scale(peak_extensor_moments_nm_per_kg=peaks[np.isfinite(peaks)],
@@ -92,6 +84,30 @@ def subject_measures(trials: list[Trial], cycles: pd.DataFrame, waveforms: pd.Da
     columns = ["dataset", "subject", "trial", "condition", "direction", "speed_mps", "surface", "side", "cycle",
                "event_method", "measure", "value", "unit", "method", "qc_status", "qc_reason"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def _missing_against_siblings(per_cycle: list) -> None:
+    """Record, for each cycle, the measures its sibling cycles have but it lacks.
+
+    Siblings are the cycles of the same trial, side, kind (stride or
+    stance-only) and kinetics validity, so they can give the same measures by
+    design. A measure a sibling has and this cycle neither computed nor
+    reported missing lost a signal in this cycle's window (e.g. an EMG curve
+    not normalised over a gap): it becomes a ``missing`` QC row too, so no
+    measure vanishes silently. Modifies the ``missing`` dicts in place.
+    """
+    groups: dict[tuple, set[str]] = {}
+    for row, values, _methods, missing in per_cycle:
+        key = (row.side, row.kind, bool(row.kinetics_valid))
+        groups.setdefault(key, set()).update(values, missing)
+    for row, values, _methods, missing in per_cycle:
+        for name in sorted(groups[(row.side, row.kind, bool(row.kinetics_valid))] - set(values) - set(missing)):
+            if name.startswith(("emg_", "cci_")):
+                missing[name] = ("no EMG envelope curve of this cycle for it (samples of the channel missing in the "
+                                 "cycle's window; the cycles stage notes name the curve)")
+            else:
+                missing[name] = ("other cycles of this trial and side have it, this one cannot give it (a signal it "
+                                 "needs is missing in the cycle's window)")
 
 
 def _window(t: np.ndarray, t0: float, t1: float) -> np.ndarray:
@@ -322,11 +338,6 @@ def _emg_curves(waveforms: pd.DataFrame, cols: list[str]) -> dict[tuple, dict[tu
     for (trial, side, cycle, variable, domain), curve in zip(keys, values):
         out.setdefault((trial, side, cycle), {})[(variable.removeprefix("emg_"), domain)] = curve
     return out
-
-
-def _emg_names(muscle: str, domain: str) -> list[str]:
-    """The EMG measures computed from one muscle's envelope curve in ``domain`` (see :func:`_emg_values`)."""
-    return [f"emg_mean_{muscle}", f"emg_peak_{muscle}"] if domain == "stride" else [f"emg_mean_stance_{muscle}"]
 
 
 def _emg_values(curves: dict[tuple[str, str], np.ndarray]) -> dict[str, float]:
