@@ -199,14 +199,16 @@ _QUALITY_COLUMNS = ["dataset", "subject", "trial", "condition", "direction", "sp
 
 
 def _signals_used(trial: Trial, row) -> list[tuple[str, np.ndarray, np.ndarray, float, float]]:
-    """``(name, time, values, t0, t1)`` of every signal a cycle uses, with the window it is used over.
+    """``(name, time, values, t0, t1)`` of every signal that can reject a cycle, with its window.
 
-    Knee and ankle angles and EMG channels of the cycle's side over the
-    stride (stance for a stance-only cycle); joint moments of the side and
-    the plate's vertical force over stance, when the cycle's kinetics are
-    valid. Columns the trial does not have at all (every sample NaN) are not
-    used, so they cannot reject a cycle; markers feed event detection and
-    estimates, whose own checks handle their gaps.
+    Knee and ankle angles of the cycle's side over the stride (stance for a
+    stance-only cycle); joint moments of the side and the plate's vertical
+    force over stance, when the cycle's kinetics are valid. Columns the
+    trial does not have at all (every sample NaN) are not used, so they
+    cannot reject a cycle. Not used: EMG channels (a gap costs only that
+    channel's curves and measures, which become QC rows, rather than the
+    cycle's kinematics) and markers (they feed event detection and
+    estimates, whose own checks handle their gaps).
     """
     side = row.side
     t1 = row.next_fs_s if row.kind == "stride" and np.isfinite(row.next_fs_s) else row.fo_s
@@ -224,10 +226,6 @@ def _signals_used(trial: Trial, row) -> list[tuple[str, np.ndarray, np.ndarray, 
                 out.append((col, kin.time, kin.get(col), row.fs_s, t1))
     if row.kinetics_valid and trial.forces is not None and row.plate and trial.forces.has(f"{row.plate}_fz"):
         out.append((f"{row.plate}_fz", trial.forces.time, trial.forces.get(f"{row.plate}_fz"), row.fs_s, row.fo_s))
-    if trial.emg is not None:
-        for col in trial.emg.signals:
-            if col.startswith(f"{side}_") and trial.emg.has(col):
-                out.append((col, trial.emg.time, trial.emg.get(col), row.fs_s, t1))
     return out
 
 
