@@ -9,6 +9,8 @@
 #        # offline: without DATASETS, the declared datasets found in the mirror
 #   make run PROFILE=slurm                 # on a SLURM cluster (workflow/profiles/slurm), from the login node
 #   make report                            # also Snakemake's own report (datasets of the last make run)
+#   make unlock                            # remove the lock a killed run left (make run says when)
+#   make refetch DATASET=gt23 SUBJECT=AB01 # fetch one subject's raw files again
 #   make lock                              # re-resolve requirements-lock.txt (+ conda env files)
 #   make test-latest                       # the suite on the newest releases (.venv-latest)
 
@@ -48,20 +50,37 @@ REPORT_DATASETS := $(if $(DATASETS),$(DATASETS),$(if $(LAST_RUN),$(filter-out de
 REPORT_CONFIG_ARGS := $(if $(REPORT_DATASETS),--config datasets='[$(REPORT_DATASETS)]')
 REPORT_FROM := $(if $(DATASETS),DATASETS,$(if $(LAST_RUN),the last make run,$(if $(RUN_DATASETS),the mirror,no make run recorded)))
 
-.PHONY: run test test-latest lock lint report bench clean help
+.PHONY: run test test-latest lock lint report bench clean help unlock refetch check-lock
 
 help:
-	@sed -n '1,13p' Makefile
+	@sed -n '1,16p' Makefile
 
 $(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet -c $(LOCK) -e '.[test,slurm]'
 	touch $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) check-lock
 	@$(if $(and $(RETROGAIT_MIRROR),$(if $(DATASETS),,x)),echo "RETROGAIT_MIRROR=$(RETROGAIT_MIRROR): analysing the datasets found in the mirror: $(or $(RUN_DATASETS),none)")
 	@mkdir -p $(dir $(RUN_STATE)) && echo '$(or $(RUN_DATASETS),default)' > $(RUN_STATE)
 	$(BIN)/snakemake $(EXEC_ARGS) $(CONFIG_ARGS) $(SNAKEMAKE_ARGS)
+
+# A killed run leaves Snakemake's lock in .snakemake/locks; with no snakemake
+# running here, say so and how to remove it (instead of Snakemake's
+# "Directory cannot be locked").
+check-lock:
+	@$(PYTHON) tools/snakemake_lock.py
+
+unlock: $(STAMP)
+	@$(PYTHON) tools/snakemake_lock.py --unlock-ok
+	$(BIN)/snakemake --unlock $(CONFIG_ARGS)
+
+# Delete one subject's raw files, their lock entries and provenance record,
+# so that the next run fetches them again (error messages about a damaged or
+# corrected raw file name this command).
+refetch: $(STAMP)
+	@test -n "$(DATASET)" -a -n "$(SUBJECT)" || { echo "usage: make refetch DATASET=<id> SUBJECT=<id>" >&2; exit 2; }
+	$(BIN)/python -m retrogait.acquire.refetch $(DATASET) $(SUBJECT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

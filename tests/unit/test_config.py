@@ -120,7 +120,8 @@ def test_unknown_adapter_is_named(repo_root, tmp_path, manifest, config):
     bad["datasets"]["gaitalytics"]["adapter"] = "nope"
     path = _write(tmp_path, bad)
     with pytest.raises(ConfigError, match="dataset 'gaitalytics': unknown adapter 'nope'"):
-        load_run({**config, "datasets": ["gaitalytics"], "manifest": str(path)}, root=repo_root)
+        load_run({**config, "datasets": ["gaitalytics"], "manifest": str(path), "external_folders": [str(tmp_path)]},
+                 root=repo_root)
 
 
 def test_meta_analysis_contrast_must_be_configured(repo_root, config):
@@ -136,14 +137,15 @@ def test_meta_analysis_literature_is_read_at_parse_time_and_can_be_switched_off(
     assert off.literature is None
     broken = tmp_path / "lit.csv"
     broken.write_text("study,doi\nX,10.1/x\n")
-    with pytest.raises(Exception, match="lit.csv"):
-        load_run({**config, "meta_analysis": {"literature": str(broken)}}, root=repo_root)
+    with pytest.raises(Exception, match="lit.csv.*missing required column"):
+        load_run({**config, "meta_analysis": {"literature": str(broken)}, "external_folders": [str(tmp_path)]},
+                 root=repo_root)
 
 
 def test_jobs_load_the_run_lazily_but_parse_time_checks_everything(repo_root, config, tmp_path):
     broken = tmp_path / "lit.csv"
     broken.write_text("study,doi\nX,10.1/x\n")
-    cfg = {**config, "meta_analysis": {"literature": str(broken)}}
+    cfg = {**config, "meta_analysis": {"literature": str(broken)}, "external_folders": [str(tmp_path)]}
     run = load_run(cfg, root=repo_root, eager=False)  # a job: the workflow checked this at parse time
     assert run.config["meta_analysis"]["literature"] == str(broken)
     with pytest.raises(Exception, match="lit.csv"):
@@ -211,3 +213,59 @@ def test_unknown_override_keys_pass_through_for_validation(repo_root):
     assert typed == {"statz": {"alpha": "0.01"}}
     with pytest.raises(TypeError, match="mapping"):
         coerce_overrides(["alpha"], repo_root / CONFIG_SCHEMA)
+
+
+# -- strict YAML, confined paths, safe ids (issue 12) -----------------------------------------
+
+def test_a_key_repeated_in_a_mapping_is_refused_with_both_lines(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("a: 1\nb:\n  x: 1\n  y: 2\n  x: 3\n")
+    with pytest.raises(ConfigError, match=r"c.yaml: malformed YAML \(line 5, column 3\): duplicate key 'x' "
+                                          r"\(first given at line 3\)"):
+        load_yaml(p)
+
+
+def test_merge_keys_may_be_overridden_and_equal_keys_in_different_mappings_are_fine():
+    from retrogait.config import parse_yaml
+
+    data = parse_yaml("base: &b {x: 1, y: 2}\nother: {<<: *b, x: 5}\nthird: {x: 1}\n", source="t")
+    assert data["other"] == {"x": 5, "y": 2} and data["third"] == {"x": 1}
+
+
+def test_malformed_yaml_points_at_the_unfinished_construct():
+    from retrogait.config import parse_yaml
+
+    with pytest.raises(ConfigError, match=r"while parsing a flow sequence started at line 1"):
+        parse_yaml("datasets: [a, b\nmirror: null\nfetch: {}\n", source="config.yaml")
+
+
+def test_project_path_confines_paths_to_the_project_or_named_folders(tmp_path):
+    from retrogait.config import project_path
+
+    root = tmp_path / "project"
+    (root / "config").mkdir(parents=True)
+    assert project_path("config/x.yaml", root=root, key="claims") == (root / "config" / "x.yaml").resolve()
+    for bad in ("../outside.yaml", "/etc/passwd", "config/../../outside.yaml"):
+        with pytest.raises(ConfigError, match=r"config key 'claims' .* outside the project folder"):
+            project_path(bad, root=root, key="claims")
+    elsewhere = tmp_path / "maps"
+    assert project_path(str(elsewhere / "m.yaml"), root=root, key="k", allowed=[str(elsewhere)]) == \
+        (elsewhere / "m.yaml").resolve()
+    (root / "link").symlink_to(tmp_path / "maps")  # a symbolic link does not open a way out
+    with pytest.raises(ConfigError, match="outside the project folder"):
+        project_path("link/m.yaml", root=root, key="k")
+
+
+@pytest.mark.parametrize("value", ["..", ".", "a/b", "<script>", "", "x" * 65, "-x", "a b", None])
+def test_unsafe_ids_are_refused(value):
+    from retrogait.config import check_id
+
+    with pytest.raises(ConfigError, match="not a safe identifier"):
+        check_id(value, what="subject")
+
+
+@pytest.mark.parametrize("value", ["AB01", "HC002D", "19290829m", "s-1.2_x"])
+def test_safe_ids_pass(value):
+    from retrogait.config import check_id
+
+    assert check_id(value, what="subject") == value

@@ -1,4 +1,5 @@
-"""Job logging: an expected error is one line and exit status 1; a bug keeps its traceback."""
+"""Job logging: warnings reach the console as well as the log file; an expected error is one line and
+exit status 1 (traceback in the log at DEBUG only); a bug keeps its traceback."""
 
 import logging
 
@@ -29,3 +30,15 @@ def test_unexpected_error_is_reraised_with_its_traceback_in_the_log(tmp_path):
     assert "unexpected error" in log.read_text() and "Traceback" in log.read_text()
     assert logging.getLogger("retrogait").handlers == [] or all(
         getattr(h, "baseFilename", None) != str(log) for h in logging.getLogger("retrogait").handlers)
+
+
+def test_warnings_reach_the_console_and_the_log(tmp_path, capsys):
+    log = tmp_path / "job.log"
+    with logged(log):
+        logging.getLogger("retrogait.acquire.fetch").warning("gt23: connection dropped; retry 1/4 in 1 s")
+        logging.getLogger("retrogait.stages").info("fetching 25 file(s)")
+    err = capsys.readouterr().err
+    assert "retrogait WARNING: gt23: connection dropped; retry 1/4 in 1 s" in err
+    assert "fetching 25 file(s)" not in err  # information stays in the log file
+    text = log.read_text()
+    assert "connection dropped" in text and "fetching 25 file(s)" in text

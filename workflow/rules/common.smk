@@ -7,10 +7,15 @@ from pathlib import Path
 from snakemake.utils import min_version, update_config
 
 from retrogait.codeversion import LOCK_FILE, code_fingerprint
-from retrogait.config import coerce_overrides
+from retrogait.config import check_yaml_files, coerce_overrides
 from retrogait.runconfig import CONFIG_SCHEMA, load_run
 
 min_version("8.10")
+
+# Snakemake's own YAML loader names neither the file nor the line of a syntax
+# error and keeps the last of repeated keys silently: parse the config files
+# strictly first (a ConfigError names file, line and column).
+check_yaml_files(["config/config.yaml", *(getattr(workflow, "overwrite_configfiles", None) or [])])
 
 
 configfile: "config/config.yaml"
@@ -51,9 +56,10 @@ onstart:
         sys.exit(1)
 
 
+# The same patterns as the schemas: safe identifiers, no folder separators, no markup.
 wildcard_constraints:
     dataset="[a-z0-9][a-z0-9_-]*",
-    subject="[^/]+",
+    subject="[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
 
 
 SUBJECT_FILES = ["trials", "kinematics", "forces", "emg", "events", "plates", "data_checks"]

@@ -4,6 +4,11 @@ rule fetch:
     localrule: True
     output:
         "data/raw/{dataset}/.provenance/{subject}.json",
+    params:
+        # sha256 of what the manifest declares for these files (URLs, sizes,
+        # checksums, archive members, pinned lock entries): editing the
+        # declaration refetches them, and ingest checks the record against it
+        identity=lambda wildcards: RUN.identity(wildcards.dataset, wildcards.subject),
     log:
         "logs/fetch/{dataset}/{subject}.log",
     conda:

@@ -4,6 +4,7 @@ rule stats:
     input:
         measures=dataset_tables("measures"),
         waveforms=dataset_tables("waveforms"),
+        emg_quality=dataset_tables("emg_quality"),
         claims=claims_file(),
     output:
         contrasts="reports/tables/contrasts.parquet",

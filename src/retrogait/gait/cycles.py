@@ -15,7 +15,11 @@ For one subject, every trial is processed the same way:
 4. EMG envelopes are normalised per subject, side and muscle to one
    reference spanning all conditions (never per trial; CEDE rule, docs/methods.md §5.4), so condition differences in amplitude remain visible.
 
-Rejected cycles stay in the cycles table with their reason.
+Rejected cycles stay in the cycles table with their reason. A kept cycle in
+which more than ``cycles.max_missing_pct`` % of the samples of a signal it
+uses are missing (NaN) is rejected with the signal and the percentage
+(docs/methods.md §0.3); a curve that cannot be time-normalised without
+inventing data is not written, and the trial's notes say which.
 """
 
 from __future__ import annotations
@@ -35,7 +39,7 @@ from retrogait.gait.events import EventParams, find_cycles
 from retrogait.errors import ConfigError
 from retrogait.gait.kneeload import PFJModel, pfj_load
 from retrogait.gait.plausibility import check_pfj_model
-from retrogait.ingest.trial import Trial
+from retrogait.ingest.trial import KINEMATIC_UNITS, Trial
 from retrogait.ingest.units import G
 
 __all__ = [
@@ -172,24 +176,30 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
         for col, value in reversed(list(base.items())):
             cyc.insert(0, col, value)
         cyc = cyc.rename(columns={"stride_s": "stride_time_s", "stance_s": "stance_time_s"})
-        _reject_missing(trial, cyc, settings.max_missing_pct)
+        cyc = reject_missing_data(trial, cyc, max_missing_pct=settings.max_missing_pct)
         cycle_rows.append(cyc)
         event_rows.append(result.events.assign(**base))
         kept = cyc[cyc["qc_status"] == "kept"]
         pattern_counts = {f"n_contacts_{p.replace('-', '_')}": int((kept["contact_pattern"] == p).sum())
                           for p in PATTERNS}
+        notes = list(result.notes)
+        if len(kept):
+            envelopes, quality = _emg_envelopes(trial, settings, pooled)
+            quality_rows.extend({**base, **q} for q in quality)
+            new, dropped = _cycle_curves(trial, kept, envelopes, settings)
+            curves.extend(new)
+            if dropped:
+                shown = ", ".join(dropped[:10]) + (f" and {len(dropped) - 10} more" if len(dropped) > 10 else "")
+                notes.append(f"{len(dropped)} curve(s) not time-normalised because samples are missing in the "
+                             f"window (their measures are QC rows of the measures table): {shown}")
+        else:
+            log.warning("%s/%s/%s: no kept cycle (%s)", *trial.key, "; ".join(notes) or "no events")
         note_rows.append({**base, "n_cycles_kept": int(len(kept)),
                           "n_cycles_rejected": int((cyc["qc_status"] != "kept").sum()),
                           **pattern_counts,
                           "qc_exclusion": "" if len(kept) else _trial_exclusion(cyc, result.notes),
                           "event_methods": ",".join(sorted(kept["event_method"].unique())) if len(kept) else "",
-                          "notes": "; ".join(result.notes)})
-        if not len(kept):
-            log.warning("%s/%s/%s: no kept cycle (%s)", *trial.key, "; ".join(result.notes) or "no events")
-            continue
-        envelopes, quality = _emg_envelopes(trial, settings, pooled)
-        quality_rows.extend({**base, **q} for q in quality)
-        curves.extend(_cycle_curves(trial, kept, envelopes, settings))
+                          "notes": "; ".join(notes)})
 
     cycles = pd.concat(cycle_rows, ignore_index=True)
     events = pd.concat(event_rows, ignore_index=True) if event_rows else pd.DataFrame()
@@ -213,45 +223,83 @@ def _trial_exclusion(cycles: pd.DataFrame, notes: list[str]) -> str:
     return "all cycles rejected: " + str(reasons.value_counts().index[0])
 
 
-#: Signals whose missing samples count against a cycle: joint angles over the
-#: whole cycle, moments over the stance of a kinetics-valid cycle.
-_CYCLE_SIGNALS = ("knee_flexion", "knee_adduction", "knee_rotation", "ankle_dorsiflexion")
-_STANCE_SIGNALS = ("knee_extensor_moment", "knee_adduction_moment")
+def _signals_used(trial: Trial, row) -> list[tuple[str, np.ndarray, np.ndarray, float, float]]:
+    """``(name, time, values, t0, t1)`` of every signal that can reject a cycle, with its window.
 
-
-def _reject_missing(trial: Trial, cycles: pd.DataFrame, limit_pct: float) -> None:
-    """Reject (in place) kept cycles with more than ``limit_pct`` % missing samples in a signal they use.
-
-    Missing samples are NaN (a gap in the source, or an invalid point the
-    adapter set missing; docs/methods.md §0.3); a signal absent from the
-    whole trial is not a gap. The rule is docs/methods.md §4.5.
+    Knee and ankle angles of the cycle's side over the stride (stance for a
+    stance-only cycle); joint moments of the side and the plate's vertical
+    force over stance, when the cycle's kinetics are valid. Columns the
+    trial does not have at all (every sample NaN) are not used, so they
+    cannot reject a cycle. Not used: EMG channels (a gap costs only that
+    channel's curves and measures, which become QC rows, rather than the
+    cycle's kinematics) and markers (they feed event detection and
+    estimates, whose own checks handle their gaps).
     """
+    side = row.side
+    t1 = row.next_fs_s if row.kind == "stride" and np.isfinite(row.next_fs_s) else row.fo_s
+    out = []
     kin = trial.kinematics
-    if kin is None or cycles.empty:
-        return
-    t = kin.time
-    for i in np.flatnonzero((cycles["qc_status"] == "kept").to_numpy()):
-        row = cycles.iloc[i]
-        end = row["next_fs_s"] if row["kind"] == "stride" and np.isfinite(row["next_fs_s"]) else row["fo_s"]
-        spans = [(v, row["fs_s"], end, "cycle") for v in _CYCLE_SIGNALS]
-        if row["kinetics_valid"]:
-            spans += [(v, row["fs_s"], row["fo_s"], "stance") for v in _STANCE_SIGNALS]
-        reasons = []
-        for var, a, b, what in spans:
-            col = f"{row['side']}_{var}"
+    if kin is not None:
+        for var in KINEMATIC_UNITS:
+            col = f"{side}_{var}"
             if not kin.has(col):
                 continue
-            sel = (t >= a) & (t <= b)
-            if not sel.any():
+            if var.endswith("_moment"):
+                if row.kinetics_valid:
+                    out.append((col, kin.time, kin.get(col), row.fs_s, row.fo_s))
+            else:
+                out.append((col, kin.time, kin.get(col), row.fs_s, t1))
+    if row.kinetics_valid and trial.forces is not None and row.plate and trial.forces.has(f"{row.plate}_fz"):
+        out.append((f"{row.plate}_fz", trial.forces.time, trial.forces.get(f"{row.plate}_fz"), row.fs_s, row.fo_s))
+    return out
+
+
+def reject_missing_data(trial: Trial, cycles: pd.DataFrame, *, max_missing_pct: float) -> pd.DataFrame:
+    """Reject kept cycles in which a signal they use has more than ``max_missing_pct`` % of its samples missing.
+
+    The percentage is the share of NaN samples of the signal inside the
+    window the cycle uses it over (:func:`_signals_used`). A rejected cycle
+    gets ``qc_status = "rejected"`` and a ``qc_reason`` naming each signal,
+    its missing percentage and the config key ``cycles.max_missing_pct``
+    (docs/methods.md §0.3). Cycles are never removed.
+
+    Parameters
+    ----------
+    trial : Trial
+        The trial the cycles belong to.
+    cycles : pandas.DataFrame
+        Its cycles table (``side``, ``kind``, ``fs_s``, ``fo_s``,
+        ``next_fs_s``, ``kinetics_valid``, ``plate``, ``qc_status``,
+        ``qc_reason``).
+    max_missing_pct : float, keyword-only
+        The limit, in percent of a window's samples (0-100).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``cycles`` with the rejections applied.
+    """
+    if not 0.0 <= max_missing_pct <= 100.0:
+        raise ValueError(f"max_missing_pct must be within 0-100, got {max_missing_pct!r}")
+    out = cycles.copy()
+    for idx, row in out.iterrows():
+        if row["qc_status"] != "kept":
+            continue
+        reasons = []
+        for name, t, y, t0, t1 in _signals_used(trial, row):
+            win = (t >= t0) & (t <= t1)
+            n = int(win.sum())
+            if n == 0:
                 continue
-            pct = 100.0 * float(np.isnan(kin.get(col)[sel]).mean())
-            if pct > limit_pct:
-                reasons.append(f"missing data: {col} missing in {pct:.0f} % of the {what} "
-                               f"(limit {limit_pct:g} %, cycles.max_missing_pct)")
+            pct = 100.0 * float((~np.isfinite(y[win])).sum()) / n
+            if pct > max_missing_pct:
+                reasons.append(f"{name}: {pct:.0f} % of its {n} samples in the cycle missing")
         if reasons:
-            prev = cycles.at[cycles.index[i], "qc_reason"]
-            cycles.at[cycles.index[i], "qc_reason"] = "; ".join([prev, *reasons] if prev else reasons)
-            cycles.at[cycles.index[i], "qc_status"] = "rejected"
+            out.at[idx, "qc_status"] = "rejected"
+            reason = (f"missing data ({'; '.join(reasons)}) above cycles.max_missing_pct = {max_missing_pct:g} %")
+            prior = str(row["qc_reason"] or "")
+            out.at[idx, "qc_reason"] = f"{prior}; {reason}" if prior else reason
+    return out
 
 
 def _trial_columns(trial: Trial) -> dict[str, Any]:
@@ -283,6 +331,9 @@ def _emg_envelopes(trial: Trial, settings: CycleSettings,
                "saturated": False, "mains_hum": False, "rail_fraction": np.nan, "mains_fraction": np.nan,
                "median_frequency_hz": np.nan, "n_samples": int(x.size), "reason": ""}
         rows.append(row)
+        if not np.isfinite(x).any():
+            row["problem"] = "no data: every sample of the channel is missing (NaN) in the source file"
+            continue
         form, _ = emg_form(x, rate, params=qp)
         row["form"] = form
         if form == "raw" and band_high >= rate / 2:
@@ -349,8 +400,10 @@ def _emg_channel_qc(waveforms: pd.DataFrame, trial_rows: pd.DataFrame, pooled: d
 
 
 def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndarray],
-                  settings: CycleSettings) -> list[dict[str, Any]]:
+                  settings: CycleSettings) -> tuple[list[dict[str, Any]], list[str]]:
+    """Time-normalised curves of the kept cycles, and the curves not written (missing samples)."""
     nodes = settings.nodes
+    dropped: list[str] = []
     cols = node_columns(nodes)
     kin = trial.kinematics
     mass = trial.meta.mass_kg
@@ -388,11 +441,13 @@ def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndar
                     continue
                 curve = time_normalise(t, y, t0, t1, nodes=nodes)
                 if not np.isfinite(curve).all():
-                    continue  # e.g. overground moments outside plate contact
+                    # never invented: the curve is left out and named in the trial's notes
+                    dropped.append(f"{side} cycle {int(row.cycle)} {var} ({domain})")
+                    continue
                 out.append({**_trial_columns(trial), "side": side, "cycle": int(row.cycle),
                             "domain": domain, "variable": var,
                             "unit": WAVEFORM_UNITS.get(var, "V"), **dict(zip(cols, curve))})
-    return out
+    return out, dropped
 
 
 def _normalise_emg(waveforms: pd.DataFrame, settings: CycleSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -405,13 +460,21 @@ def _normalise_emg(waveforms: pd.DataFrame, settings: CycleSettings) -> tuple[pd
         return waveforms, pd.DataFrame(columns=ref_cols)
     emg = waveforms[is_emg].copy()
     emg["muscle"] = emg["variable"].str.removeprefix("emg_")
-    # reference from stride-normalised envelopes when the subject has strides
-    domain = "stride" if (emg["domain"] == "stride").any() else "stance"
+    # reference from stride-normalised envelopes wherever a side x muscle has strides, else from
+    # stance (a side with only stance phases, e.g. strides on one belt and stances on the other)
+    has_stride = emg.groupby(["subject", "side", "muscle"])["domain"].transform(lambda d: (d == "stride").any())
+    domain = np.where(has_stride, "stride", "stance")
     source = emg[emg["domain"] == domain]
-    refs = normalisation_reference(source, method=settings.normalisation_method,
-                                   reference_condition=settings.reference_condition)
-    refs = refs.assign(domain=domain)
-    normalised = normalise(emg, refs).drop(columns="muscle")
+    parts = []
+    for dom in ("stride", "stance"):
+        sel = source[source["domain"] == dom]
+        if len(sel):
+            parts.append(normalisation_reference(sel, method=settings.normalisation_method,
+                                                 reference_condition=settings.reference_condition)
+                         .assign(domain=dom))
+    refs = pd.concat(parts, ignore_index=True).sort_values(["subject", "side", "muscle"], kind="stable",
+                                                             ignore_index=True)
+    normalised = normalise(emg, refs.drop(columns="domain")).drop(columns="muscle")
     normalised["unit"] = "%ref"
     out = pd.concat([waveforms[~is_emg], normalised], ignore_index=True)
     return out, refs

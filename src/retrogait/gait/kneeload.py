@@ -15,7 +15,7 @@ Implements docs/methods.md sections 1-3:
 * Vertical GRF peaks and loading rate; moment peaks and impulses.
 * Sagittal knee power ``P = -M_ext * d(theta)/dt`` (:func:`knee_power`,
   defined with the canonical sign conventions in :mod:`retrogait.ingest.physics`
-  and re-exported here; docs/methods.md §0.3).
+  and re-exported here; docs/methods.md §0.4).
 
 Conventions (docs/methods.md §0.2; :mod:`retrogait.ingest.trial`): knee flexion in
 degrees, flexion positive; internal knee extensor moment positive; external

@@ -1,4 +1,4 @@
-"""Physical checks of a dataset's sign and scale conventions, on the data (docs/methods.md §0.3).
+"""Physical checks of a dataset's sign and scale conventions, on the data (docs/methods.md §0.4).
 
 Which way a joint angle is positive, whether a joint moment is extensor- or
 flexor-positive and which body mass belongs to a recording are assumptions
@@ -61,7 +61,7 @@ def _series(name: str, x, n: int | None = None) -> np.ndarray:
 
 
 def knee_power(knee_flexion_deg, knee_extensor_moment, time_s) -> np.ndarray:
-    """Sagittal knee joint power from canonical signals (docs/methods.md §0.3).
+    """Sagittal knee joint power from canonical signals (docs/methods.md §0.4).
 
     Joint power is the moment times the angular velocity about the same axis.
     In the canonical conventions (docs/methods.md §0.2) the knee angle
@@ -191,7 +191,7 @@ def loading_response_knee_work(time_s, knee_flexion_deg, knee_extensor_moment,
     within the first ``window_fraction`` of stance. In forward walking the
     knee flexes there under an internal extensor moment, so the work is
     negative: the K1 energy absorption of [Winter1991]_ (docs/methods.md
-    §0.3). The work is the trapezoidal time integral of :func:`knee_power`.
+    §0.4). The work is the trapezoidal time integral of :func:`knee_power`.
 
     Parameters
     ----------
@@ -240,7 +240,7 @@ def ankle_pushoff_change(time_s, ankle_dorsiflexion_deg, stances: Sequence[tuple
     plantarflexes to about -15 to -20 deg at toe-off (push-off, A2 of
     [Winter1991]_), so the change is about -20 to -30 deg in a
     dorsiflexion-positive angle and positive in a plantarflexion-positive one
-    (docs/methods.md §0.3). Linear interpolation on the finite samples; NaN
+    (docs/methods.md §0.4). Linear interpolation on the finite samples; NaN
     when the window is not inside the data.
     """
     t = _series("time_s", time_s)
@@ -259,7 +259,7 @@ def ankle_pushoff_change(time_s, ankle_dorsiflexion_deg, stances: Sequence[tuple
 
 
 def body_mass_from_belts(time_s, belts_fz: Sequence, strike_times_s, *, g: float = G) -> tuple[float, int, str]:
-    """Body mass from the vertical ground reaction force over whole strides (docs/methods.md §0.3).
+    """Body mass from the vertical ground reaction force over whole strides (docs/methods.md §0.4).
 
     Over whole strides of steady treadmill walking the body's centre of mass
     has no net vertical acceleration, so the time-mean of the total vertical

@@ -16,28 +16,7 @@ import pandas as pd
 
 from retrogait.errors import ConfigError
 
-__all__ = ["read_subjects_table", "project_path"]
-
-
-def project_path(root: str | os.PathLike, rel: str, *, key: str) -> Path:
-    """Resolve a path named by config key ``key``: relative to ``root`` and staying inside it.
-
-    An absolute path is the user's explicit choice and is returned as is; a
-    relative one that climbs out of the project (``../``) is refused.
-
-    Raises
-    ------
-    ConfigError
-        When a relative path leaves the project folder (it names ``key``).
-    """
-    if Path(rel).is_absolute():
-        return Path(rel)
-    root = Path(root).resolve()
-    path = (root / rel).resolve()
-    if path != root and root not in path.parents:
-        raise ConfigError(f"{key}: {rel!r} points outside the project folder {root}; "
-                          "put the file inside the project (e.g. under config/) or give an absolute path")
-    return path
+__all__ = ["read_subjects_table"]
 
 
 def read_subjects_table(path: str | os.PathLike, *, name: str | None = None) -> pd.DataFrame:

@@ -26,7 +26,7 @@ source; later stages decide whether to trust them.
 ``checks`` records what the adapter checked on the data itself (a sign
 convention, the body mass, the EMG time base...) and the outcome: passed,
 corrected (an automatic correction that was applied), a warning, overridden
-by the user, or not checked and why (docs/methods.md §0.3). Failed checks
+by the user, or not checked and why (docs/methods.md §0.4). Failed checks
 that cannot be corrected stop the run instead.
 
 A subject's trials are stored as a folder of parquet files by
@@ -205,13 +205,14 @@ class TrialMeta:
     source_sha256: str             # ';'-separated sha256 of those files, same order
     adapter: str
     kinetic_sides: str = ""        # sides with joint moments, e.g. "L,R" or "L"
-    notes: str = ""                # adapter remarks (assumptions, corrections applied)
+    notes: str = ""                # adapter remarks (assumptions, unmapped channels)
     # what ingest noticed, shown per trial in the report's QC section (comma-separated lists)
     missing_outputs: str = ""      # model outputs the channel map names that the file lacks
     missing_markers: str = ""      # canonical markers (e.g. L_heel) no candidate label was found for
     missing_emg: str = ""          # EMG channel labels of the map that the file lacks
     unmapped_analogs: str = ""     # analog channels neither mapped, ignored nor force-plate channels
     gaps: str = ""                 # invalid samples set missing, gaps filled (method)
+    corrections: str = ""          # automatic corrections of the data (" | "-separated): logged as warnings, in the QC
 
     def __post_init__(self) -> None:
         loc = dict(dataset=self.dataset, subject=self.subject, trial=self.trial)
@@ -348,6 +349,11 @@ def write_subject(trials: list[Trial], folder: str | os.PathLike) -> None:
         for s in _STREAMS:
             stream = getattr(t, s)
             row[f"{s}_rate_hz"] = stream.rate_hz if stream is not None else float("nan")
+        for s in _STREAMS:
+            stream = getattr(t, s)
+            # the trial's own columns: a column all NaN in this trial (an empty EMG channel) is read
+            # back as NaN, not confused with a column only another trial has
+            row[f"{s}_signals"] = ";".join(stream.signals) if stream is not None else ""
         rows.append(row)
     meta = pd.DataFrame(rows)
     write_parquet(meta, folder / "trials.parquet", units={
@@ -408,8 +414,16 @@ def read_subject(folder: str | os.PathLike) -> list[Trial]:
                 continue
             frame, units = streams[s]
             part = frame.loc[frame["trial"] == m.trial].drop(columns="trial")
-            # a trial lacks the columns only other trials have: drop all-NaN extras
-            keep = ["time_s"] + [c for c in part.columns if c != "time_s" and part[c].notna().any()]
+            listed = row.get(f"{s}_signals")
+            if isinstance(listed, str):  # the trial's own columns, all-NaN ones included
+                own = [c for c in listed.split(";") if c]
+                missing = [c for c in own if c not in part.columns]
+                if missing:
+                    raise DataError(f"{s}.parquet lacks column(s) {missing} of this trial", dataset=m.dataset,
+                                    subject=m.subject, trial=m.trial)
+                keep = ["time_s"] + own
+            else:  # written before the column lists existed: drop all-NaN extras
+                keep = ["time_s"] + [c for c in part.columns if c != "time_s" and part[c].notna().any()]
             part = part[keep].reset_index(drop=True)
             kw[s] = Stream(rate_hz=float(rate), frame=part,
                            units={c: units[c] for c in keep if c != "time_s"})

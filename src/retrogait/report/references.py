@@ -119,7 +119,7 @@ _ALL = [
               "University of Waterloo Press", "",
               url="https://search.worldcat.org/search?q=Winter+Biomechanics+and+Motor+Control+of+Human+Gait+1991",
               note="joint power = moment x angular velocity; K1 knee absorption in the loading response and A2 "
-                   "ankle push-off of forward walking: the sign checks of §0.3; no DOI exists"),
+                   "ankle push-off of forward walking: the sign checks of §0.4; no DOI exists"),
     Reference("Winter2009", "Winter DA", 2009, "Biomechanics and Motor Control of Human Movement, 4th ed",
               "Wiley", doi="10.1002/9780470549148",
               note="linear envelope; 6 Hz marker low-pass for walking (events.py)"),
@@ -340,7 +340,7 @@ _ALL = [
               2007, "OpenSim: open-source software to create and analyze dynamic simulations of movement",
               "IEEE Trans Biomed Eng", "54(11):1940-1950", doi="10.1109/TBME.2007.901024",
               note="inverse dynamics gives each coordinate's generalised force about the coordinate's own "
-                   "positive direction: the GT23 moment sign follows its angle sign (§0.3)"),
+                   "positive direction: the GT23 moment sign follows its angle sign (§0.4)"),
     Reference("MichaudBegon2021", "Michaud B, Begon M", 2021,
               "ezc3d: an easy C3D file I/O cross-platform solution for C++, Python and MATLAB",
               "J Open Source Softw", "6(58):2911", doi="10.21105/joss.02911", note="C3D reader"),

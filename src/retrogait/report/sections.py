@@ -59,11 +59,15 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
                    provenance: Sequence[str | os.PathLike], tables: Mapping[str, Sequence[str | os.PathLike]],
                    stats: Mapping[str, str | os.PathLike], figures: Sequence[str | os.PathLike],
                    mirror_used: bool | None = None,
-                   dataset_limitations: Mapping[str, Sequence[str]] | None = None) -> list[Section]:
+                   dataset_limitations: Mapping[str, Sequence[str]] | None = None,
+                   contrast_notes: Mapping[str, str] | None = None) -> list[Section]:
     """All report sections, in reading order.
 
     ``dataset_limitations``: per dataset, what its data cannot show (from its
     adapter, e.g. a BVH map's ``limitations``), printed in the limitations.
+    ``contrast_notes`` (:attr:`retrogait.runconfig.Run.contrast_notes`):
+    contrasts that apply to no dataset of the run, with the reason, shown in
+    the summary.
     """
     trials = _load(tables["trials"])
     cycles = _load(tables["cycles"])
@@ -81,7 +85,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
     prov = [json.loads(Path(p).read_text()) for p in provenance]
     contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
     alpha = float(config["stats"]["alpha"])
-    summary = _summary(config, trials, cycles, results, contrasts, alpha)
+    summary = _summary(config, trials, cycles, results, contrasts, alpha, contrast_notes or {})
     summary.paragraphs += _qc_summary(quality, checks)
     for p in prov:
         comment = replica_comment(pd.DataFrame(p["files"]))
@@ -106,15 +110,23 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
 
 
 # -- sections -------------------------------------------------------------------
-def _summary(config, trials, cycles, results, contrasts, alpha) -> Section:
+def _summary(config, trials, cycles, results, contrasts, alpha, contrast_notes=None) -> Section:
     s = Section("Summary")
+    contrast_notes = contrast_notes or {}
     n_sub = trials.groupby("dataset")["subject"].nunique() if len(trials) else pd.Series(dtype=int)
     kept = int((cycles["qc_status"] == "kept").sum()) if len(cycles) else 0
     s.paragraphs.append(
         f"Datasets analysed: {', '.join(f'{d} ({n} subjects)' for d, n in n_sub.items()) or 'none'}; "
         f"{len(trials)} trials; {kept} gait cycles kept of {len(cycles)} candidates.")
+    fixes = corrections_table(trials)
+    if len(fixes):
+        s.paragraphs.append(f"{len(fixes)} automatic correction(s) of the data were applied (knee-angle sign, units, "
+                            "duplicated rows...); each is listed in Quality control.")
     for c in contrasts:
         r = results[results["contrast"] == c.id] if len(results) else results
+        if r.empty and c.id in contrast_notes:
+            s.paragraphs.append(f"{c.label}: not run: {contrast_notes[c.id]}.")
+            continue
         if r.empty:
             s.paragraphs.append(f"{c.label}: not applicable to the data of this run (no dataset has both "
                                 f"{c.factor} = {c.levels[0]} and {c.levels[1]} within subjects).")
@@ -406,8 +418,28 @@ def ingest_notes(trials: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
+def corrections_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per automatic correction an adapter applied (``trials.corrections``, ``" | "``-separated)."""
+    cols = ["dataset", "subject", "trial", "correction"]
+    if trials.empty or "corrections" not in trials.columns:
+        return pd.DataFrame(columns=cols)
+    rows = [{"dataset": r.dataset, "subject": r.subject, "trial": r.trial, "correction": fix}
+            for r in trials.itertuples(index=False)
+            for fix in str(r.corrections or "").split(" | ") if fix.strip()]
+    return pd.DataFrame(rows, columns=cols)
+
+
 def _qc(trials, cycles, quality, exclusions, measures=None, checks=None) -> Section:
     s = Section("Quality control")
+    fixes = corrections_table(trials)
+    if len(fixes):
+        s.paragraphs.append(f"Automatic corrections: the adapters corrected {len(fixes)} assumption(s) about the data "
+                            f"in {fixes[['dataset', 'subject', 'trial']].drop_duplicates().shape[0]} trial(s), "
+                            "each checked on the data itself (listed below; also shown as warnings when the run "
+                            "ran).")
+        s.tables.append(("Automatic corrections applied to the data", fixes))
+    else:
+        s.paragraphs.append("Automatic corrections: none was needed.")
     if len(trials):
         cols = [c for c in ("dataset", "subject", "trial", "condition", "direction", "speed_mps", "mass_kg",
                             "mass_source", "kinetic_sides", "n_cycles_kept", "n_cycles_rejected", "event_methods",
@@ -470,17 +502,17 @@ def _qc(trials, cycles, quality, exclusions, measures=None, checks=None) -> Sect
                 .rename(columns={"qc_reason": "reason"})
             s.tables.append(("Measures that could not be computed for a kept cycle", counts))
     if len(exclusions):
-        s.tables.append(("Subjects missing a level (excluded from the paired analysis of these tests)",
-                         exclusions))
+        s.tables.append(("Subjects excluded from tests: missing a level (paired analysis only), or left without "
+                         "any value of the measure by quality control (every test of it)", exclusions))
     else:
         s.paragraphs.append("Every subject had data at both levels of every test it entered.")
     return s
 
 
 def _data_checks(s: Section, checks: pd.DataFrame) -> None:
-    """Checks of the source files on the data (docs/methods.md §0.3): counts, corrections and warnings."""
+    """Checks of the source files on the data (docs/methods.md §0.4): counts, corrections and warnings."""
     counts = checks.groupby(["dataset", "check", "status"]).size().rename("trials").reset_index()
-    s.tables.append(("Checks on the data of every trial (docs/methods.md §0.3)", counts))
+    s.tables.append(("Checks on the data of every trial (docs/methods.md §0.4)", counts))
     notable = checks[checks["status"] != "passed"]
     if len(notable):
         s.tables.append(("Data checks that corrected, warned, were overridden or could not run",

@@ -1,4 +1,4 @@
-"""Known-answer tests of retrogait.ingest.physics (docs/methods.md §0.3)."""
+"""Known-answer tests of retrogait.ingest.physics (docs/methods.md §0.4)."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retrogait.errors import ConfigError
-from retrogait.ingest.subjects import project_path, read_subjects_table
+from retrogait.ingest.subjects import read_subjects_table
 
 
 def test_table_is_read_with_blank_heights_and_sources(tmp_path):
@@ -28,10 +28,3 @@ def test_bad_tables_are_config_errors_naming_the_file(tmp_path, text, message):
         read_subjects_table(p, name="s.csv")
     with pytest.raises(ConfigError, match="subjects table nope.csv not found"):
         read_subjects_table(tmp_path / "nope.csv", name="nope.csv")
-
-
-def test_relative_paths_stay_in_the_project(tmp_path):
-    assert project_path(tmp_path, "config/a.csv", key="k") == (tmp_path / "config/a.csv").resolve()
-    assert project_path(tmp_path, "/abs/a.csv", key="k").as_posix() == "/abs/a.csv"
-    with pytest.raises(ConfigError, match=r"body.mass\[1\].table: '../a.csv' points outside the project"):
-        project_path(tmp_path, "../a.csv", key="body.mass[1].table")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,7 +73,7 @@ def available() -> list[str]:
 
 
 def make_adapter(spec: DatasetSpec, *, options: Mapping[str, Any] | None = None,
-                 root: str | os.PathLike = ".") -> Adapter:
+                 root: str | os.PathLike = ".", external_folders: Sequence[str | os.PathLike] = ()) -> Adapter:
     """Instantiate the adapter named by the manifest entry ``spec``.
 
     Raises
@@ -85,4 +85,4 @@ def make_adapter(spec: DatasetSpec, *, options: Mapping[str, Any] | None = None,
         cls = get_adapter(spec.adapter)
     except KeyError as exc:
         raise ConfigError(f"dataset '{spec.id}': {exc.args[0]}") from None
-    return cls(spec, options=options, root=Path(root))
+    return cls(spec, options=options, root=Path(root), external_folders=external_folders)

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 from collections.abc import Mapping, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -51,7 +52,7 @@ import pandas as pd
 from retrogait.config import load_config, validate, load_yaml
 from retrogait.errors import ConfigError, DataError
 from retrogait.io import sha256_file
-from retrogait.ingest.subjects import project_path, read_subjects_table
+from retrogait.ingest.subjects import read_subjects_table
 from retrogait.ingest.trial import SIDES, Stream, Trial, TrialMeta, canonical_muscle
 from retrogait.ingest.units import conversion_to_si, moment_to_per_kg, normalise_unit
 from retrogait.ingest.adapters import register
@@ -240,7 +241,7 @@ class C3DAdapter(Adapter):
     @cached_property
     def map(self) -> dict[str, Any]:
         rel = self.opts["map"]
-        full = project_path(self.root, rel, key=f"dataset '{self.spec.id}': options.map")
+        full = self.project_file(rel, key="options.map")
         cmap = load_config(full, MAP_SCHEMA, source=str(rel))
         self._check_map(cmap, str(rel))
         return cmap
@@ -292,7 +293,7 @@ class C3DAdapter(Adapter):
             for k, s in enumerate(self._sources(key, cmap)):
                 where = f"body.{key}[{k}]"
                 if "table" in s:
-                    path = project_path(self.root, s["table"], key=f"{source}: '{where}.table'")
+                    path = self.project_file(s["table"], key=f"map {source}: {where}.table")
                     try:
                         read_subjects_table(path, name=s["table"])
                     except ConfigError as exc:
@@ -314,7 +315,7 @@ class C3DAdapter(Adapter):
         for key in ("mass", "height"):
             for s in self._sources(key):
                 if "table" in s and s["table"] not in out:
-                    out[s["table"]] = read_subjects_table(project_path(self.root, s["table"], key="body table"),
+                    out[s["table"]] = read_subjects_table(self.project_file(s["table"], key="map body table"),
                                                           name=s["table"])
         return out
 
@@ -360,6 +361,18 @@ class C3DAdapter(Adapter):
             plan.setdefault(self._subject_of(f), []).append(f)
         return dict(sorted(plan.items()))
 
+    def design(self) -> pd.DataFrame:
+        rows = []
+        for subject, files in self.plan().items():
+            for f in files:
+                cond = self.condition_of(f.path)
+                speed = cond.get("speed_mps")
+                rows.append({"subject": subject, "trial": Path(f.path).stem, "condition": str(cond["condition"]),
+                             "direction": str(cond["direction"]),
+                             "speed_mps": float(speed) if speed is not None else float("nan"),
+                             "surface": str(cond["surface"])})
+        return pd.DataFrame(rows, columns=["subject", "trial", "condition", "direction", "speed_mps", "surface"])
+
     # -- reading -------------------------------------------------------------
     def read_subject(self, subject: str, raw_dir: str | os.PathLike) -> list[Trial]:
         files = self.plan().get(subject)
@@ -395,6 +408,11 @@ class C3DAdapter(Adapter):
         cond = self.condition_of(relpath)
         mass, mass_source = self._body_value(params, subject, "mass", notes, loc)
         height, _ = self._body_value(params, subject, "height", notes, loc)
+        n_frames = c3d["data"]["points"].shape[2]
+        declared = declared_frames(path)
+        if declared is not None and declared != n_frames:
+            raise DataError(f"{relpath} is truncated or damaged: its header declares {declared} frames, the file "
+                            f"holds {n_frames} ({path.stat().st_size} bytes)", **loc, file=relpath)
 
         kinematics = self._read_points(c3d, params, header, mass, notes, record, loc)
         kin_cols = kinematics.frame.columns if kinematics is not None else []
@@ -757,6 +775,32 @@ def _trial_ids(paths: Sequence[str]) -> dict[str, str]:
             stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", Path(p).with_suffix("").as_posix())
         out[p] = stem
     return out
+
+
+def declared_frames(path: str | os.PathLike) -> int | None:
+    """Number of point frames the C3D header declares (last - first + 1), read from the file's bytes.
+
+    ezc3d reads a truncated file without complaint and rewrites its header
+    (and ``POINT:FRAMES``) to the frames it could read, so the declared count
+    must come from the file itself: words 4 and 5 of the header block
+    (1-based first and last frame, 16-bit, byte order from the processor
+    type in the parameter section: 84 Intel, 85 DEC, 86 MIPS big-endian;
+    C3D.org, *The C3D File Format User Guide*, 2008, ch. 3). Returns None when
+    the header cannot say (not a C3D header, or ``last frame`` = 65535, the
+    marker of more frames than 16 bits hold).
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(512)
+        if len(head) < 10 or head[1] != 0x50 or head[0] < 2:
+            return None
+        fh.seek((head[0] - 1) * 512)
+        phead = fh.read(4)
+    if len(phead) < 4 or phead[3] not in (84, 85, 86):
+        return None
+    first, last = struct.unpack((">" if phead[3] == 86 else "<") + "HH", head[6:10])
+    if last == 0xFFFF or last < first:
+        return None
+    return last - first + 1
 
 
 def _plate_channel_indices(params) -> set[int]:

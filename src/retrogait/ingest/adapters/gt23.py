@@ -36,7 +36,7 @@ GRF sign and units, COP units, EMG rate, non-monotonic or duplicated time,
 missing columns, file names that contradict their folder, and knee
 kinematics that contradict the FW/BW label.
 
-Checks on the data itself (docs/methods.md §0.3), recorded in each trial's
+Checks on the data itself (docs/methods.md §0.4), recorded in each trial's
 ``checks`` table (``data_checks.parquet``, shown in the report's QC section):
 
 * ``knee_angle_convention`` -- the swing-flexion peak fixes the angle's sign;
@@ -194,8 +194,8 @@ class GT23Adapter(Adapter):
     They are validated when the adapter is created.
     """
 
-    def __init__(self, spec, *, options=None, root="."):
-        super().__init__(spec, options=options, root=root)
+    def __init__(self, spec, *, options=None, root=".", external_folders=()):
+        super().__init__(spec, options=options, root=root, external_folders=external_folders)
         self.opts = self._validate_options()
 
     # -- options ---------------------------------------------------------------
@@ -215,6 +215,8 @@ class GT23Adapter(Adapter):
         if not mc["warn_above"] < mc["stop_above"]:
             raise ConfigError(f"dataset_options.{self.spec.id}.mass_check: warn_above ({mc['warn_above']:g}) must "
                               f"be below stop_above ({mc['stop_above']:g})")
+        # confined to the project, checked now (parse time), before any file is opened
+        self.project_file(opts["subjects_table"], key="options.subjects_table")
         return opts
 
     # -- planning ---------------------------------------------------------------
@@ -232,12 +234,21 @@ class GT23Adapter(Adapter):
         return {s: [RawFile(path=m, member=m) for m in self.members(s)]
                 for s in sorted(self.opts["subjects"])}
 
+    def design(self) -> pd.DataFrame:
+        rows = []
+        for subject in sorted(self.opts["subjects"]):
+            for trial in self.opts["trials"]:
+                direction, speed, label, _rep = parse_trial(trial)
+                rows.append({"subject": subject, "trial": trial, "condition": f"{direction}_{label}",
+                             "direction": direction, "speed_mps": speed, "surface": "treadmill"})
+        return pd.DataFrame(rows, columns=["subject", "trial", "condition", "direction", "speed_mps", "surface"])
+
     # -- body mass ----------------------------------------------------------------
     @cached_property
     def subjects_table(self) -> pd.DataFrame:
         """The subjects table (``subject`` index; ``mass_kg``, ``height_m``, ``source``)."""
         rel = self.opts["subjects_table"]
-        path = self.root / rel
+        path = self.project_file(rel, key="options.subjects_table")
         if not path.exists():
             raise ConfigError(f"dataset '{self.spec.id}': subjects table {rel} not found")
         try:
@@ -297,7 +308,7 @@ class GT23Adapter(Adapter):
 
     # -- reading ----------------------------------------------------------------
     def read_subject(self, subject: str, raw_dir: str | os.PathLike) -> list[Trial]:
-        """Read one subject's trials, with the checks of docs/methods.md §0.3.
+        """Read one subject's trials, with the checks of docs/methods.md §0.4.
 
         Per trial: knee angle convention with the knee moment tied to it, knee
         power in the loading response (FW), ankle push-off (FW), EMG time
@@ -334,7 +345,7 @@ class GT23Adapter(Adapter):
         stream, sides, scaled = self._forces(table, body, notes, loc)
         return _Forces(path, relpath, stream, sides, notes, scaled)
 
-    # -- body mass from the belt forces (docs/methods.md §0.3) ------------------------
+    # -- body mass from the belt forces (docs/methods.md §0.4) ------------------------
     def _mass_check(self, subject: str, grfs: Mapping[str, _Forces], body: _Body) -> tuple[_Body, dict]:
         """Compare the table's body mass with the mass the belt forces imply; stop above the limit."""
         loc = dict(dataset=self.spec.id, subject=subject)
@@ -470,7 +481,7 @@ class GT23Adapter(Adapter):
             else:
                 notes.append("direction check skipped (needs the angle and grf files)")
 
-        # ---- sign checks on the data (docs/methods.md §0.3) -------------------------
+        # ---- sign checks on the data (docs/methods.md §0.4) -------------------------
         stances = _stances(forces, grf_sides) if forces is not None else {}
         if "moment_filt" in tables and kinematics is not None:
             info["knee_moment"] = self._knee_moment_check(kinematics, stances, kinetic, direction, kin_info,
@@ -490,12 +501,16 @@ class GT23Adapter(Adapter):
         notes += list(body.notes)
 
         files = [rel[ft] for ft in file_types]
+        notes = _unique(notes)
+        corrections = [n for n in notes if isinstance(n, _Correction)]
         meta = TrialMeta(
             dataset=self.spec.id, subject=subject, trial=trial,
             condition=f"{direction}_{speed_label}", direction=direction, speed_mps=speed,
             surface="treadmill", mass_kg=body.mass_kg, height_m=body.height_m, mass_source=body.source,
             source_files=";".join(files), source_sha256=";".join(sha256_file(paths[ft]) for ft in file_types),
-            adapter=self.name, kinetic_sides=",".join(kinetic), notes="; ".join(_unique(notes)))
+            adapter=self.name, kinetic_sides=",".join(kinetic),
+            notes="; ".join(_unique(n for n in notes if not isinstance(n, _Correction))),
+            corrections=" | ".join(_unique(corrections)))
         trial_obj = Trial(meta=meta, kinematics=kinematics, forces=forces, emg=emg, plates=plates,
                           checks=checks_frame(checks))
         return trial_obj, info
@@ -592,7 +607,7 @@ class GT23Adapter(Adapter):
             info["moment_sides"] = sides
             factor = _check_moment_units(ankle, sides, body.mass_kg, relpath, loc, notes)
             for s in SIDES:
-                # the moment's sign follows the angle's convention (docs/methods.md §0.3)
+                # the moment's sign follows the angle's convention (docs/methods.md §0.4)
                 sign = -1.0 if s in info["flipped"] else 1.0
                 if sign < 0 and s in sides:
                     notes.append(f"knee_angle_{s.lower()}_moment negated with its flexion-positive angle "
@@ -710,7 +725,7 @@ class GT23Adapter(Adapter):
                 notes.append(f"EMG 99th percentile |x| = {p99:.3g} V looks too small (unit?)")
         return Stream(rate, pd.DataFrame(cols), units)
 
-    # -- checks of sign and alignment on the data (docs/methods.md §0.3) ---------------------
+    # -- checks of sign and alignment on the data (docs/methods.md §0.4) ---------------------
     def _emg_time_base(self, emg: Stream, kin: Stream, relpath: str, loc: Mapping[str, str]) -> dict:
         """The EMG file must cover the 200-Hz files' time span: same start and end within the tolerance."""
         tol = float(self.opts["emg_time_tolerance_s"])
@@ -762,7 +777,7 @@ class GT23Adapter(Adapter):
                 f"knee power is negative there (K1 energy absorption; Winter 1991); with the moment read as above "
                 f"the {what}, i.e. the knee would generate energy. The file's moment sign convention differs from "
                 f"its angle's, or the files are mislabelled; the run stops instead of guessing "
-                f"(docs/methods.md §0.3)", **loc, file=relpath, column=f"knee_angle_{sides[0].lower()}_moment")
+                f"(docs/methods.md §0.4)", **loc, file=relpath, column=f"knee_angle_{sides[0].lower()}_moment")
         if result.verdict == "confirmed":
             checks.append(check_row("knee_moment_sign", "passed", value=result.median, unit="J/kg",
                                     expected=expected, detail=f"{what}: agrees with the angle convention ({conv})"))
@@ -826,7 +841,7 @@ class GT23Adapter(Adapter):
             raise DataError("ankle angle sign differs between the subject's forward trials ("
                             + ", ".join(f"{t}: {'dorsiflexion' if v == 'confirmed' else 'plantarflexion'}-positive"
                                         for t, v in ankle.items())
-                            + "); one subject's files should share one convention (docs/methods.md §0.3)",
+                            + "); one subject's files should share one convention (docs/methods.md §0.4)",
                             dataset=self.spec.id, subject=subject)
         ankle_verdict = next(iter(ankle.values()), None)
         knee_ok = [t.meta.trial for t, i in fw if i.get("knee_moment") == "confirmed"]
@@ -928,6 +943,15 @@ def _friendly_option_errors(given: Mapping[str, Any], source: str) -> None:
         raise ConfigError(f"{source}: 'emg_unit': {unit!r} is not one of {sorted(_EMG_UNITS)}")
 
 
+class _Correction(str):
+    """A note that records an automatic correction of the data (e.g. a sign flipped, rows dropped).
+
+    Corrections go to ``TrialMeta.corrections`` (not ``notes``); the ingest
+    stage logs each as a warning (console) and the report lists them in its
+    QC section.
+    """
+
+
 def _unique(items: Sequence[str]) -> list[str]:
     seen: set[str] = set()
     return [x for x in items if x and not (x in seen or seen.add(x))]
@@ -1019,7 +1043,7 @@ def read_masses_file(path: str | os.PathLike, *, relpath: str | None = None,
     note = ""
     if re.search(r"lb", header[mass_col], re.IGNORECASE):
         masses = [m * 0.45359237 for m in masses]
-        note = f"{relpath}: masses converted from lb to kg (header {header[mass_col]!r})"
+        note = _Correction(f"{relpath}: masses converted from lb to kg (header {header[mass_col]!r})")
     height_col = next((j for j in others if re.search(r"height", header[j], re.IGNORECASE)), None)
     heights = (numeric(height_col) if height_col is not None else None) or [math.nan] * len(data)
     out: dict[str, tuple[float, float, str]] = {}
@@ -1092,8 +1116,8 @@ def _read_table(path: Path, relpath: str, required: Sequence[str], loc: Mapping[
         if rebuilt is None:
             raise
         rate, keys, resolution = rebuilt
-        notes = [f"{relpath}: time printed with {resolution:g}-s resolution, too coarse for {rate:g} Hz; "
-                 f"rebuilt as t0 + k/{rate:g} from the row count"]
+        notes = [_Correction(f"{relpath}: time printed with {resolution:g}-s resolution, too coarse for {rate:g} Hz; "
+                             f"rebuilt as t0 + k/{rate:g} from the row count")]
         return _Table(relpath, frame, rate, keys, notes)
     return _Table(relpath, checked, rate, keys, notes)
 
@@ -1141,7 +1165,7 @@ def _dedupe_time(frame: pd.DataFrame, relpath: str, loc: Mapping[str, str], note
             i = int(np.flatnonzero((same_t & ~dup).to_numpy())[0])
             raise DataError(f"{relpath}: duplicated time {t[i]:.6g} s with different values (data row {i + 1})",
                             **loc, file=relpath)
-        notes.append(f"{relpath}: {int(dup.sum())} exactly duplicated rows dropped")
+        notes.append(_Correction(f"{relpath}: {int(dup.sum())} exactly duplicated rows dropped"))
         frame = frame.loc[~dup].reset_index(drop=True)
     return frame
 
@@ -1210,8 +1234,7 @@ def _check_knee_sign(flex: dict[str, np.ndarray], relpath: str,
             flipped.add(s)
             msg = (f"knee sign corrected: {col} in {relpath} is flexion-positive (range {-hi:.0f}..{-lo:.0f} deg), "
                    f"not extension-positive as assumed, so it is used as flexion without negation")
-            notes.append(msg)
-            log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+            notes.append(_Correction(msg))
             continue
         raise DataError(f"{relpath}: {col} does not look like a knee angle in degrees with either sign: "
                         f"flexion (-{col}) spans {lo:.1f}..{hi:.1f} deg (1st..99th percentile); expected "
@@ -1236,8 +1259,7 @@ def _check_moment_units(ankle: dict[str, np.ndarray], sides: Sequence[str], mass
             _ANKLE_PEAK_PER_KG[0] <= peak / mass <= _ANKLE_PEAK_PER_KG[1]:
         msg = (f"moment units corrected: peak |ankle moment| {peak:.1f} in {relpath} means N.m, not N.m/kg, so the "
                f"moments were divided by the body mass {mass:g} kg")
-        notes.append(msg)
-        log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+        notes.append(_Correction(msg))
         return 1.0 / mass
     raise DataError(f"{relpath}: peak |ankle moment| is {peak:.4g}, neither N.m/kg "
                     f"({_ANKLE_PEAK_PER_KG[0]:g}-{_ANKLE_PEAK_PER_KG[1]:g}) nor N.m "
@@ -1254,16 +1276,17 @@ def _check_vertical_force(fx: np.ndarray, fy: np.ndarray, fz: np.ndarray, side: 
         fx, fy, fz = -fx, -fy, -fz
         hi = -lo
         msg = f"{side} GRF sign corrected: vertical force in {relpath} was negative (action force), all components negated"
-        notes.append(msg)
-        log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+        notes.append(_Correction(msg))
     weight = mass * G
     if _GRF_PEAK_BW[0] <= hi / weight <= _GRF_PEAK_BW[1]:
         return fx, fy, fz
     if _GRF_PEAK_BW[0] <= hi <= _GRF_PEAK_BW[1]:
-        notes.append(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means body weights; multiplied by m*g")
+        notes.append(_Correction(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means body weights; "
+                                 "multiplied by m*g"))
         return fx * weight, fy * weight, fz * weight
     if _GRF_PEAK_BW[0] * G <= hi <= _GRF_PEAK_BW[1] * G:
-        notes.append(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means N/kg; multiplied by mass")
+        notes.append(_Correction(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means N/kg; multiplied by "
+                                 "mass"))
         return fx * mass, fy * mass, fz * mass
     raise DataError(f"{relpath}: peak {side} vertical GRF {hi:.4g} is {hi / weight:.3g} body weights for "
                     f"{mass:g} kg; expected {_GRF_PEAK_BW[0]:g}-{_GRF_PEAK_BW[1]:g} for walking (N)",
@@ -1274,7 +1297,7 @@ def _check_cop_units(cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, side: str, 
                      notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     h = np.concatenate([np.abs(cx[np.isfinite(cx)]), np.abs(cz[np.isfinite(cz)])])
     if h.size and float(np.percentile(h, 99)) > 5.0:
-        notes.append(f"{side} COP in {relpath} exceeds 5 m: taken as mm and divided by 1000")
+        notes.append(_Correction(f"{side} COP in {relpath} exceeds 5 m: taken as mm and divided by 1000"))
         return cx / 1000.0, cy / 1000.0, cz / 1000.0
     return cx, cy, cz
 

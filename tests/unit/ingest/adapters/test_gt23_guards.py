@@ -1,4 +1,4 @@
-"""Issue 11: each silent GT23 failure mode, planted in a replica, is caught (docs/methods.md §0.3).
+"""Issue 11: each silent GT23 failure mode, planted in a replica, is caught (docs/methods.md §0.4).
 
 Knee moment sign (tied to the angle convention and checked by K1 knee power),
 ankle sign, body mass from the belt forces, EMG time base; each check is
