@@ -103,7 +103,7 @@ def _run_with_urls(repo_root, tmp_path, urls: dict[str, str], datasets: list[str
     path = tmp_path / "datasets.yaml"
     path.write_text(yaml.safe_dump(manifest))
     config = yaml.safe_load((repo_root / "config" / "config.yaml").read_text())
-    config.update(datasets=datasets, manifest=str(path), mirror=None)
+    config.update(datasets=datasets, manifest=str(path), mirror=None, external_folders=[str(tmp_path)])
     return load_run(config, root=repo_root, eager=False)
 
 

@@ -98,7 +98,7 @@ class BVHAdapter(Adapter):
         path = self.spec.options.get("map")
         if not path:
             raise ConfigError(f"dataset '{self.spec.id}': the bvh adapter needs options.map (a joint map)")
-        cfg = load_config(self.root / path, MAP_SCHEMA, source=str(path))
+        cfg = load_config(self.project_file(path, key="options.map"), MAP_SCHEMA, source=str(path))
         try:
             cfg["_axes"] = axes_matrix(up=cfg["axes"]["up"], forward=cfg["axes"]["forward"])
         except ValueError as exc:
@@ -148,6 +148,19 @@ class BVHAdapter(Adapter):
             self.condition_of(f.path)  # fail early on files without a condition
             plan.setdefault(self._subject_of(f), []).append(f)
         return dict(sorted(plan.items()))
+
+    def design(self) -> pd.DataFrame:
+        """Planned trials and their conditions from the map's patterns (a measured speed is not known yet: NaN)."""
+        rows = []
+        for subject, files in self.plan().items():
+            for f in files:
+                cond = self.condition_of(f.path)
+                speed = cond.get("speed_mps")
+                rows.append({"subject": subject, "trial": Path(f.path).stem, "condition": str(cond["condition"]),
+                             "direction": str(cond["direction"]),
+                             "speed_mps": float(speed) if isinstance(speed, (int, float)) else float("nan"),
+                             "surface": str(cond["surface"])})
+        return pd.DataFrame(rows, columns=["subject", "trial", "condition", "direction", "speed_mps", "surface"])
 
     # -- reading -------------------------------------------------------------
     def read_subject(self, subject: str, raw_dir: str | os.PathLike) -> list[Trial]:

@@ -54,7 +54,7 @@ def test_zero_triplets_and_negative_residuals_are_missing_and_the_cycle_is_rejec
     cyc = out["cycles"]
     hit = cyc[(cyc["side"] == "L") & (cyc["fs_s"] < info["time"][298]) & (cyc["next_fs_s"] > info["time"][260])]
     assert len(hit) >= 1 and (hit["qc_status"] == "rejected").all()
-    assert hit["qc_reason"].str.contains(r"missing data: L_knee_flexion missing in \d+ % of the cycle").all()
+    assert hit["qc_reason"].str.contains(r"missing data \(L_knee_flexion: \d+ % of its \d+ samples in the cycle missing\) above cycles.max_missing_pct").all()
     # no waveform of the left knee carries a zero from the gap, and the other cycles stay kept
     wav = out["waveforms"]
     assert not set(zip(wav["side"], wav["cycle"])) & set(zip(hit["side"], hit["cycle"]))
