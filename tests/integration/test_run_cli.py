@@ -53,7 +53,8 @@ def test_offline_run_stops_before_any_job_with_one_message(tmp_path, monkeypatch
                 entry["archive"]["url"] = dead
         (tmp_path / "datasets.yaml").write_text(yaml.safe_dump(manifest))
         proc = run_workflow(tmp_path / "work", check=False, env={},
-                            overrides={"datasets": ["biomechzoo-esmac"], "manifest": str(tmp_path / "datasets.yaml")})
+                            overrides={"datasets": ["biomechzoo-esmac"], "manifest": str(tmp_path / "datasets.yaml"),
+                                       "external_folders": [str(tmp_path)]})
         head_requests = [r for r in srv.requests if r.method == "HEAD"]
         assert srv.requests == head_requests and len(head_requests) == 1  # asked once, nothing downloaded
     text = proc.stdout + proc.stderr
