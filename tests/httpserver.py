@@ -34,7 +34,10 @@ Features
       XOR ``0xFF`` into the file's bytes ``[offset, offset + length)``
       wherever a response covers them;
   ``"ignore_range"``
-      answer ``200`` with the whole body even to a ``Range`` request.
+      answer ``200`` with the whole body even to a ``Range`` request;
+  ``"slow"``
+      send the body in 16 KB chunks with ``delay_s`` seconds between them
+      (a slow link, to interrupt a transfer while it runs).
 
   A fault may be restricted with ``when=callable(request_info) -> bool``,
   where ``request_info`` is a :class:`RequestInfo` (method, path and the
@@ -52,6 +55,7 @@ import os
 import re
 import socket
 import threading
+import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -62,7 +66,7 @@ __all__ = ["TestServer", "Fault", "Request", "RequestInfo", "serve", "closed_por
 
 _CHUNK = 16 * 1024
 _RANGE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
-FAULT_KINDS = ("drop", "status", "corrupt", "ignore_range")
+FAULT_KINDS = ("drop", "status", "corrupt", "ignore_range", "slow")
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,7 @@ class Fault:
     status: int = 500
     offset: int = 0
     length: int = 1
+    delay_s: float = 0.0
     when: Callable[[RequestInfo], bool] | None = None
     applied: int = 0
 
@@ -248,7 +253,7 @@ class TestServer:
 
     # -- faults ----------------------------------------------------------------
     def add_fault(self, path: str, kind: str, *, times: int | None = 1, after_bytes: int = 0,
-                  status: int = 500, offset: int = 0, length: int = 1,
+                  status: int = 500, offset: int = 0, length: int = 1, delay_s: float = 0.05,
                   when: Callable[[RequestInfo], bool] | None = None) -> Fault:
         """Inject a fault for requests of ``path``; see the module docstring.
 
@@ -264,13 +269,15 @@ class TestServer:
             ``status``: the HTTP status to answer.
         offset, length
             ``corrupt``: byte span of the file to flip.
+        delay_s
+            ``slow``: pause between 16 KB chunks of the body.
         when
             Optional predicate on :class:`RequestInfo` restricting the fault.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; one of {FAULT_KINDS}")
         fault = Fault(path=path.lstrip("/"), kind=kind, times=times, after_bytes=after_bytes,
-                      status=status, offset=offset, length=length, when=when)
+                      status=status, offset=offset, length=length, delay_s=delay_s, when=when)
         with self._lock:
             self._faults.append(fault)
         return fault
@@ -398,6 +405,11 @@ class TestServer:
             if f.kind == "drop" and not head:
                 self._mark_applied(f, rec)
                 drop_after = f.after_bytes if drop_after is None else min(drop_after, f.after_bytes)
+        delay = 0.0
+        for f in faults:
+            if f.kind == "slow" and not head:
+                self._mark_applied(f, rec)
+                delay = max(delay, f.delay_s)
         rec.status = status
         h.send_response(status)
         h.send_header("Content-Type", "application/octet-stream")
@@ -410,7 +422,7 @@ class TestServer:
         if head:
             return
         to_send = body if drop_after is None else body[:drop_after]
-        self._write_body(h, rec, path, to_send)
+        self._write_body(h, rec, path, to_send, delay=delay)
         if drop_after is not None:
             h.close_connection = True
             with contextlib.suppress(OSError):
@@ -426,11 +438,14 @@ class TestServer:
         if not head:
             self._write_body(h, rec, rec.path, body)
 
-    def _write_body(self, h: _Handler, rec: Request, path: str, body: bytes) -> None:
+    def _write_body(self, h: _Handler, rec: Request, path: str, body: bytes, *, delay: float = 0.0) -> None:
         view = memoryview(body)
         for i in range(0, len(body), _CHUNK):
             piece = view[i:i + _CHUNK]
             try:
+                if delay and i:
+                    h.wfile.flush()
+                    time.sleep(delay)
                 h.wfile.write(piece)
             except OSError:  # client went away (e.g. closed a 200 it did not want)
                 h.close_connection = True

@@ -74,7 +74,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 from scipy.interpolate import CubicSpline
-from scipy.signal import butter, sosfilt
+from scipy.signal import butter, sosfilt, sosfiltfilt
 
 __all__ = [
     "SUBJECTS", "TRIALS", "ALL_TRIALS", "S1_MASSES", "FILE_TYPES", "EXTRA_SUFFIXES",
@@ -160,34 +160,36 @@ def _emg_amp(vl_rf: float, others: float) -> dict[str, float]:
 #: ``stride_time`` s; ``stance_pct`` % of the stride; ``knee_flexion_at_contact``
 #: deg (flexion positive, left leg); ``knee_extensor_moment_peak`` N.m/kg (max
 #: internal extensor moment over left stance); ``swing_knee_flexion_peak`` deg;
-#: ``grf_peak_bw`` first vertical GRF peak / (m g); ``ankle_pf_peak`` N.m/kg
+#: ``ankle_pf_peak`` N.m/kg
 #: (most negative ankle moment); ``emg_amplitude`` mean linear-envelope
 #: amplitude over the stride, relative to FW 0.6 m/s (= 1) for each muscle and
-#: both sides.
+#: both sides. The vertical GRF has no design peak: as in real steady walking,
+#: each stance's vertical impulse is m g T / 2 (the two legs share body weight
+#: over a stride of duration T), times the cycle-to-cycle gain.
 CONDITION_MEANS: dict[str, dict[str, Any]] = {
     "FW_0.6": dict(direction="FW", speed_mps=0.6, stride_time=1.40, stance_pct=61.0,
                    knee_flexion_at_contact=3.0, knee_extensor_moment_peak=0.55,
-                   swing_knee_flexion_peak=58.0, grf_peak_bw=1.12, ankle_pf_peak=-1.25,
+                   swing_knee_flexion_peak=58.0, ankle_pf_peak=-1.25,
                    emg_amplitude=_emg_amp(1.0, 1.0)),
     "FW_1.2": dict(direction="FW", speed_mps=1.2, stride_time=1.09, stance_pct=60.0,
                    knee_flexion_at_contact=4.0, knee_extensor_moment_peak=0.70,
-                   swing_knee_flexion_peak=63.0, grf_peak_bw=1.18, ankle_pf_peak=-1.45,
+                   swing_knee_flexion_peak=63.0, ankle_pf_peak=-1.45,
                    emg_amplitude=_emg_amp(1.5, 1.4)),
     "FW_1.8": dict(direction="FW", speed_mps=1.8, stride_time=0.98, stance_pct=58.0,
                    knee_flexion_at_contact=6.0, knee_extensor_moment_peak=0.90,
-                   swing_knee_flexion_peak=66.0, grf_peak_bw=1.20, ankle_pf_peak=-1.55,
+                   swing_knee_flexion_peak=66.0, ankle_pf_peak=-1.55,
                    emg_amplitude=_emg_amp(2.0, 1.8)),
     "BW_0.6": dict(direction="BW", speed_mps=0.6, stride_time=1.15, stance_pct=63.0,
                    knee_flexion_at_contact=23.0, knee_extensor_moment_peak=0.40,
-                   swing_knee_flexion_peak=46.0, grf_peak_bw=1.12, ankle_pf_peak=-1.20,
+                   swing_knee_flexion_peak=46.0, ankle_pf_peak=-1.20,
                    emg_amplitude=_emg_amp(1.4, 1.0)),
     "BW_0.8": dict(direction="BW", speed_mps=0.8, stride_time=1.05, stance_pct=62.0,
                    knee_flexion_at_contact=24.0, knee_extensor_moment_peak=0.45,
-                   swing_knee_flexion_peak=47.0, grf_peak_bw=1.14, ankle_pf_peak=-1.28,
+                   swing_knee_flexion_peak=47.0, ankle_pf_peak=-1.28,
                    emg_amplitude=_emg_amp(1.6, 1.15)),
     "BW_1.0": dict(direction="BW", speed_mps=1.0, stride_time=0.95, stance_pct=61.0,
                    knee_flexion_at_contact=25.0, knee_extensor_moment_peak=0.50,
-                   swing_knee_flexion_peak=48.0, grf_peak_bw=1.16, ankle_pf_peak=-1.35,
+                   swing_knee_flexion_peak=48.0, ankle_pf_peak=-1.35,
                    emg_amplitude=_emg_amp(1.8, 1.3)),
 }
 
@@ -390,16 +392,18 @@ def _ankle_template(direction: str, st: float) -> CubicSpline:
 
 
 def _vgrf_shape(direction: str) -> tuple[float, float, float, float]:
-    """(mu1, mu2, height ratio of hump 2 to hump 1, normaliser) of the vertical GRF shape."""
+    """(mu1, mu2, height ratio of hump 2 to hump 1, mean over stance) of the vertical GRF shape."""
     mu1, mu2, h2 = (0.23, 0.77, 0.96) if direction == "FW" else (0.28, 0.75, 1.0)
     psi = np.linspace(0.0, 1.0, 20001)
     raw = _vgrf_raw(psi, mu1, mu2, h2)
-    return mu1, mu2, h2, float(raw.max())
+    return mu1, mu2, h2, float(np.trapezoid(raw, psi))
 
 
 def _vgrf_raw(psi: np.ndarray, mu1: float, mu2: float, h2: float) -> np.ndarray:
-    env = np.sin(np.pi * np.clip(psi, 0.0, 1.0)) ** 0.5
-    return env * (0.62 + 0.45 * _gauss(psi, mu1, 0.11) + 0.45 * h2 * _gauss(psi, mu2, 0.11))
+    # peak / stance mean about 1.37-1.42: with the impulse m g T / 2, peaks of 1.1-1.2 BW and a
+    # mid-stance valley of about 0.8 BW, as in walking at 0.6-1.2 m/s
+    env = np.sin(np.pi * np.clip(psi, 0.0, 1.0)) ** 0.35
+    return env * (0.70 + 0.40 * _gauss(psi, mu1, 0.11) + 0.40 * h2 * _gauss(psi, mu2, 0.11))
 
 
 _EMG_PROFILES: dict[str, dict[str, list[tuple[float, float, float]]]] = {
@@ -494,7 +498,6 @@ def _design(cond: str, terms: Mapping[str, Any]) -> dict[str, Any]:
         "knee_flexion_at_contact": cm["knee_flexion_at_contact"] + terms["knee_deg"] + sxc["knee_deg"],
         "knee_extensor_moment_peak": cm["knee_extensor_moment_peak"] + terms["moment"] + sxc["moment"],
         "swing_knee_flexion_peak": cm["swing_knee_flexion_peak"] + terms["knee_deg"] + sxc["knee_deg"],
-        "grf_peak_bw": cm["grf_peak_bw"],
         "ankle_pf_peak": cm["ankle_pf_peak"],
         "emg_amplitude": {m: cm["emg_amplitude"][m] * math.exp(sxc["emg_log"][m]) for m in _MUSCLES},
     }
@@ -602,9 +605,13 @@ def _trial_frames(subject: str, trial: str, d: Mapping[str, Any], terms: Mapping
         mom[f"{j}_r_moment"] = np.full(n_rows, np.nan)
 
     # ---- GRF (N, Y up; X = AP, Z = lateral right), left belt only ------------
-    mu1, mu2, h2, norm = _vgrf_shape(direction)
+    # Over whole strides the two belts together carry body weight (no net vertical acceleration of the
+    # centre of mass), and a symmetric gait puts half of it on each: each stance's vertical impulse is
+    # m g T / 2 (T the cycle's stride time), scaled by the cycle-to-cycle gain.
+    mu1, mu2, h2, mean_raw = _vgrf_shape(direction)
     w = mass * _G * cyc.grf_gain[L["i"]]
-    fy = np.where(stance, w * d["grf_peak_bw"] * _vgrf_raw(psi, mu1, mu2, h2) / norm, 0.0)
+    level = 0.5 / cyc.stance[L["i"]] / mean_raw  # stance lasts stance * T, so the impulse is w T / 2
+    fy = np.where(stance, w * level * _vgrf_raw(psi, mu1, mu2, h2), 0.0)
     env = np.sin(np.pi * psi) ** 0.5
     ap_sign = -1.0 if direction == "FW" else 1.0  # FW: braking (-X) then propulsion (+X)
     fx = np.where(stance, ap_sign * 0.16 * w * np.sin(two_pi * psi) * env, 0.0)
@@ -686,6 +693,16 @@ def _emg_carrier(rng: np.random.Generator, n: int, channels: int, rate: float) -
     return x / x.std(axis=0)
 
 
+def _emg_form(frame: pd.DataFrame, form: str, rate: float) -> pd.DataFrame:
+    """The EMG channels rectified, or as linear envelopes (|x|, zero-lag 6 Hz low-pass, order 2)."""
+    out = frame.copy()
+    sos = butter(2, 6.0, btype="lowpass", fs=rate, output="sos")
+    for c in out.columns[1:]:
+        x = np.abs(out[c].to_numpy(dtype=float))
+        out[c] = x if form == "rectified" else np.maximum(sosfiltfilt(sos, x), 0.0)
+    return out
+
+
 def _frame(t: np.ndarray, columns: Sequence[str], data: Mapping[str, np.ndarray], decimals: int) -> pd.DataFrame:
     df = pd.DataFrame({c: data[c] for c in columns[1:]})
     df.insert(0, "time", np.char.mod(f"%.{decimals}f", t))
@@ -755,7 +772,8 @@ def build_replica(path: str | os.PathLike, *, subjects: Sequence[str] = SUBJECTS
                   n_rows: int | None = None, emg_rate_hz: float = 2000.0, duration_s: float = 20.0,
                   extra_files: bool = True, masses_csv: bool = False, nan_text: str = "",
                   shuffle_columns: bool = False, bom: bool = False, knee_sign: int = -1,
-                  moment_unit: str = "N.m/kg", dir_entries: bool = True,
+                  knee_moment_sign: int | None = None, ankle_sign: int = 1, emg_form: str = "raw",
+                  emg_time_offset_s: float = 0.0, moment_unit: str = "N.m/kg", dir_entries: bool = True,
                   compresslevel: int = 6) -> ReplicaInfo:
     """Write a GT23-format ZIP (deflate) at ``path`` and describe it.
 
@@ -789,6 +807,21 @@ def build_replica(path: str | os.PathLike, *, subjects: Sequence[str] = SUBJECTS
     knee_sign
         ``-1`` writes the GT23 convention (knee_angle = -flexion); ``+1`` the
         opposite, to exercise the adapter's sign check.
+    knee_moment_sign
+        Sign of ``knee_angle_*_moment`` relative to knee extension: ``+1``
+        extensor-positive, ``-1`` flexor-positive. Default: what the angle's
+        convention implies (OpenSim gives a coordinate's generalised force
+        about its own positive direction), i.e. ``-knee_sign``. Passing the
+        other sign plants a moment whose sign contradicts its angle.
+    ankle_sign
+        ``+1`` writes ``ankle_angle_*`` dorsiflexion-positive (GT23); ``-1``
+        plantarflexion-positive (angle and ankle moment negated).
+    emg_form
+        ``"raw"`` (signed, zero-mean, like GT23), ``"rectified"`` (absolute
+        value) or ``"envelope"`` (linear envelope: absolute value, zero-lag
+        6 Hz Butterworth low-pass of order 2).
+    emg_time_offset_s
+        Added to the EMG file's time column (a misaligned EMG time base).
     moment_unit
         ``"N.m/kg"`` (GT23) or ``"N.m"`` (moments multiplied by body mass), to
         exercise the adapter's unit check.
@@ -810,6 +843,12 @@ def build_replica(path: str | os.PathLike, *, subjects: Sequence[str] = SUBJECTS
         raise ValueError("duplicate subjects or trials")
     if knee_sign not in (1, -1):
         raise ValueError("knee_sign must be 1 or -1")
+    if knee_moment_sign is None:
+        knee_moment_sign = -knee_sign
+    if knee_moment_sign not in (1, -1) or ankle_sign not in (1, -1):
+        raise ValueError("knee_moment_sign and ankle_sign must be 1 or -1")
+    if emg_form not in ("raw", "rectified", "envelope"):
+        raise ValueError("emg_form must be 'raw', 'rectified' or 'envelope'")
     if moment_unit not in ("N.m/kg", "N.m"):
         raise ValueError("moment_unit must be 'N.m/kg' or 'N.m'")
     step = emg_rate_hz / _KIN_RATE
@@ -839,6 +878,20 @@ def build_replica(path: str | os.PathLike, *, subjects: Sequence[str] = SUBJECTS
             if knee_sign == 1:
                 for side in ("l", "r"):
                     frames["angle"][f"knee_angle_{side}"] *= -1.0
+            if knee_moment_sign == -1:
+                for side in ("l", "r"):
+                    frames["moment_filt"][f"knee_angle_{side}_moment"] *= -1.0
+            if ankle_sign == -1:
+                for side in ("l", "r"):
+                    frames["angle"][f"ankle_angle_{side}"] *= -1.0
+                    frames["moment_filt"][f"ankle_angle_{side}_moment"] *= -1.0
+            if emg_form != "raw":
+                frames["emg"] = _emg_form(frames["emg"], emg_form, emg_rate_hz)
+            if emg_time_offset_s:
+                te_text = frames["emg"]["time"]
+                decimals = len(te_text.iloc[0].split(".")[1])
+                frames["emg"]["time"] = np.char.mod(f"%.{decimals}f", te_text.astype(float).to_numpy()
+                                                    + emg_time_offset_s)
             if moment_unit == "N.m":
                 for c in MOMENT_COLUMNS[1:]:
                     frames["moment_filt"][c] *= S1_MASSES[s]

@@ -1,7 +1,7 @@
 """Write the conda environment files from the lock (run by ``make lock``).
 
 ``environment.yml`` and ``workflow/envs/retrogait.yaml`` pin every direct
-dependency of ``pyproject.toml`` (and the test extra) to the exact version
+dependency of ``pyproject.toml`` (and of its extras: test, slurm) to the exact version
 of ``requirements-lock.txt``, so a conda user gets the versions that
 ``make run`` and CI use. conda resolves the transitive dependencies itself;
 the lock (pip) is the complete record. ``tests/unit/test_packaging.py``
@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "requirements-lock.txt"
 #: pip name -> conda-forge/bioconda name where they differ
 CONDA_NAMES = {"matplotlib": "matplotlib-base", "snakemake": "snakemake-minimal"}
+#: direct dependencies published on PyPI only (not on conda-forge/bioconda):
+#: pinned in the pip section, with the transitive packages they pin exactly
+PIP_ONLY = {"bvhio": ("pyglm", "spatial-transform")}
 PYTHON = "3.11"
 
 HEADER = {
@@ -50,19 +53,24 @@ def locked_versions(text: str) -> dict[str, str]:
 
 
 def direct_dependencies(pyproject: dict) -> list[str]:
-    """Names of the direct dependencies (runtime + test extra), in pyproject order."""
-    specs = pyproject["project"]["dependencies"] + pyproject["project"]["optional-dependencies"]["test"]
+    """Names of the direct dependencies (runtime + every extra), in pyproject order."""
+    extras = pyproject["project"].get("optional-dependencies", {})
+    specs = pyproject["project"]["dependencies"] + [s for group in extras.values() for s in group]
     return [re.match(r"^\s*([A-Za-z0-9_.-]+)", s).group(1).lower() for s in specs]
 
 
 def render(name: str, lock: dict[str, str], deps: list[str]) -> str:
     lines = [HEADER[name].rstrip("\n"), "channels:", "  - conda-forge", "  - bioconda", "  - nodefaults",
              "dependencies:", f"  - python={PYTHON}"]
+    pip = []
     for dep in deps:
         if dep not in lock:
             sys.exit(f"{dep} is a dependency in pyproject.toml but not in {LOCK.name}: run make lock")
+        if dep in PIP_ONLY:
+            pip += [f"      - {p}=={lock[p]}" for p in (dep, *PIP_ONLY[dep])]
+            continue
         lines.append(f"  - {CONDA_NAMES.get(dep, dep)}=={lock[dep]}")
-    lines += ["  - pip", "  - pip:", f"      - {PIP_SELF[name]}", ""]
+    lines += ["  - pip", "  - pip:", *pip, f"      - {PIP_SELF[name]}", ""]
     return "\n".join(lines)
 
 

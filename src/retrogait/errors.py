@@ -62,3 +62,10 @@ class DataError(RetrogaitError):
         self.extra = extra
         prefix = where(dataset, subject, trial, **extra)
         super().__init__(f"{prefix} {message}" if prefix else message)
+
+    def with_note(self, note: str) -> "DataError":
+        """A copy of this error (same location) with ``note`` appended to its message."""
+        new = DataError.__new__(DataError)
+        new.dataset, new.subject, new.trial, new.extra = self.dataset, self.subject, self.trial, self.extra
+        Exception.__init__(new, f"{self} {note}")
+        return new

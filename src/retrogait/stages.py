@@ -26,6 +26,8 @@ __all__ = [
     "measures_subject",
     "combine_dataset",
     "stats_run",
+    "qc_exclusions",
+    "verify_raw_files",
     "figures_dataset",
     "report_run",
 ]
@@ -67,14 +69,76 @@ def fetch_subject(config: Mapping[str, Any], *, dataset: str, subject: str, outp
     if spec.archive:
         from retrogait.acquire.archive import fetch_members
 
-        lock = spec.archive.get("lock")
         records = fetch_members(dataset, spec.archive["url"], spec.archive["name"], files, dest,
-                                pinned_lock=(Path(root) / lock) if lock else None,
-                                archive_size=spec.archive.get("size"), parallel=fcfg["parallel"], **common)
+                                pinned_lock=run.pinned_lock(dataset), archive_size=spec.archive.get("size"),
+                                parallel=fcfg["parallel"], allow_full_download=fcfg["allow_full_download"],
+                                **common)
     else:
         records = fetch_files(dataset, files, dest, **common)
-    write_json({"dataset": dataset, "subject": subject, "files": records}, output)
+    # the declared identity this fetch satisfied: ingest refuses a record made for another declaration
+    write_json({"dataset": dataset, "subject": subject, "identity": run.identity(dataset, subject),
+                "files": records}, output)
     return records
+
+
+def verify_raw_files(run, *, dataset: str, subject: str, provenance: str | os.PathLike) -> dict[str, str]:
+    """Check one subject's raw files against the manifest and the fetch record, before anything reads them.
+
+    * The provenance record was written for the manifest's current
+      declaration of these files (:meth:`retrogait.runconfig.Run.identity`).
+    * Every planned file is in the record and on disk, and its bytes match
+      the size and sha256 the manifest declares (when declared) and the
+      sha256 recorded at fetch time.
+
+    Returns
+    -------
+    dict
+        ``{path: sha256}`` of the planned files.
+
+    Raises
+    ------
+    DataError
+        Naming the dataset, subject and file, what differs, and how to
+        refetch (:func:`retrogait.acquire.refetch.refetch_hint`).
+    """
+    import json
+
+    from retrogait.acquire.refetch import refetch_hint
+    from retrogait.io import sha256_file
+
+    loc = dict(dataset=dataset, subject=subject)
+    hint = refetch_hint(dataset, subject)
+    try:
+        record = json.loads(Path(provenance).read_text(encoding="utf-8"))
+        fetched = {r["path"]: r for r in record["files"]}
+    except (OSError, ValueError, KeyError, TypeError):
+        raise DataError(f"provenance record {provenance} is unreadable. {hint}", **loc) from None
+    if record.get("identity") != run.identity(dataset, subject):
+        raise DataError(f"the raw files were fetched for another declaration of this subject's files than the "
+                        f"manifest's current one (URLs, sizes, checksums or archive; record {provenance}). "
+                        f"Snakemake refetches them when the declaration changes unless --rerun-triggers "
+                        f"leaves out params. {hint}", **loc)
+    raw_dir = Path(provenance).parent.parent
+    out = {}
+    for f in run.plan[dataset][subject]:
+        rec = fetched.get(f.path)
+        target = raw_dir / f.path
+        if rec is None:
+            raise DataError(f"{f.path} is not in the provenance record {provenance}. {hint}", **loc, file=f.path)
+        if not target.is_file():
+            raise DataError(f"raw file {target} is missing. {hint}", **loc, file=f.path)
+        size, sha = target.stat().st_size, sha256_file(target)
+        if f.sha256 is not None and sha != f.sha256:
+            raise DataError(f"raw file {f.path} does not match the manifest: sha256 {sha}, the manifest declares "
+                            f"{f.sha256}. {hint}", **loc, file=f.path)
+        if f.size is not None and size != f.size:
+            raise DataError(f"raw file {f.path} does not match the manifest: {size} bytes, the manifest declares "
+                            f"{f.size}. {hint}", **loc, file=f.path)
+        if sha != rec.get("sha256"):
+            raise DataError(f"raw file {f.path} changed after it was fetched: sha256 {sha}, fetched "
+                            f"{rec.get('sha256')}. {hint}", **loc, file=f.path)
+        out[f.path] = sha
+    return out
 
 
 def ingest_subject(config: Mapping[str, Any], *, dataset: str, subject: str,
@@ -82,25 +146,33 @@ def ingest_subject(config: Mapping[str, Any], *, dataset: str, subject: str,
                    root: str | os.PathLike = ".") -> None:
     """Read one subject's raw files with the dataset's adapter into canonical trials.
 
-    The checksums recorded at fetch time are compared with the bytes the
-    adapter actually read, so a raw file changed after fetching is an error.
+    The raw files are first checked against the manifest and the fetch
+    record (:func:`verify_raw_files`); the checksums of the bytes the adapter
+    actually read are compared with them again afterwards. An error while
+    reading a raw file says how to refetch it.
     """
-    import json
+    from retrogait.acquire.refetch import refetch_hint
 
     run = load_run(config, root=root, eager=False)
     raw_dir = Path(provenance).parent.parent
-    fetched = {r["path"]: r["sha256"] for r in json.loads(Path(provenance).read_text())["files"]}
-    trials = run.adapter(dataset).read_subject(subject, raw_dir)
+    fetched = verify_raw_files(run, dataset=dataset, subject=subject, provenance=provenance)
+    try:
+        trials = run.adapter(dataset).read_subject(subject, raw_dir)
+    except DataError as exc:
+        raise exc.with_note(refetch_hint(dataset, subject)) from None
     if not trials:
         raise DataError("the adapter found no trials", dataset=dataset, subject=subject)
     for t in trials:
         for path, sha in zip(t.meta.source_files.split(";"), t.meta.source_sha256.split(";")):
             if path in fetched and fetched[path] != sha:
-                raise t.error(f"{path} changed after it was fetched (sha256 {sha}, fetched {fetched[path]}); "
-                              "delete it and rerun fetch")
+                raise t.error(f"{path} changed while it was read (sha256 {sha}, verified {fetched[path]}). "
+                              f"{refetch_hint(dataset, subject)}")
         log.info("%s: %s, %s, %.1f kg, streams: %s%s", t.meta.trial, t.meta.condition, t.meta.direction,
                  t.meta.mass_kg, ", ".join(s for s in ("kinematics", "forces", "emg") if getattr(t, s) is not None),
                  f"; notes: {t.meta.notes}" if t.meta.notes else "")
+        for fix in filter(None, t.meta.corrections.split(" | ")):
+            # on the console (logs.logged) and in the report's QC section (trials.corrections)
+            log.warning("%s/%s/%s: automatic correction: %s", dataset, subject, t.meta.trial, fix)
     folder = Path(outputs[0]).parent
     write_subject(trials, folder)
     missing = [str(p) for p in outputs if not Path(p).exists()]
@@ -110,7 +182,7 @@ def ingest_subject(config: Mapping[str, Any], *, dataset: str, subject: str,
 
 # units of table columns (identifier columns have none)
 _CYCLE_UNITS = {"speed_mps": "m/s", "fs_s": "s", "fo_s": "s", "next_fs_s": "s", "stance_time_s": "s",
-                "stride_time_s": "s", "stance_pct": "%"}
+                "stride_time_s": "s", "stance_pct": "%", "foot_angle_contact_deg": "deg"}
 _UNITS = {
     "cycles": _CYCLE_UNITS,
     "events_used": {"speed_mps": "m/s", "time_s": "s"},
@@ -178,15 +250,22 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
 
     def concat(name):
         parts = [read_parquet(p)[0] for p in inputs[name]]
-        parts = [p for p in parts if len(p)]
-        return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+        rows = [p for p in parts if len(p)]
+        if rows:
+            return pd.concat(rows, ignore_index=True)
+        # no subject has a row (e.g. every file EMG-only): keep the columns
+        shaped = [p for p in parts if len(p.columns)]
+        return pd.concat(shaped, ignore_index=True) if shaped else pd.DataFrame()
 
     tables = {name: concat(name) for name in inputs}
     notes = tables.pop("trial_notes")
     trials = tables["trials"]
+    _warn_unfound_labels(trials)
     if len(notes):
         keys = ["subject", "trial"]
-        trials = trials.merge(notes[keys + ["n_cycles_kept", "n_cycles_rejected", "event_methods", "notes"]]
+        counts = [c for c in notes.columns if c.startswith("n_contacts_")] + \
+            [c for c in ("qc_exclusion",) if c in notes.columns]
+        trials = trials.merge(notes[keys + ["n_cycles_kept", "n_cycles_rejected", *counts, "event_methods", "notes"]]
                               .rename(columns={"notes": "cycle_notes"}), on=keys, how="left")
     tables["trials"] = trials
     tables["subject_means"] = subject_means(tables["measures"])
@@ -194,11 +273,53 @@ def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],
         _write_table(tables[name], path, name)
 
 
+def _warn_unfound_labels(trials) -> None:
+    """Console warning for each mapped EMG label, model output or marker found in no file of a dataset.
+
+    One missing file is a QC row; a label missing from every file is almost
+    always a typo in the channel map, and that muscle or signal is then not
+    analysed at all.
+    """
+    import difflib
+
+    from retrogait.logs import console_warning
+
+    if trials.empty:
+        return
+
+    def split(value) -> list[str]:
+        return [x for x in str(value or "").split(", ") if x] if isinstance(value, str) else []
+
+    kinds = (("missing_emg", "EMG channel", "that muscle is not analysed"),
+             ("missing_outputs", "model output", "that variable is not analysed"),
+             ("missing_markers", "marker", "it is not used for events"))
+    for dataset, rows in trials.groupby("dataset", sort=True):
+        for column, what, consequence in kinds:
+            if column not in rows.columns:
+                continue
+            per_trial = [set(split(v)) for v in rows[column]]
+            never = sorted(set.intersection(*per_trial)) if per_trial else []
+            pool = "unmapped_analogs" if column == "missing_emg" else None
+            unmapped = sorted({x for v in rows[pool] for x in split(v)}) if pool in rows.columns else []
+            for label in never:
+                close = difflib.get_close_matches(label, unmapped, n=2, cutoff=0.6)
+                hint = (f"; did you mean {' or '.join(repr(c) for c in close)}?" if close else
+                        (f"; analog labels not mapped: {', '.join(unmapped[:8])}" if unmapped else
+                         "; check the labels with python -m retrogait.ingest.inspect"))
+                console_warning(log, f"dataset '{dataset}': {what} '{label}' of the channel map is in none of its "
+                                     f"{len(rows)} file(s), so {consequence}{hint}")
+
+
 def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike],
               waveforms: Sequence[str | os.PathLike], outputs: Sequence[str | os.PathLike], workers: int = 1,
-              root: str | os.PathLike = ".") -> None:
+               root: str | os.PathLike = ".", emg_quality: Sequence[str | os.PathLike] = ()) -> None:
     """All configured contrasts on all datasets: paired tests, mixed models, Holm, TOST, SPM, claims, and the
-    plausibility flags per condition and their balance between the levels of each contrast."""
+    plausibility flags per condition and their balance between the levels of each contrast.
+
+    The exclusions table lists, besides the subjects a paired test left out
+    for lacking a level, every subject that quality control left without a
+    value of a tested measure (:func:`qc_exclusions`).
+    """
     import pandas as pd
 
     from retrogait.analysis.discrete import run_contrasts
@@ -216,6 +337,13 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
     results, exclusions = run_contrasts(table, contrasts, alpha=st["alpha"], n_boot=st["bootstrap"]["n"],
                                         seed=st["bootstrap"]["seed"], only=st.get("measures"), workers=workers,
                                         sesoi=st.get("sesoi", {}))
+    quality = [read_parquet(p)[0] for p in emg_quality]
+    quality = pd.concat([q for q in quality if len(q)], ignore_index=True) if any(len(q) for q in quality) \
+        else pd.DataFrame()
+    extra = qc_exclusions(table, results, exclusions, contrasts, quality=quality, only=st.get("measures"))
+    if len(extra):
+        exclusions = pd.concat([exclusions, extra], ignore_index=True).sort_values(
+            ["contrast", "dataset", "measure", "subject"], kind="stable", ignore_index=True)
     claims = score(run.claims, results) if run.claims is not None else pd.DataFrame(columns=SCORECARD_COLUMNS)
     spm, clusters = _spm(waveforms, contrasts, alpha=st["alpha"])
     flags = flag_counts(table)
@@ -228,6 +356,98 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
         _write_table(tables[name], path, name)
         write_text(tables[name].to_csv(index=False, float_format="%.6g", lineterminator="\n"),
                    path.with_suffix(".csv"))
+
+
+def qc_exclusions(measures, results, exclusions, contrasts, *, quality=None, only=None):
+    """Subjects that quality control left without any kept value of a tested measure, with the reason.
+
+    For every test that ran (a row of ``results``: contrast x dataset x
+    measure), a subject of the dataset that has trials at a level of the
+    contrast but no kept value of the measure at either level, and is not
+    already in ``exclusions``, gets a row: ``missing_level = "both"``,
+    ``excluded_from = "every test of this measure"`` and the reason (the QC
+    reason of its cycles' values, or, for an EMG measure, the channels of
+    the muscle excluded by channel QC in every trial). So no subject leaves
+    a test without a row in the exclusions table.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns of the exclusions table (``contrast``, ``dataset``,
+        ``measure``, ``subject``, ``missing_level``, ``excluded_from``,
+        ``reason``); empty when nobody is excluded this way.
+    """
+    import pandas as pd
+
+    from retrogait.analysis.contrasts import select_levels
+
+    cols = ["contrast", "dataset", "measure", "subject", "missing_level", "excluded_from", "reason"]
+    if results.empty or measures.empty:
+        return pd.DataFrame(columns=cols)
+    if only:
+        measures = measures[measures["measure"].isin(list(only))]
+    already = set(zip(exclusions["contrast"], exclusions["dataset"], exclusions["measure"], exclusions["subject"])) \
+        if len(exclusions) else set()
+    by_id = {c.id: c for c in contrasts}
+    rows = []
+    for (cid, dataset), tested in results.groupby(["contrast", "dataset"], sort=True):
+        c = by_id.get(cid)
+        if c is None:
+            continue
+        data = select_levels(measures[measures["dataset"] == dataset], c)
+        if data.empty:
+            continue
+        subjects = sorted(set(data["subject"].astype(str)))
+        for measure in sorted(set(tested["measure"])):
+            m = data[data["measure"] == measure]
+            kept = set(m.loc[m["qc_status"] == "kept", "subject"].astype(str))
+            for subject in subjects:
+                if subject in kept or (cid, dataset, measure, subject) in already:
+                    continue
+                mine = m[m["subject"].astype(str) == subject]
+                if len(mine):
+                    reasons = mine["qc_reason"].dropna().astype(str)
+                    reasons = reasons[reasons != ""]
+                    reason = (f"no kept value: {len(mine)} cycle value(s), all {'/'.join(sorted(set(mine['qc_status'])))}"
+                              + (f"; e.g. {reasons.iloc[0]}" if len(reasons) else ""))
+                else:
+                    reason = _emg_excluded_reason(quality, dataset, subject, measure) or \
+                        "no value of this measure in any kept cycle (the subject's data lack it)"
+                rows.append({"contrast": cid, "dataset": dataset, "measure": measure, "subject": subject,
+                             "missing_level": "both", "excluded_from": "every test of this measure",
+                             "reason": reason})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _emg_excluded_reason(quality, dataset: str, subject: str, measure: str) -> str | None:
+    """Why an EMG measure is absent for a subject: the channels it needs excluded in every trial, or None.
+
+    ``emg_*_<muscle>`` needs that muscle; a co-contraction index (``cci_*``)
+    needs a quadriceps and a hamstrings muscle.
+    """
+    from retrogait.gait.catalog import HAMSTRINGS, QUADRICEPS
+
+    if quality is None or quality.empty or not measure.startswith(("emg_", "cci_")):
+        return None
+    q = quality[(quality["dataset"] == dataset) & (quality["subject"].astype(str) == subject)]
+    if measure.startswith("cci_"):
+        groups = [("quadriceps", list(QUADRICEPS)), ("hamstrings", list(HAMSTRINGS))]
+    else:
+        muscle = next((m for m in sorted(set(q["muscle"]), key=len, reverse=True) if measure.endswith("_" + m)),
+                      None)
+        groups = [(muscle, [muscle])] if muscle else []
+    for label, muscles in groups:
+        sel = q[q["muscle"].isin(muscles)]
+        if sel.empty or (sel["status"] == "used").any():
+            continue
+        parts = []
+        for channel, grp in sel.groupby("channel", sort=True):
+            first = next((r for r in grp["reason"].astype(str) if r.strip()), "excluded")
+            parts.append(f"{channel}: {first.strip().rstrip(';')}")
+        text = "; ".join(parts)
+        return (f"EMG channel(s) of {label} excluded by channel QC in every trial ({len(sel)} channel-trials): "
+                + (text if len(text) <= 400 else text[:400].rsplit("; ", 1)[0] + "; ..."))
+    return None
 
 
 def _spm(waveforms: Sequence[str | os.PathLike], contrasts, *, alpha: float):
@@ -343,7 +563,8 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
     from retrogait.report.sections import QUESTION, build_sections
 
     run = load_run(config, root=root, eager=False)
-    tables = {k: inputs[k] for k in ("trials", "cycles", "measures", "emg_quality", "emg_references")}
+    tables = {k: inputs[k] for k in ("trials", "cycles", "measures", "emg_quality", "emg_references",
+                                     "data_checks")}
     sections = build_sections(config=run.config, specs=run.manifest, provenance=inputs["provenance"],
                               tables=tables, stats={"contrasts": inputs["contrasts"][0],
                                                     "exclusions": inputs["exclusions"][0],
@@ -355,6 +576,7 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                                                        if k in inputs},
                                                     **{k: inputs[k][0] for k in ("meta_studies", "meta_pooled")
                                                        if k in inputs}},
-                              figures=inputs["figures"])
+                              figures=inputs["figures"], contrast_notes=run.contrast_notes,
+                              dataset_limitations={d: run.adapter(d).limitations() for d in run.datasets})
     render_report(title=run.config["report"]["title"], question=QUESTION, sections=sections,
                   software=software_versions(lock_status(Path(root) / LOCK_FILE)), output=output)

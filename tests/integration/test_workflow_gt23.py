@@ -53,7 +53,8 @@ def gt23_run(replica, tmp_path_factory):
     work = tmp_path_factory.mktemp("gt23")
     with serve(folder) as srv:
         manifest = write_manifest(work, srv.url(ARCHIVE))
-        overrides = {"manifest": str(manifest), "stats": {"bootstrap": {"n": 199, "seed": 11}}}
+        overrides = {"manifest": str(manifest), "external_folders": [str(work)],
+                     "stats": {"bootstrap": {"n": 199, "seed": 11}}}
         run_workflow(work, overrides=overrides, env={})
         sent, requests = srv.bytes_sent, list(srv.requests)
         again = run_workflow(work, overrides=overrides, env={})
@@ -161,14 +162,16 @@ def small(tmp_path_factory):
     return folder, plain
 
 
-def _fetch(work: Path, url: str, subject: str = "AB01"):
+def _fetch(work: Path, url: str, subject: str = "AB01", *, allow_full_download: bool = False):
     from retrogait.config import load_yaml
     from retrogait.stages import fetch_subject
 
     config = load_yaml(REPO / "config" / "config.yaml")
     config["manifest"] = str(write_manifest(work, url))
+    config["external_folders"] = [str(work)]
     config["dataset_options"]["gt23"]["subjects"] = list(SMALL_SUBJECTS)
-    config["fetch"] = {"retries": 3, "backoff_s": 0.01, "timeout_s": 10, "parallel": 4, "progress": False}
+    config["fetch"] = {"retries": 3, "backoff_s": 0.01, "timeout_s": 10, "parallel": 4, "progress": False,
+                       "allow_full_download": allow_full_download}
     out = work / "data/raw/gt23/.provenance" / f"{subject}.json"
     return fetch_subject(config, dataset="gt23", subject=subject, output=out, root=REPO, environ={})
 
@@ -206,11 +209,12 @@ def test_fault_then_rerun_gives_identical_files(fault, small, clean_tree, tmp_pa
                           when=lambda req: req.range is not None and req.range[0] <= offset <= req.range[1])
         elif fault == "500":
             srv.add_fault(ARCHIVE, "status", times=2, status=500)
+        allow = fault == "ignore_range"  # the whole-archive fallback is opt-in (fetch.allow_full_download)
         try:
-            _fetch(tmp_path, srv.url(ARCHIVE))
+            _fetch(tmp_path, srv.url(ARCHIVE), allow_full_download=allow)
         except Exception:  # a fault may exhaust the retries of the first run; the rerun must finish
             pass
-        _fetch(tmp_path, srv.url(ARCHIVE))
+        _fetch(tmp_path, srv.url(ARCHIVE), allow_full_download=allow)
         fired = [f for r in srv.requests for f in r.faults]
         full = [r for r in srv.requests if r.method == "GET" and r.status == 200]
     if fault in ("drop", "500"):

@@ -14,11 +14,12 @@ SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
 def run_workflow(workdir: Path, *, overrides: dict | None = None, env: dict | None = None,
-                 args: tuple[str, ...] = (), check: bool = True, cores: int = 2) -> subprocess.CompletedProcess:
+                 args: tuple[str, ...] = (), check: bool = True, cores: int | None = 2) -> subprocess.CompletedProcess:
     """Run ``snakemake`` on the repository's workflow with ``workdir`` as working directory.
 
     ``overrides`` is written to a YAML file passed after config/config.yaml
-    with ``--configfile`` (nested keys keep their types, unlike ``--config``).
+    with ``--configfile``. ``cores=None`` leaves ``--cores`` out (``--dag``,
+    cluster executors).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     configs = [str(REPO / "config" / "config.yaml")]
@@ -27,7 +28,7 @@ def run_workflow(workdir: Path, *, overrides: dict | None = None, env: dict | No
         path.write_text(yaml.safe_dump(overrides))
         configs.append(str(path))
     cmd = [str(SNAKEMAKE), "--snakefile", str(REPO / "workflow" / "Snakefile"), "--directory", str(workdir),
-           "--cores", str(cores), "--configfile", *configs, *args]
+           *(["--cores", str(cores)] if cores is not None else []), "--configfile", *configs, *args]
     full_env = {**os.environ, **(env or {})}
     if "RETROGAIT_MIRROR" not in (env or {}):
         full_env.pop("RETROGAIT_MIRROR", None)  # only an explicit mirror, never the caller's

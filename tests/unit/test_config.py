@@ -5,7 +5,7 @@ import copy
 import pytest
 import yaml
 
-from retrogait.config import load_config, load_yaml
+from retrogait.config import deep_merge, load_config, load_yaml
 from retrogait.errors import ConfigError
 from retrogait.acquire.manifest import load_manifest
 from retrogait.runconfig import load_run
@@ -120,7 +120,8 @@ def test_unknown_adapter_is_named(repo_root, tmp_path, manifest, config):
     bad["datasets"]["gaitalytics"]["adapter"] = "nope"
     path = _write(tmp_path, bad)
     with pytest.raises(ConfigError, match="dataset 'gaitalytics': unknown adapter 'nope'"):
-        load_run({**config, "datasets": ["gaitalytics"], "manifest": str(path)}, root=repo_root)
+        load_run({**config, "datasets": ["gaitalytics"], "manifest": str(path), "external_folders": [str(tmp_path)]},
+                 root=repo_root)
 
 
 def test_meta_analysis_contrast_must_be_configured(repo_root, config):
@@ -136,17 +137,135 @@ def test_meta_analysis_literature_is_read_at_parse_time_and_can_be_switched_off(
     assert off.literature is None
     broken = tmp_path / "lit.csv"
     broken.write_text("study,doi\nX,10.1/x\n")
-    with pytest.raises(Exception, match="lit.csv"):
-        load_run({**config, "meta_analysis": {"literature": str(broken)}}, root=repo_root)
+    with pytest.raises(Exception, match="lit.csv.*missing required column"):
+        load_run({**config, "meta_analysis": {"literature": str(broken)}, "external_folders": [str(tmp_path)]},
+                 root=repo_root)
 
 
 def test_jobs_load_the_run_lazily_but_parse_time_checks_everything(repo_root, config, tmp_path):
     broken = tmp_path / "lit.csv"
     broken.write_text("study,doi\nX,10.1/x\n")
-    cfg = {**config, "meta_analysis": {"literature": str(broken)}}
+    cfg = {**config, "meta_analysis": {"literature": str(broken)}, "external_folders": [str(tmp_path)]}
     run = load_run(cfg, root=repo_root, eager=False)  # a job: the workflow checked this at parse time
     assert run.config["meta_analysis"]["literature"] == str(broken)
     with pytest.raises(Exception, match="lit.csv"):
         run.literature  # noqa: B018 - still checked when a job uses it
     with pytest.raises(Exception, match="lit.csv"):
         load_run(cfg, root=repo_root)
+
+
+# --- nested --config overrides (Snakemake passes values below the top level as text) ---------------
+
+def _snakemake_parsed(*entries: str) -> dict:
+    """What ``snakemake --config ENTRY ...`` hands the workflow (Snakemake's own parser)."""
+    from snakemake.cli import parse_config
+
+    return parse_config(list(entries))
+
+
+def test_nested_command_line_values_get_the_schema_types(repo_root, config):
+    from retrogait.config import coerce_overrides
+
+    raw = _snakemake_parsed('stats={"alpha": 0.01, "bootstrap": {"n": 199, "seed": 7}}',
+                            'fetch={"progress": false, "timeout_s": 1e-3, "retries": 3}',
+                            'emg={"normalisation": {"reference_condition": null}}')
+    assert raw["stats"]["alpha"] == "0.01" and raw["stats"]["bootstrap"]["n"] == "199"  # the problem
+    typed = coerce_overrides(raw, repo_root / CONFIG_SCHEMA)
+    assert typed["stats"] == {"alpha": 0.01, "bootstrap": {"n": 199, "seed": 7}}
+    assert typed["fetch"] == {"progress": False, "timeout_s": 0.001, "retries": 3}
+    assert typed["emg"]["normalisation"]["reference_condition"] is None
+    assert raw["stats"]["alpha"] == "0.01", "the input is not modified"
+    loaded = load_config(deep_merge(config, typed), repo_root / CONFIG_SCHEMA)  # as the workflow merges them
+    assert loaded["stats"]["alpha"] == 0.01 and loaded["stats"]["bootstrap"]["n"] == 199
+
+
+def test_text_fields_stay_text_and_numbers_in_mixed_fields_become_numbers(repo_root):
+    from retrogait.config import coerce_overrides
+
+    raw = _snakemake_parsed('datasets=["123", gaitalytics]', 'report={"title": "2024"}',
+                            'stats={"contrasts": [{"id": "s", "label": "1", "factor": "speed_mps", '
+                            '"levels": [1.0, 0.6], "filter": {"direction": BW, "speed_mps": [0.6, 1.2]}}]}')
+    typed = coerce_overrides(raw, repo_root / CONFIG_SCHEMA)
+    assert typed["datasets"] == ["123", "gaitalytics"]        # items are strings only
+    assert typed["report"]["title"] == "2024"                  # a string-only field
+    contrast = typed["stats"]["contrasts"][0]
+    assert contrast["id"] == "s" and contrast["label"] == "1"
+    assert contrast["levels"] == [1.0, 0.6]                    # string or number: a number, as in config.yaml
+    assert contrast["filter"] == {"direction": "BW", "speed_mps": [0.6, 1.2]}
+
+
+def test_text_that_spells_no_allowed_type_is_left_for_validation_to_name(repo_root, config):
+    from retrogait.config import coerce_overrides
+
+    typed = coerce_overrides(_snakemake_parsed('stats={"alpha": "small", "bootstrap": {"n": 1.5}}'),
+                             repo_root / CONFIG_SCHEMA)
+    assert typed["stats"] == {"alpha": "small", "bootstrap": {"n": "1.5"}}
+    with pytest.raises(ConfigError) as err:
+        load_config(deep_merge(config, typed), repo_root / CONFIG_SCHEMA)
+    assert "'stats.alpha': 'small' is not of type 'number'" in str(err.value)
+    assert "'stats.bootstrap.n': '1.5' is not of type 'integer'" in str(err.value)
+
+
+def test_unknown_override_keys_pass_through_for_validation(repo_root):
+    from retrogait.config import coerce_overrides
+
+    typed = coerce_overrides({"statz": {"alpha": "0.01"}}, repo_root / CONFIG_SCHEMA)
+    assert typed == {"statz": {"alpha": "0.01"}}
+    with pytest.raises(TypeError, match="mapping"):
+        coerce_overrides(["alpha"], repo_root / CONFIG_SCHEMA)
+
+
+# -- strict YAML, confined paths, safe ids (issue 12) -----------------------------------------
+
+def test_a_key_repeated_in_a_mapping_is_refused_with_both_lines(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("a: 1\nb:\n  x: 1\n  y: 2\n  x: 3\n")
+    with pytest.raises(ConfigError, match=r"c.yaml: malformed YAML \(line 5, column 3\): duplicate key 'x' "
+                                          r"\(first given at line 3\)"):
+        load_yaml(p)
+
+
+def test_merge_keys_may_be_overridden_and_equal_keys_in_different_mappings_are_fine():
+    from retrogait.config import parse_yaml
+
+    data = parse_yaml("base: &b {x: 1, y: 2}\nother: {<<: *b, x: 5}\nthird: {x: 1}\n", source="t")
+    assert data["other"] == {"x": 5, "y": 2} and data["third"] == {"x": 1}
+
+
+def test_malformed_yaml_points_at_the_unfinished_construct():
+    from retrogait.config import parse_yaml
+
+    with pytest.raises(ConfigError, match=r"while parsing a flow sequence started at line 1"):
+        parse_yaml("datasets: [a, b\nmirror: null\nfetch: {}\n", source="config.yaml")
+
+
+def test_project_path_confines_paths_to_the_project_or_named_folders(tmp_path):
+    from retrogait.config import project_path
+
+    root = tmp_path / "project"
+    (root / "config").mkdir(parents=True)
+    assert project_path("config/x.yaml", root=root, key="claims") == (root / "config" / "x.yaml").resolve()
+    for bad in ("../outside.yaml", "/etc/passwd", "config/../../outside.yaml"):
+        with pytest.raises(ConfigError, match=r"config key 'claims' .* outside the project folder"):
+            project_path(bad, root=root, key="claims")
+    elsewhere = tmp_path / "maps"
+    assert project_path(str(elsewhere / "m.yaml"), root=root, key="k", allowed=[str(elsewhere)]) == \
+        (elsewhere / "m.yaml").resolve()
+    (root / "link").symlink_to(tmp_path / "maps")  # a symbolic link does not open a way out
+    with pytest.raises(ConfigError, match="outside the project folder"):
+        project_path("link/m.yaml", root=root, key="k")
+
+
+@pytest.mark.parametrize("value", ["..", ".", "a/b", "<script>", "", "x" * 65, "-x", "a b", None])
+def test_unsafe_ids_are_refused(value):
+    from retrogait.config import check_id
+
+    with pytest.raises(ConfigError, match="not a safe identifier"):
+        check_id(value, what="subject")
+
+
+@pytest.mark.parametrize("value", ["AB01", "HC002D", "19290829m", "s-1.2_x"])
+def test_safe_ids_pass(value):
+    from retrogait.config import check_id
+
+    assert check_id(value, what="subject") == value

@@ -12,6 +12,8 @@ from retrogait.codeversion import LOCK_FILE, locked_versions
 # pip name -> conda-forge/bioconda name where they differ
 CONDA_NAMES = {"matplotlib": "matplotlib-base", "snakemake": "snakemake-minimal"}
 ENV_FILES = ("environment.yml", "workflow/envs/retrogait.yaml")
+# published on PyPI only: pinned in the environment files' pip section
+PIP_ONLY = {"bvhio"}
 
 
 def _req(spec: str) -> tuple[str, str]:
@@ -24,9 +26,17 @@ def _conda_deps(path):
     return dict(re.match(r"^([A-Za-z0-9_.-]+)\s*(.*)$", d).groups() for d in deps if isinstance(d, str))
 
 
+def _pip_deps(path):
+    deps = yaml.safe_load(path.read_text())["dependencies"]
+    pip = next((d["pip"] for d in deps if isinstance(d, dict) and "pip" in d), [])
+    return dict(re.match(r"^([A-Za-z0-9_.-]+)\s*(.*)$", d).groups() for d in pip if not d.startswith("-e"))
+
+
 def _direct(repo_root) -> dict[str, str]:
+    """Runtime dependencies and those of every extra (test, slurm): all are locked and in the conda files."""
     py = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]
-    return dict(_req(d) for d in py["dependencies"] + py["optional-dependencies"]["test"])
+    extras = [d for group in py.get("optional-dependencies", {}).values() for d in group]
+    return dict(_req(d) for d in py["dependencies"] + extras)
 
 
 def test_lock_pins_every_direct_dependency_within_pyproject_bounds(repo_root):
@@ -40,7 +50,9 @@ def test_lock_is_regenerated_by_the_makefile_command(repo_root):
     head = (repo_root / LOCK_FILE).read_text().splitlines()[:2]
     assert head[1].strip() == "#    make lock", head
     make = (repo_root / "Makefile").read_text()
-    assert "uv pip compile pyproject.toml --extra test --universal" in make
+    assert "uv pip compile pyproject.toml --extra test --extra slurm --universal" in make
+    extras = tomllib.loads((repo_root / "pyproject.toml").read_text())["project"]["optional-dependencies"]
+    assert all(f"--extra {name}" in make for name in extras), "every extra is locked"
     assert "-c $(LOCK)" in make, "make run / make test must install with the lock as constraints"
 
 
@@ -48,7 +60,11 @@ def test_environment_files_pin_the_locked_versions(repo_root):
     lock = locked_versions((repo_root / LOCK_FILE).read_text())
     for env_file in ENV_FILES:
         conda = _conda_deps(repo_root / env_file)
+        pip = _pip_deps(repo_root / env_file)
         for name in _direct(repo_root):
+            if name in PIP_ONLY:
+                assert pip.get(name) == f"=={lock[name]}", f"{env_file}: pip {name}{pip.get(name)} vs lock {lock[name]}"
+                continue
             cname = CONDA_NAMES.get(name, name)
             assert cname in conda, f"{env_file} lacks {cname}"
             assert conda[cname] == f"=={lock[name]}", f"{env_file}: {cname}{conda[cname]} vs lock {lock[name]}"

@@ -1,14 +1,21 @@
 # Helpers shared by the rule files. Configuration and the dataset manifest
 # are validated here, at parse time, before any job runs.
 
+import sys
 from pathlib import Path
 
-from snakemake.utils import min_version
+from snakemake.utils import min_version, update_config
 
 from retrogait.codeversion import LOCK_FILE, code_fingerprint
-from retrogait.runconfig import load_run
+from retrogait.config import check_yaml_files, coerce_overrides
+from retrogait.runconfig import CONFIG_SCHEMA, load_run
 
 min_version("8.10")
+
+# Snakemake's own YAML loader names neither the file nor the line of a syntax
+# error and keeps the last of repeated keys silently: parse the config files
+# strictly first (a ConfigError names file, line and column).
+check_yaml_files(["config/config.yaml", *(getattr(workflow, "overwrite_configfiles", None) or [])])
 
 
 configfile: "config/config.yaml"
@@ -19,6 +26,13 @@ report: "../report/workflow.rst"
 
 # Project root: the folder holding workflow/, config/ and src/.
 ROOT = Path(workflow.basedir).parent
+
+# Snakemake reads nested --config values as text (stats='{"alpha": 0.01}'
+# arrives as "0.01"): give them the types the config schema declares.
+update_config(
+    config,
+    coerce_overrides(workflow.config_settings.overwrite_config, ROOT / CONFIG_SCHEMA),
+)
 
 # Version + hash of the retrogait package's code and of the dependency lock:
 # a params value of every rule that runs library code, so editing the
@@ -32,12 +46,23 @@ CODE_VERSION = code_fingerprint(lock=ROOT / LOCK_FILE)
 RUN = load_run(config, root=ROOT)
 
 
+onstart:
+    # Before the first job (not in dry runs): every dataset that still has
+    # files to fetch can be obtained from the mirror or over the network;
+    # otherwise one message with the ways forward, and no job starts.
+    problem = RUN.source_problem()
+    if problem:
+        print(problem, file=sys.stderr)
+        sys.exit(1)
+
+
+# The same patterns as the schemas: safe identifiers, no folder separators, no markup.
 wildcard_constraints:
     dataset="[a-z0-9][a-z0-9_-]*",
-    subject="[^/]+",
+    subject="[A-Za-z0-9][A-Za-z0-9_.-]{0,63}",
 
 
-SUBJECT_FILES = ["trials", "kinematics", "forces", "emg", "events", "plates"]
+SUBJECT_FILES = ["trials", "kinematics", "forces", "emg", "events", "plates", "data_checks"]
 CYCLE_FILES = [
     "cycles",
     "events_used",
@@ -54,6 +79,7 @@ DATASET_TABLES = [
     "subject_means",
     "emg_quality",
     "emg_references",
+    "data_checks",
 ]
 # Figures of each dataset: (file name, caption file in workflow/report/).
 # One SPM1D figure pair per configured contrast (knee variables, EMG); a

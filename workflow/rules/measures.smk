@@ -27,6 +27,7 @@ rule combine:
         measures=dataset_subject_files("measures"),
         emg_quality=dataset_subject_files("emg_quality"),
         emg_references=dataset_subject_files("emg_references"),
+        data_checks=dataset_subject_files("data_checks"),
     output:
         expand("data/processed/{{dataset}}/{name}.parquet", name=DATASET_TABLES),
     params:

@@ -7,6 +7,7 @@ rule report:
         measures=dataset_tables("measures"),
         emg_quality=dataset_tables("emg_quality"),
         emg_references=dataset_tables("emg_references"),
+        data_checks=dataset_tables("data_checks"),
         contrasts="reports/tables/contrasts.parquet",
         exclusions="reports/tables/exclusions.parquet",
         claims="reports/tables/claims.parquet",

@@ -5,6 +5,7 @@ rule stats:
     input:
         measures=dataset_tables("measures"),
         waveforms=dataset_tables("waveforms"),
+        emg_quality=dataset_tables("emg_quality"),
         claims=claims_file(),
     output:
         contrasts="reports/tables/contrasts.parquet",
@@ -36,7 +37,11 @@ rule stats:
     params:
         code=CODE_VERSION,
         stats=config["stats"],
-    threads: workflow.cores
+    # worker processes for the per-measure tests (results do not depend on
+    # their number); a local run scales this down to --cores, a cluster
+    # profile sets it (workflow/profiles/slurm). A fixed number, not
+    # workflow.cores, so --dag/--rulegraph/--lint work without --cores.
+    threads: 8
     log:
         "logs/stats.log",
     conda:

@@ -10,6 +10,7 @@ with logged(snakemake.log[0]):
         snakemake.config,
         measures=snakemake.input.measures,
         waveforms=snakemake.input.waveforms,
+        emg_quality=snakemake.input.emg_quality,
         outputs=[snakemake.output[name] for name in STATS_TABLES],
         workers=snakemake.threads,
         root=Path(snakemake.scriptdir).resolve().parents[1],

@@ -8,7 +8,9 @@ archive are read with HTTP range requests.
 
 Modules: :mod:`~retrogait.acquire.manifest` (the manifest and its file
 records), :mod:`~retrogait.acquire.fetch` (checksum-verified downloads and
-mirror copies), :mod:`~retrogait.acquire.archive` (ranged ZIP member fetch).
+mirror copies), :mod:`~retrogait.acquire.archive` (ranged ZIP member fetch),
+:mod:`~retrogait.acquire.refetch` (forget a subject's raw files so the next
+run fetches them again).
 """
 
 from retrogait._lazy import lazy_exports
@@ -17,6 +19,7 @@ _EXPORTS = {
     "RawFile": "manifest", "DatasetSpec": "manifest", "load_manifest": "manifest",
     "fetch_files": "fetch", "resolve_mirror": "fetch", "MIRROR_ENV": "fetch",
     "fetch_members": "archive", "read_index": "archive",
+    "forget_subject": "refetch", "refetch_hint": "refetch",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

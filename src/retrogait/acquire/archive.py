@@ -69,14 +69,23 @@ Fallbacks and other sources, in the order they are tried:
 * a complete archive already at ``dest/<archive name>`` (an earlier full
   download): members extracted from it (``"extracted"``);
 * the network: ranged requests (``"downloaded"``). A server that ignores
-  ``Range`` (answers ``200``) triggers ONE full download of the archive to
+  ``Range`` (answers ``200``) stops the fetch before anything is
+  downloaded, with the archive's size and the config key that allows the
+  fallback (``fetch.allow_full_download``, off by default: the real GT23
+  archive is 13 GB). When allowed: ONE full download of the archive to
   ``dest/<archive name>`` with a warning stating its size, then local
   extraction (``"downloaded"``); the archive is kept so later runs need no
   network.
+
+Members are added to the local lock as each completes; Ctrl-C cancels the
+queued members at once and stops the running transfers at their next
+chunk, so an interrupted fetch keeps what it finished and resumes the rest.
 """
 
 from __future__ import annotations
 
+import bisect
+import concurrent.futures
 import contextlib
 import difflib
 import hashlib
@@ -102,6 +111,7 @@ from retrogait.acquire.fetch import (
     PARTIAL_DIR,
     _Attempts,
     _Bar,
+    _Cancelled,
     _check_dataset,
     _check_dest,
     _check_mirror,
@@ -122,6 +132,7 @@ from retrogait.acquire.fetch import (
     _stream_to_partial,
     _TRANSIENT,
     _check_status,
+    mirror_hint,
 )
 from retrogait.io import write_json
 
@@ -143,6 +154,7 @@ _MEMBER_SLACK = 64     # allowance for a local extra field longer than the centr
 _MAX_ROUNDS = 8        # fetch-and-retry rounds for one zipfile operation
 _CHUNK = 1 << 20
 _LOCK_VERSION = 1
+_CANCEL_WAIT_S = 10.0  # after Ctrl-C, how long running transfers get to stop at their next chunk
 
 
 # ---------------------------------------------------------------------------
@@ -384,7 +396,52 @@ class ArchiveIndex:
     @classmethod
     def _from_zipfile(cls, zf: zipfile.ZipFile, *, url: str, size: int, **kw) -> "ArchiveIndex":
         comment = zf.comment.decode("utf-8", "replace") if zf.comment else ""
-        return cls(url, size, zf.infolist(), cd_offset=zf.start_dir, comment=comment, **kw)
+        index = cls(url, size, zf.infolist(), cd_offset=zf.start_dir, comment=comment, **kw)
+        index._check_structure(_declared_entries(zf))
+        return index
+
+    def _check_structure(self, declared: int | None) -> None:
+        """Refuse a central directory that cannot describe a valid archive.
+
+        :mod:`zipfile` reads the central directory entry by entry and checks
+        each entry's signature, but neither the entry count nor where the
+        entries point. A damaged directory then shows up later as a missing
+        member or a wrong checksum. Checked here: the number of entries
+        equals the count in the end-of-central-directory record; every
+        member's local header, name and compressed data fit before the next
+        member (or the central directory); names hold no control characters.
+
+        Raises
+        ------
+        FetchError
+            Naming the archive and the first problem found.
+        """
+        problems = []
+        infos = list(self._zinfos.values())
+        n = sum(self._count.values())
+        if declared is not None and declared != n:
+            problems.append(f"the end record declares {declared} entries, the directory holds {n}")
+        bad_names = [zi.filename for zi in infos if any(ord(ch) < 32 or ord(ch) == 127 for ch in zi.filename)]
+        if bad_names:
+            problems.append(f"entry name {bad_names[0]!r} holds control characters")
+        by_offset = sorted(infos, key=lambda zi: zi.header_offset)
+        offsets = self._offsets  # sorted, distinct, the central directory's offset included
+        for zi in by_offset:
+            if zi.header_offset >= self.cd_offset:
+                problems.append(f"entry {zi.filename!r} starts at byte {zi.header_offset}, inside or after the "
+                                f"central directory (byte {self.cd_offset})")
+                break
+            i = bisect.bisect_right(offsets, zi.header_offset)  # O(log n): GT23 has thousands of entries
+            nxt = offsets[i] if i < len(offsets) else self.cd_offset
+            end = zi.header_offset + 30 + len(zi.orig_filename.encode("utf-8", "replace")) + zi.compress_size
+            if end > nxt:
+                problems.append(f"entry {zi.filename!r} ({zi.compress_size} compressed bytes at byte "
+                                f"{zi.header_offset}) overlaps the next entry or the central directory (byte {nxt})")
+                break
+        if problems:
+            raise FetchError(f"{self.label}: the archive's central directory is corrupt: {'; '.join(problems)}. "
+                             "The archive (or the copy being served) is damaged; nothing was extracted. Fetch it "
+                             "again from the source, or tell its maintainers.")
 
     @property
     def cd_size(self) -> int:
@@ -415,6 +472,12 @@ class ArchiveIndex:
             names = [n for n in self.members if not n.endswith("/")]
             close = difflib.get_close_matches(req, names, n=3, cutoff=0.6)
             hint = f"; similar entries: {close}" if close else ""
+            damaged = _garbled(req, names)
+            if damaged:
+                hint += (f". Entry {damaged!r} differs from the requested name only in "
+                         f"{sum(a != b for a, b in zip(req, damaged[-len(req):]))} character(s) at the same "
+                         "positions: the archive's central directory is probably corrupt (or the name is misspelt "
+                         "in the options); a corrupt archive must be fetched again from its source")
             raise FetchError(f"{self.label}: member {requested_name!r} not found: looked for an entry "
                              f"named {req!r} or ending in '/{req}' among {len(names)} entries{hint}")
         if len(found) > 1 or self._count[found[0]] > 1:
@@ -460,12 +523,34 @@ class ArchiveIndex:
         return cached
 
 
+def _declared_entries(zf: zipfile.ZipFile) -> int | None:
+    """Entry count of the end-of-central-directory record (ZIP64-aware), read by :mod:`zipfile`; None if unknown."""
+    try:
+        endrec = zipfile._EndRecData(zf.fp)  # noqa: SLF001 - zipfile's own EOCD reader
+        return int(endrec[zipfile._ECD_ENTRIES_TOTAL]) if endrec else None  # noqa: SLF001
+    except Exception:  # noqa: BLE001 - private API or a sparse read: the count check is then skipped
+        return None
+
+
+def _garbled(requested: str, names: Sequence[str]) -> str | None:
+    """An entry whose name has the requested name's length and differs in 1-2 characters (a damaged byte)."""
+    for name in names:
+        tail = name[-len(requested):] if len(name) >= len(requested) else None
+        if tail is None or (len(name) > len(requested) and name[-len(requested) - 1] != "/"):
+            continue
+        diff = sum(a != b for a, b in zip(requested, tail))
+        if 0 < diff <= 2:
+            return name
+    return None
+
+
 def _get_range_bytes(session: requests.Session, url: str, start: int, end: int, *, what: str,
                      policy: _Policy, reach: _Reachability, log: logging.Logger) -> bytes:
     """Bytes ``[start, end)`` of ``url`` (small spans, kept in memory), with retries and resume."""
     attempts = _Attempts(url, what, policy, reach, log)
     got = bytearray()
     while True:
+        attempts.before_attempt()
         pos = start + len(got)
         try:
             resp = session.get(url, headers=_headers({"Range": f"bytes={pos}-{end - 1}"}), stream=True,
@@ -501,6 +586,7 @@ def _read_tail(session: requests.Session, url: str, *, what: str, policy: _Polic
     attempts = _Attempts(url, what, policy, reach, log)
     headers = {"Range": f"bytes=-{_TAIL}"}
     while True:
+        attempts.before_attempt()
         resp = None
         try:
             resp = session.get(url, headers=_headers(headers), stream=True, timeout=policy.timeout)
@@ -638,7 +724,7 @@ def _lock_comment(path: Path) -> str:
 
 
 def _update_lock(path: Path, archive_name: str, new: dict[str, dict], log: logging.Logger,
-                 comment: str | None = None) -> None:
+                 comment: str | None = None, quiet: bool = False) -> None:
     """Add ``new`` entries to the local lock (merged with what is on disk now).
 
     Runs under :func:`retrogait.acquire.fetch._folder_lock`, re-reading the file, so
@@ -663,7 +749,7 @@ def _update_lock(path: Path, archive_name: str, new: dict[str, dict], log: loggi
                 if json.loads(path.read_text(encoding="utf-8")) == content:
                     return
         write_json(content, path)
-    log.info("recorded %d members in %s (%d in total)", len(new), path, len(entries))
+    (log.debug if quiet else log.info)("recorded %d members in %s (%d in total)", len(new), path, len(entries))
 
 
 # ---------------------------------------------------------------------------
@@ -694,6 +780,7 @@ class _Ctx:
     lock_path: Path
     progress: bool
     comment: str | None = None  # ZIP comment of the archive the members came from
+    allow_full_download: bool = False  # config key fetch.allow_full_download
 
 
 def _label(ctx: _Ctx, job: _Job, member: str | None = None) -> str:
@@ -727,6 +814,10 @@ def _extract_to(ctx: _Ctx, job: _Job, zf: zipfile.ZipFile, info: MemberInfo, tmp
     n = 0
     try:
         with zf.open(zi) as src, _open_new(tmp, "wb") as out:
+            # zipfile checks the CRC itself and raises before handing over the last chunk, so the
+            # message could only say "got 00000000"; this module checks it on every byte instead
+            if hasattr(src, "_expected_crc"):
+                src._expected_crc = None  # noqa: SLF001
             while chunk := src.read(_CHUNK):
                 h.update(chunk)
                 crc = zlib.crc32(chunk, crc)
@@ -749,7 +840,8 @@ def _extract_to(ctx: _Ctx, job: _Job, zf: zipfile.ZipFile, info: MemberInfo, tmp
         raise FetchError(f"{label}: unsupported compression ({exc})") from None
     if crc != info.crc or n != info.file_size:
         tmp.unlink(missing_ok=True)
-        raise ChecksumError(label, f"{info.crc:08x}", f"{crc:08x}", algorithm="crc32")
+        sizes = f", {n} bytes where the directory declares {info.file_size}" if n != info.file_size else ""
+        raise ChecksumError(f"{label}{sizes}", f"{info.crc:08x}", f"{crc:08x}", algorithm="crc32")
     return n, h.hexdigest(), f"{crc:08x}"
 
 
@@ -802,6 +894,7 @@ def _extract_local(ctx: _Ctx, jobs: list[_Job], zip_path: Path, *, source: str, 
             if ctx.bar is not None:
                 ctx.bar.update(job.info.compress_size)
             job.result = _place(ctx, job, tmp, digest, member=job.info.name, source=source, status=status)
+            _record(ctx, job)
 
 
 def _copy_loose(ctx: _Ctx, jobs: list[_Job], mirror_dir: Path) -> None:
@@ -829,6 +922,7 @@ def _copy_loose(ctx: _Ctx, jobs: list[_Job], mirror_dir: Path) -> None:
         digest = _copy_hashing(src, tmp, ctx.bar)
         job.result = _place(ctx, job, tmp, digest, member=job.requested, source=f"mirror:{src}",
                             status="copied")
+        _record(ctx, job)
 
 
 def _ranged_member(ctx: _Ctx, job: _Job, index: ArchiveIndex, get_session: Callable[[], requests.Session]) -> None:
@@ -890,8 +984,30 @@ def _ranged_member(ctx: _Ctx, job: _Job, index: ArchiveIndex, get_session: Calla
         finally:
             part.unlink(missing_ok=True)
             meta.unlink(missing_ok=True)
+        _record(ctx, job)
         return
     raise FetchError(f"{what}: the member's local header could not be read after {_MAX_ROUNDS} requests")
+
+
+def _full_download_refused(ctx: _Ctx, size: int | None) -> FetchError:
+    """The error raised instead of a whole-archive download that the config did not allow."""
+    shown = f"{size / 1e9:.2f} GB ({size} bytes)" if size is not None else "of unknown size"
+    return FetchError(
+        f"{ctx.dataset}: the server of {ctx.archive_url} ignores HTTP Range requests (it answered 200 with the whole "
+        f"file), so the archive's members cannot be read one by one. Reading them needs ONE download of the whole "
+        f"archive {ctx.archive_name}, {shown}; nothing was downloaded. To allow it, set allow_full_download: true "
+        f"under fetch: in config/config.yaml (the archive is then kept in {ctx.dest} so later runs need no network), "
+        f"or use a local mirror folder: {mirror_hint()}.")
+
+
+def _record(ctx: _Ctx, job: _Job) -> None:
+    """Add one completed member to the local lock now, so an interrupted fetch keeps it."""
+    r = job.result
+    if r is None or r["status"] == "cached":
+        return
+    _update_lock(ctx.lock_path, ctx.archive_name,
+                 {job.raw.path: {"size": r["size"], "sha256": r["sha256"], "crc32": r["crc32"]}}, ctx.log,
+                 comment=ctx.comment, quiet=True)
 
 
 def _full_download(ctx: _Ctx, session: requests.Session, archive_size: int | None,
@@ -958,7 +1074,7 @@ def fetch_members(dataset: str, archive_url: str, archive_name: str, members: Se
                   mirror: Path | None = None, pinned_lock: Path | None = None, archive_size: int | None = None,
                   parallel: int = 4, retries: int = 4, backoff_s: float = 1.0, timeout_s: float = 60.0,
                   progress: bool = True, session_factory: Callable[[], requests.Session] | None = None,
-                  logger: logging.Logger | None = None) -> list[dict]:
+                  logger: logging.Logger | None = None, allow_full_download: bool = False) -> list[dict]:
     """Obtain selected members of a ZIP archive, verified, under ``dest``.
 
     Parameters
@@ -995,6 +1111,16 @@ def fetch_members(dataset: str, archive_url: str, archive_name: str, members: Se
         plain session with retrogait's User-Agent).
     logger
         Where to log (default: this module's logger).
+    allow_full_download
+        When the server ignores ``Range`` requests, download the whole
+        archive once (config key ``fetch.allow_full_download``). False (the
+        default): stop before downloading anything, with the archive's size
+        and how to allow it.
+
+    Members are recorded in the local lock as each one completes, so an
+    interrupted fetch (Ctrl-C, a killed job) keeps them; Ctrl-C cancels the
+    queued members at once and stops the running transfers at their next
+    chunk, keeping their bytes in ``dest/.partial`` for a resume.
 
     Returns
     -------
@@ -1013,9 +1139,12 @@ def fetch_members(dataset: str, archive_url: str, archive_name: str, members: Se
         from the manifest or a lock (message names member, lock and both
         hashes). The bad bytes are deleted.
     FetchError
-        Member missing or ambiguous, zip-slip name, host unreachable (with
-        the mirror hint), HTTP 4xx, retries exhausted (partial member bytes
-        are kept in ``dest/.partial`` and resumed by the next run).
+        Member missing or ambiguous, zip-slip name, corrupt central
+        directory, host unreachable (with the mirror hint) or dead (it
+        answered, then refused every connection), HTTP 4xx, retries
+        exhausted (partial member bytes are kept in ``dest/.partial`` and
+        resumed by the next run), or the server ignores ``Range`` and
+        ``allow_full_download`` is False.
     ConfigError
         The pinned lock is unreadable.
     ValueError, TypeError
@@ -1059,7 +1188,8 @@ def fetch_members(dataset: str, archive_url: str, archive_name: str, members: Se
         jobs.append(_Job(pos=i, raw=m, requested=(m.member if m.member is not None else m.path).strip(),
                          expect=expect))
 
-    ctx = _Ctx(dataset, archive_url, archive_name, dest, policy, _Reachability(), None, log, lock_path, progress)
+    ctx = _Ctx(dataset, archive_url, archive_name, dest, policy, _Reachability(dead_after=policy.retries + 1), None,
+               log, lock_path, progress, allow_full_download=bool(allow_full_download))
     todo = [j for j in jobs if not _cached(ctx, j)]
     if not todo:
         log.info("%s: all %d members present and verified", dataset, len(jobs))
@@ -1184,6 +1314,11 @@ def _obtain(ctx: _Ctx, todo: list[_Job], *, mirror: Path | None, archive_size: i
             index = _read_index(ctx.archive_url, get_session(), policy=ctx.policy, reach=ctx.reach, log=log,
                                 what=what, archive_size=archive_size)
         except _RangeIgnored as exc:
+            if not ctx.allow_full_download:
+                clen = exc.response.headers.get("Content-Length") if exc.response is not None else None
+                if exc.response is not None:
+                    exc.response.close()
+                raise _full_download_refused(ctx, int(clen) if clen and clen.isdigit() else archive_size) from None
             ctx.bar = _Bar(total=None, initial=0, desc=f"extract {ctx.dataset}", enabled=progress)
             try:
                 with _folder_lock(ctx.dest):  # one full download even with concurrent jobs
@@ -1214,17 +1349,34 @@ def _obtain(ctx: _Ctx, todo: list[_Job], *, mirror: Path | None, archive_size: i
                        enabled=progress)
         errors: list[tuple[_Job, BaseException]] = []
         range_ignored: list[_Job] = []
+        pool = ThreadPoolExecutor(max_workers=min(parallel, len(todo)), thread_name_prefix="retrogait-fetch")
+        futures: list[tuple[_Job, concurrent.futures.Future]] = []
         try:
-            with ThreadPoolExecutor(max_workers=min(parallel, len(todo)),
-                                    thread_name_prefix="retrogait-fetch") as pool:
-                futures = [(j, pool.submit(_ranged_member, ctx, j, index, get_session)) for j in todo]
-                for j, fut in futures:
-                    try:
-                        fut.result()
-                    except _RangeIgnored:
-                        range_ignored.append(j)
-                    except Exception as exc:  # collected and re-raised below, after the other members
-                        errors.append((j, exc))
+            for j in todo:
+                futures.append((j, pool.submit(_ranged_member, ctx, j, index, get_session)))
+            for j, fut in futures:
+                try:
+                    fut.result()
+                except _RangeIgnored:
+                    range_ignored.append(j)
+                except _Cancelled:
+                    pass
+                except Exception as exc:  # collected and re-raised below, after the other members
+                    errors.append((j, exc))
+        except BaseException:
+            # Ctrl-C (KeyboardInterrupt) or a kill arrives in this thread: queued members are
+            # cancelled now, running transfers stop at their next chunk (their bytes stay in
+            # .partial for a resume) and members already complete are in the lock
+            ctx.reach.cancel()
+            pool.shutdown(wait=False, cancel_futures=True)
+            running = [f for _, f in futures if not f.done()]
+            concurrent.futures.wait(running, timeout=_CANCEL_WAIT_S)
+            done = sum(1 for j in todo if j.result is not None)
+            log.warning("%s: fetch interrupted: %d of %d members complete and recorded in %s; the next run "
+                        "fetches the rest", ctx.dataset, done, len(todo), ctx.lock_path)
+            raise
+        else:
+            pool.shutdown(wait=True)
         finally:
             ctx.bar.close()
         network = index.bytes_transferred + sum(j.extra.get("network", 0) for j in todo)
@@ -1232,6 +1384,8 @@ def _obtain(ctx: _Ctx, todo: list[_Job], *, mirror: Path | None, archive_size: i
         log.info("%s: %d bytes over the network for %d members (%d compressed bytes; index %d bytes)",
                  ctx.dataset, network, len(todo), needed, index.bytes_transferred)
         if range_ignored and not errors:
+            if not ctx.allow_full_download:
+                raise _full_download_refused(ctx, archive_size or index.size)
             ctx.bar = _Bar(total=None, initial=0, desc=f"extract {ctx.dataset}", enabled=progress)
             try:
                 with _folder_lock(ctx.dest):

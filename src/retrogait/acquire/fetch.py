@@ -35,7 +35,6 @@ import re
 import socket
 import sys
 import threading
-import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -161,18 +160,34 @@ class _Policy:
         return min(self.backoff_s * 2 ** max(failures - 1, 0), _MAX_BACKOFF_S)
 
 
+class _Cancelled(Exception):
+    """The fetch call was cancelled (Ctrl-C, or another member failed for good); stop this transfer now."""
+
+
 class _Reachability:
-    """Which hosts answered during one fetch call (thread-safe).
+    """Shared state of one fetch call (thread-safe): which hosts answered, which died, cancellation.
 
     A connection failure before a host ever answered means the host cannot
     be reached: it gets one quick retry, then the fetch fails fast with the
     mirror hint instead of going through the whole backoff schedule.
+
+    A host that answered and then refuses (or times out) every new
+    connection, ``dead_after`` times in a row across all the call's
+    transfers with no answer in between, is dead: every transfer to it then
+    fails at once, instead of each going through its own retry schedule.
+
+    :meth:`cancel` (Ctrl-C in the main thread) makes every transfer stop at
+    its next chunk and every backoff wait end at once.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, dead_after: int = 5) -> None:
         self._lock = threading.Lock()
         self._contacted: set[str] = set()
         self._quick_retried: set[str] = set()
+        self._refused: dict[str, int] = {}
+        self._dead: dict[str, str] = {}
+        self.dead_after = max(1, int(dead_after))
+        self._cancel = threading.Event()
 
     @staticmethod
     def _host(url: str) -> str:
@@ -180,7 +195,42 @@ class _Reachability:
 
     def mark(self, url: str) -> None:
         with self._lock:
-            self._contacted.add(self._host(url))
+            host = self._host(url)
+            self._contacted.add(host)
+            self._refused[host] = 0
+
+    # -- dead hosts ---------------------------------------------------------
+    def refused(self, url: str, reason: str) -> bool:
+        """Count a failed connection to a host that had answered; True when it is now dead."""
+        with self._lock:
+            host = self._host(url)
+            self._refused[host] = self._refused.get(host, 0) + 1
+            if self._refused[host] >= self.dead_after and host not in self._dead:
+                self._dead[host] = f"{self._refused[host]} connections in a row failed ({reason})"
+            return host in self._dead
+
+    def dead(self, url: str) -> str | None:
+        """Why the host of ``url`` is considered dead, or None."""
+        with self._lock:
+            return self._dead.get(self._host(url))
+
+    # -- cancellation ---------------------------------------------------------
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def check(self) -> None:
+        """Raise :class:`_Cancelled` if the call was cancelled."""
+        if self._cancel.is_set():
+            raise _Cancelled("fetch cancelled")
+
+    def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` unless the call is cancelled meanwhile (then raise :class:`_Cancelled`)."""
+        if self._cancel.wait(max(0.0, seconds)):
+            raise _Cancelled("fetch cancelled")
 
     def contacted(self, url: str) -> bool:
         with self._lock:
@@ -304,13 +354,17 @@ class _Attempts:
         self.failures = 0
 
     def failed(self, exc: BaseException) -> None:
-        if _is_connect_failure(exc) and not self.reach.contacted(self.url):
+        self.reach.check()
+        connect = _is_connect_failure(exc)
+        if connect and not self.reach.contacted(self.url):
             if self.reach.take_quick_retry(self.url):
                 self.log.warning("%s: cannot connect to %s (%s); one quick retry", self.what,
                                  urlsplit(self.url).netloc, _connect_reason(exc))
-                time.sleep(min(self.policy.backoff_s, _QUICK_RETRY_S))
+                self.reach.sleep(min(self.policy.backoff_s, _QUICK_RETRY_S))
                 return
             raise _unreachable_error(self.url, self.what, exc) from None
+        if connect and self.reach.refused(self.url, _connect_reason(exc)):
+            raise _dead_error(self.url, self.what, self.reach.dead(self.url) or "", self.give_up_note) from None
         self.failures += 1
         if self.failures > self.policy.retries:
             raise FetchError(f"{self.what}: giving up on {self.url} after {self.failures} failed "
@@ -318,7 +372,21 @@ class _Attempts:
         delay = self.policy.delay(self.failures)
         self.log.warning("%s: %s; retry %d/%d in %.2g s", self.what, _describe(exc), self.failures,
                          self.policy.retries, delay)
-        time.sleep(delay)
+        self.reach.sleep(delay)
+
+    def before_attempt(self) -> None:
+        """Raise at once when the call was cancelled or the host is known to be dead."""
+        self.reach.check()
+        why = self.reach.dead(self.url)
+        if why:
+            raise _dead_error(self.url, self.what, why, self.give_up_note)
+
+
+def _dead_error(url: str, what: str, why: str, note: str = "") -> FetchError:
+    host = urlsplit(url).hostname or url
+    return FetchError(f"{what}: host {host} answered earlier but now refuses every connection ({why}); it "
+                      f"seems to be down, so the remaining transfers were not attempted. Run again later, or use a "
+                      f"local mirror folder: {mirror_hint()}.{note}")
 
 
 def _describe(exc: BaseException) -> str:
@@ -430,6 +498,8 @@ def _stream_to_partial(session: requests.Session, url: str, part: Path, *, start
     first = [on_first_bytes]
     response = initial_response
     while True:
+        if response is None:
+            attempts.before_attempt()
         have = part.stat().st_size if part.exists() else 0
         if end is not None and have > end - start:
             logger.warning("%s: partial file %s is longer than expected; starting again", what, part)
@@ -480,6 +550,7 @@ def _stream_to_partial(session: requests.Session, url: str, part: Path, *, start
                 fh = None
                 try:
                     for chunk in _iter_body(resp):
+                        reach.check()  # Ctrl-C: stop at the next chunk, keeping the bytes for a resume
                         if not chunk:
                             continue
                         if fh is None:
@@ -791,7 +862,7 @@ def fetch_files(dataset: str, files: Sequence[RawFile], dest: Path, *, mirror: P
             if p.is_file():
                 initial += p.stat().st_size
     bar = _Bar(total=total, initial=initial, desc=f"fetch {dataset}", enabled=progress)
-    reach = _Reachability()
+    reach = _Reachability(dead_after=policy.retries + 1)
     own = session is None
     sess = session or _new_session()
     try:

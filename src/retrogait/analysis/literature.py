@@ -148,7 +148,9 @@ def read_literature(path: str | os.PathLike = DEFAULT_PATH) -> pd.DataFrame:
             raise _fail(p, None, None, "file is empty (no header line)") from None
         missing = [c for c in REQUIRED_COLUMNS if c not in header]
         if missing:
-            raise _fail(p, 1, None, f"missing required column(s) {missing}; header has {header}")
+            # the header is not echoed: a file that fails validation may not be a literature table at all
+            raise _fail(p, 1, None, f"missing required column(s) {missing} in the header line "
+                                    f"({len(header)} field(s)); the required columns are {list(REQUIRED_COLUMNS)}")
         dupes = sorted({h for h in header if header.count(h) > 1})
         if dupes:
             raise _fail(p, 1, None, f"duplicated column(s) {dupes}")

@@ -39,11 +39,25 @@ _M = [
     Measure("cadence", "steps/min", "stride", "120 / stride time", "-"),
     Measure("stride_length", "m", "stride", "distance travelled in one stride: belt speed x stride time on a "
             "treadmill, foot-centre marker displacement overground", "-"),
+    Measure("walking_speed", "m/s", "stride", "horizontal displacement of the pelvis (root) over the stride / "
+            "stride time overground; belt speed on a treadmill", "docs/methods.md §4.5, 4.7"),
+    Measure("foot_angle_at_contact", "deg", "contact",
+            "heel-toe line vs the horizontal at foot strike, minus its median over 33-67 % of the same stance "
+            "(foot flat): positive toe up (heel-first landing), negative toe down (toe-first)",
+            "docs/methods.md §4.8"),
+    Measure("toe_first_contact", "%", "contact",
+            "100 when the contact is toe-first (foot angle at contact below -events.contact_flat_deg), else 0: "
+            "its mean over cycles is the percentage of toe-first contacts", "docs/methods.md §4.8"),
     Measure("ankle_dorsiflexion_at_contact", "deg", "contact",
             "ankle dorsiflexion at foot strike (negative = plantarflexed, toe-first landing)", "docs/methods.md §0.2"),
     Measure("knee_flexion_at_contact", "deg", "contact", "knee flexion at foot strike (flexion +)", "docs/methods.md §0.2"),
     Measure("knee_flexion_at_toe_off", "deg", "contact", "knee flexion at foot off", "docs/methods.md §0.2"),
     Measure("knee_flexion_peak_stance", "deg", "stance", "maximum knee flexion in stance", "docs/methods.md §0.2"),
+    Measure("knee_flexion_peak_swing", "deg", "stride", "maximum knee flexion in swing (foot off to next foot strike)",
+            "docs/methods.md §0.2"),
+    Measure("knee_extension_excursion_stance", "deg", "stance",
+            "knee flexion at foot strike minus knee flexion at foot off: positive when the knee straightens "
+            "through stance", "docs/methods.md §4.6"),
     Measure("knee_flexion_mean_stance", "deg", "stance", "mean knee flexion over stance (time average)",
             "docs/methods.md §0.2"),
     Measure("knee_flexion_rom_stance", "deg", "stance", "max - min knee flexion in stance", "docs/methods.md §0.2"),
@@ -82,10 +96,15 @@ _M = [
     Measure("pfj_stress_peak_time", "% stance", "stance", "time of peak PFJ stress", "docs/methods.md §1.5, 1.7",
             "model"),
     Measure("medial_load_proxy_peak", "BW", "stance",
-            "external-load medial tibiofemoral proxy F/2 + KAM/d (not a contact force)",
+            "external-load medial tibiofemoral proxy F/2 + KAM/d from the measured KAM (not a contact force)",
             "docs/methods.md §3.1 (OpenCap computeMCF, d = 0.04 m)", "proxy"),
-    Measure("vgrf_peak1", "BW", "stance", "first peak of vertical GRF", "docs/methods.md §4.1"),
-    Measure("vgrf_peak2", "BW", "stance", "second peak of vertical GRF", "docs/methods.md §4.1"),
+    Measure("medial_load_proxy_est_peak", "BW", "stance",
+            "external-load medial proxy F/2 + KAM/d from the lever-arm KAM ESTIMATE (only when the data have no "
+            "frontal knee moment; never pooled with the measured one)", "docs/methods.md §2.3, 3.1", "proxy"),
+    Measure("vgrf_peak1", "BW", "stance", "loading-response peak of vertical GRF: highest local maximum (prominence "
+            ">= 0.02 BW) in the first half of stance; missing when there is none", "docs/methods.md §4.1"),
+    Measure("vgrf_peak2", "BW", "stance", "push-off peak of vertical GRF: highest local maximum (prominence "
+            ">= 0.02 BW) in the second half of stance", "docs/methods.md §4.1"),
     Measure("vgrf_loading_rate", "BW/s", "stance", "vertical GRF loading rate", "retrogait.gait.kneeload.vgrf_summary"),
 ]
 MEASURES: dict[str, Measure] = {m.name: m for m in _M}

@@ -5,15 +5,21 @@ For one subject, every trial is processed the same way:
 1. gait events and candidate cycles with event-sequence QC
    (:func:`retrogait.gait.events.find_cycles`: force first, kinematic fallback,
    stored events only after the same checks);
-2. EMG channel QC and linear envelopes of the continuous signals
-   (:mod:`retrogait.gait.emg`);
+2. EMG: what each channel holds (raw, rectified or envelope), linear
+   envelopes of the continuous signals (never a band-pass on an envelope),
+   and ONE channel QC decision per subject and channel from all its trials
+   (:mod:`retrogait.gait.emg`, docs/methods.md §5.2);
 3. each kept cycle is time-normalised to ``nodes`` points (0-100 %) over the
    stride (foot strike to the next ipsilateral foot strike) and over stance
    (foot strike to foot off), by linear interpolation (docs/methods.md §0.2);
 4. EMG envelopes are normalised per subject, side and muscle to one
    reference spanning all conditions (never per trial; CEDE rule, docs/methods.md §5.4), so condition differences in amplitude remain visible.
 
-Rejected cycles stay in the cycles table with their reason.
+Rejected cycles stay in the cycles table with their reason. A kept cycle in
+which more than ``cycles.max_missing_pct`` % of the samples of a signal it
+uses are missing (NaN) is rejected with the signal and the percentage
+(docs/methods.md §0.3); a curve that cannot be time-normalised without
+inventing data is not written, and the trial's notes say which.
 """
 
 from __future__ import annotations
@@ -26,12 +32,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrogait.gait.emg import EnvelopeParams, channel_quality, linear_envelope, normalisation_reference, normalise
+from retrogait.gait.contact import PATTERNS, contact_patterns
+from retrogait.gait.emg import (EnvelopeParams, QualityParams, channel_quality, emg_form, normalisation_reference,
+                                normalise, subject_channel_quality)
 from retrogait.gait.events import EventParams, find_cycles
 from retrogait.errors import ConfigError
 from retrogait.gait.kneeload import PFJModel, pfj_load
 from retrogait.gait.plausibility import check_pfj_model
-from retrogait.ingest.trial import Trial
+from retrogait.ingest.trial import KINEMATIC_UNITS, Trial
 from retrogait.ingest.units import G
 
 __all__ = [
@@ -67,10 +75,15 @@ class CycleSettings:
 
     events: EventParams = field(default_factory=EventParams)
     envelope: EnvelopeParams = field(default_factory=EnvelopeParams)
+    quality: QualityParams = field(default_factory=QualityParams)
     normalisation_method: str = "max_all_conditions"
     reference_condition: str | None = None
     nodes: int = 101
     pfj: PFJModel = field(default_factory=PFJModel)
+    #: A kept cycle with more missing samples than this (% of the cycle for
+    #: joint angles, % of stance for the moments of a kinetics-valid stance)
+    #: is rejected with that reason (config key cycles.max_missing_pct).
+    max_missing_pct: float = 10.0
 
     @classmethod
     def from_config(cls, config: Mapping[str, Any]) -> "CycleSettings":
@@ -87,10 +100,12 @@ class CycleSettings:
         return cls(
             events=EventParams.from_config(config.get("events", {})),
             envelope=EnvelopeParams.from_config(emg.get("envelope", {})),
+            quality=QualityParams.from_config(emg.get("quality", {})),
             normalisation_method=norm.get("method", "max_all_conditions"),
             reference_condition=norm.get("reference_condition"),
             nodes=int(config.get("cycles", {}).get("nodes", 101)),
             pfj=pfj,
+            max_missing_pct=float(config.get("cycles", {}).get("max_missing_pct", 10.0)),
         )
 
 
@@ -144,45 +159,147 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
         ``events_used`` (events used, with the method that found them),
         ``waveforms`` (kept cycles, one row per cycle x domain x variable,
         columns ``pct_000`` ... ``pct_100``), ``emg_quality`` (one row per
-        trial x EMG channel), ``emg_references`` (one row per side x
-        muscle), ``trial_notes`` (cycles kept/rejected and detector notes).
+        EMG channel: the subject-level QC decision, applied to every trial),
+        ``emg_references`` (one row per side x muscle), ``trial_notes``
+        (cycles kept/rejected and detector notes).
     """
     if not trials:
         raise ValueError("no trials")
     cycle_rows, event_rows, note_rows, quality_rows = [], [], [], []
+    pooled: dict[str, list[np.ndarray]] = {}
     curves: list[dict[str, Any]] = []
     for trial in trials:
         result = find_cycles(trial, params=settings.events)
         base = _trial_columns(trial)
         cyc = result.cycles.copy()
+        cyc = pd.concat([cyc, contact_patterns(trial, cyc, flat_deg=settings.events.contact_flat_deg)], axis=1)
         for col, value in reversed(list(base.items())):
             cyc.insert(0, col, value)
         cyc = cyc.rename(columns={"stride_s": "stride_time_s", "stance_s": "stance_time_s"})
+        cyc = reject_missing_data(trial, cyc, max_missing_pct=settings.max_missing_pct)
         cycle_rows.append(cyc)
         event_rows.append(result.events.assign(**base))
         kept = cyc[cyc["qc_status"] == "kept"]
+        pattern_counts = {f"n_contacts_{p.replace('-', '_')}": int((kept["contact_pattern"] == p).sum())
+                          for p in PATTERNS}
+        notes = list(result.notes)
+        if len(kept):
+            envelopes, quality = _emg_envelopes(trial, settings, pooled)
+            quality_rows.extend({**base, **q} for q in quality)
+            new, dropped = _cycle_curves(trial, kept, envelopes, settings)
+            curves.extend(new)
+            if dropped:
+                shown = ", ".join(dropped[:10]) + (f" and {len(dropped) - 10} more" if len(dropped) > 10 else "")
+                notes.append(f"{len(dropped)} curve(s) not time-normalised because samples are missing in the "
+                             f"window (their measures are QC rows of the measures table): {shown}")
+        else:
+            log.warning("%s/%s/%s: no kept cycle (%s)", *trial.key, "; ".join(notes) or "no events")
         note_rows.append({**base, "n_cycles_kept": int(len(kept)),
                           "n_cycles_rejected": int((cyc["qc_status"] != "kept").sum()),
+                          **pattern_counts,
+                          "qc_exclusion": "" if len(kept) else _trial_exclusion(cyc, result.notes),
                           "event_methods": ",".join(sorted(kept["event_method"].unique())) if len(kept) else "",
-                          "notes": "; ".join(result.notes)})
-        if not len(kept):
-            log.warning("%s/%s/%s: no kept cycle (%s)", *trial.key, "; ".join(result.notes) or "no events")
-            continue
-        envelopes, quality = _emg_envelopes(trial, settings)
-        quality_rows.extend({**base, **q} for q in quality)
-        curves.extend(_cycle_curves(trial, kept, envelopes, settings))
+                          "notes": "; ".join(notes)})
 
     cycles = pd.concat(cycle_rows, ignore_index=True)
     events = pd.concat(event_rows, ignore_index=True) if event_rows else pd.DataFrame()
-    waveforms = pd.DataFrame(curves)
+    waveforms = pd.DataFrame(curves) if curves else pd.DataFrame(
+        columns=[*_trial_columns(trials[0]), "side", "cycle", "domain", "variable", "unit",
+                 *node_columns(settings.nodes)])
+    waveforms, quality = _emg_channel_qc(waveforms, pd.DataFrame(quality_rows), pooled, settings)
     waveforms, references = _normalise_emg(waveforms, settings)
-    quality = pd.DataFrame(quality_rows, columns=_QUALITY_COLUMNS) if not quality_rows else pd.DataFrame(quality_rows)
     return {"cycles": cycles, "events_used": events, "waveforms": waveforms, "emg_quality": quality,
             "emg_references": references, "trial_notes": pd.DataFrame(note_rows)}
 
 
-_QUALITY_COLUMNS = ["dataset", "subject", "trial", "condition", "direction", "speed_mps", "surface",
-                    "side", "muscle", "channel", "status", "flat", "saturated", "mains_hum", "reason"]
+def _trial_exclusion(cycles: pd.DataFrame, notes: list[str]) -> str:
+    """Why a trial has no kept cycle: the most frequent rejection reason, or the detector's note."""
+    if cycles.empty:
+        return next((n for n in notes if "no usable events" in n), "no gait events found")
+    reasons = cycles["qc_reason"].fillna("").str.split("; ").explode()
+    reasons = reasons[reasons != ""]
+    if reasons.empty:
+        return "no cycle kept"
+    return "all cycles rejected: " + str(reasons.value_counts().index[0])
+
+
+def _signals_used(trial: Trial, row) -> list[tuple[str, np.ndarray, np.ndarray, float, float]]:
+    """``(name, time, values, t0, t1)`` of every signal that can reject a cycle, with its window.
+
+    Knee and ankle angles of the cycle's side over the stride (stance for a
+    stance-only cycle); joint moments of the side and the plate's vertical
+    force over stance, when the cycle's kinetics are valid. Columns the
+    trial does not have at all (every sample NaN) are not used, so they
+    cannot reject a cycle. Not used: EMG channels (a gap costs only that
+    channel's curves and measures, which become QC rows, rather than the
+    cycle's kinematics) and markers (they feed event detection and
+    estimates, whose own checks handle their gaps).
+    """
+    side = row.side
+    t1 = row.next_fs_s if row.kind == "stride" and np.isfinite(row.next_fs_s) else row.fo_s
+    out = []
+    kin = trial.kinematics
+    if kin is not None:
+        for var in KINEMATIC_UNITS:
+            col = f"{side}_{var}"
+            if not kin.has(col):
+                continue
+            if var.endswith("_moment"):
+                if row.kinetics_valid:
+                    out.append((col, kin.time, kin.get(col), row.fs_s, row.fo_s))
+            else:
+                out.append((col, kin.time, kin.get(col), row.fs_s, t1))
+    if row.kinetics_valid and trial.forces is not None and row.plate and trial.forces.has(f"{row.plate}_fz"):
+        out.append((f"{row.plate}_fz", trial.forces.time, trial.forces.get(f"{row.plate}_fz"), row.fs_s, row.fo_s))
+    return out
+
+
+def reject_missing_data(trial: Trial, cycles: pd.DataFrame, *, max_missing_pct: float) -> pd.DataFrame:
+    """Reject kept cycles in which a signal they use has more than ``max_missing_pct`` % of its samples missing.
+
+    The percentage is the share of NaN samples of the signal inside the
+    window the cycle uses it over (:func:`_signals_used`). A rejected cycle
+    gets ``qc_status = "rejected"`` and a ``qc_reason`` naming each signal,
+    its missing percentage and the config key ``cycles.max_missing_pct``
+    (docs/methods.md §0.3). Cycles are never removed.
+
+    Parameters
+    ----------
+    trial : Trial
+        The trial the cycles belong to.
+    cycles : pandas.DataFrame
+        Its cycles table (``side``, ``kind``, ``fs_s``, ``fo_s``,
+        ``next_fs_s``, ``kinetics_valid``, ``plate``, ``qc_status``,
+        ``qc_reason``).
+    max_missing_pct : float, keyword-only
+        The limit, in percent of a window's samples (0-100).
+
+    Returns
+    -------
+    pandas.DataFrame
+        A copy of ``cycles`` with the rejections applied.
+    """
+    if not 0.0 <= max_missing_pct <= 100.0:
+        raise ValueError(f"max_missing_pct must be within 0-100, got {max_missing_pct!r}")
+    out = cycles.copy()
+    for idx, row in out.iterrows():
+        if row["qc_status"] != "kept":
+            continue
+        reasons = []
+        for name, t, y, t0, t1 in _signals_used(trial, row):
+            win = (t >= t0) & (t <= t1)
+            n = int(win.sum())
+            if n == 0:
+                continue
+            pct = 100.0 * float((~np.isfinite(y[win])).sum()) / n
+            if pct > max_missing_pct:
+                reasons.append(f"{name}: {pct:.0f} % of its {n} samples in the cycle missing")
+        if reasons:
+            out.at[idx, "qc_status"] = "rejected"
+            reason = (f"missing data ({'; '.join(reasons)}) above cycles.max_missing_pct = {max_missing_pct:g} %")
+            prior = str(row["qc_reason"] or "")
+            out.at[idx, "qc_reason"] = f"{prior}; {reason}" if prior else reason
+    return out
 
 
 def _trial_columns(trial: Trial) -> dict[str, Any]:
@@ -191,35 +308,102 @@ def _trial_columns(trial: Trial) -> dict[str, Any]:
             "direction": m.direction, "speed_mps": m.speed_mps, "surface": m.surface}
 
 
-def _emg_envelopes(trial: Trial, settings: CycleSettings) -> tuple[dict[str, np.ndarray], list[dict]]:
-    """Envelopes (V) of usable EMG channels and one QC row per channel."""
+def _emg_envelopes(trial: Trial, settings: CycleSettings,
+                   pooled: dict[str, list[np.ndarray]]) -> tuple[dict[str, np.ndarray], list[dict]]:
+    """Envelopes (V) of every processable EMG channel of one trial, and the trial's QC metrics per channel.
+
+    The envelope follows what the channel holds (:func:`~retrogait.gait.emg.emg_form`): raw EMG is
+    band-passed, rectified and low-passed; rectified EMG and envelopes are only low-passed. The
+    moving-average envelopes behind the dynamic range are added to ``pooled`` (per channel) for the
+    subject's decision.
+    """
     if trial.emg is None:
         return {}, []
     envelopes, rows = {}, []
     rate = trial.emg.rate_hz
     band_high = settings.envelope.band_hz[1]
+    qp = settings.quality
+    step = max(1, int(rate // 200))
     for channel in trial.emg.signals:
         side, muscle = channel.split("_", 1)
-        if band_high >= rate / 2:
-            rows.append({"side": side, "muscle": muscle, "channel": channel, "status": "excluded",
-                         "flat": False, "saturated": False, "mains_hum": False,
-                         "reason": f"sampling rate {rate:g} Hz cannot carry the {band_high:g} Hz band-pass edge "
-                                   f"(needs > {2 * band_high:g} Hz): not raw EMG"})
-            continue
         x = trial.emg.get(channel)
-        q = channel_quality(x, rate, envelope=settings.envelope)
-        usable = not (q.flat or q.saturated or q.mains_hum)
-        rows.append({"side": side, "muscle": muscle, "channel": channel,
-                     "status": "used" if usable else "excluded", "flat": bool(q.flat),
-                     "saturated": bool(q.saturated), "mains_hum": bool(q.mains_hum), "reason": q.reason})
-        if usable:
-            envelopes[channel] = linear_envelope(x, rate, params=settings.envelope)
+        row = {"side": side, "muscle": muscle, "channel": channel, "form": "raw", "problem": "", "constant": False,
+               "saturated": False, "mains_hum": False, "rail_fraction": np.nan, "mains_fraction": np.nan,
+               "median_frequency_hz": np.nan, "n_samples": int(x.size), "reason": ""}
+        rows.append(row)
+        if not np.isfinite(x).any():
+            row["problem"] = "no data: every sample of the channel is missing (NaN) in the source file"
+            continue
+        form, _ = emg_form(x, rate, params=qp)
+        row["form"] = form
+        if form == "raw" and band_high >= rate / 2:
+            row["problem"] = (f"sampling rate {rate:g} Hz cannot carry the {band_high:g} Hz band-pass edge "
+                              f"(needs > {2 * band_high:g} Hz) and the channel is not an envelope: not raw EMG")
+            continue
+        try:
+            q = channel_quality(x, rate, params=qp, envelope=settings.envelope, form=form)
+        except ValueError as exc:  # e.g. too short: recorded, and the subject's decision excludes the channel
+            row["problem"] = str(exc)
+            continue
+        constant = q.envelope is None
+        env = None
+        if not constant:
+            # the envelope of the analysed stretch only: exporter padding and NaN stay NaN (never "silence")
+            a, b = q.core
+            env = np.full(x.size, np.nan)
+            env[a:b] = q.envelope
+        reason = q.reason
+        if q.metrics.get("nan_samples", 0) > 0:  # said, never silent: only the longest finite stretch is used
+            a, b = q.core
+            reason = "; ".join(r for r in (reason, f"{int(q.metrics['nan_samples'])} non-finite samples: envelope "
+                                                   f"over the longest finite stretch only ({(b - a) / rate:.1f} s of "
+                                                   f"{x.size / rate:.1f} s)") if r)
+        row.update(constant=bool(constant), saturated=bool(q.saturated), mains_hum=bool(q.mains_hum),
+                   rail_fraction=q.metrics.get("rail_fraction", np.nan),
+                   mains_fraction=q.metrics.get("mains_fraction", np.nan),
+                   median_frequency_hz=q.metrics.get("median_frequency_hz", np.nan), reason=reason)
+        if env is not None:
+            envelopes[channel] = env
+            pooled.setdefault(channel, []).append(q.dr_envelope[::step])
     return envelopes, rows
 
 
+def _emg_channel_qc(waveforms: pd.DataFrame, trial_rows: pd.DataFrame, pooled: dict[str, list[np.ndarray]],
+                    settings: CycleSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One QC decision per subject and channel; the excluded channels' curves are dropped from every trial."""
+    from retrogait.gait.emg import QUALITY_COLUMNS
+
+    if trial_rows.empty:
+        return waveforms, pd.DataFrame(columns=QUALITY_COLUMNS)
+    cols = node_columns(settings.nodes)
+    curves: dict[str, list[np.ndarray]] = {}
+    if not waveforms.empty:
+        emg = waveforms[waveforms["variable"].str.startswith("emg_")]
+        domain = "stride" if (emg["domain"] == "stride").any() else "stance"
+        emg = emg[emg["domain"] == domain]
+        for (trial, side, variable), grp in emg.groupby(["trial", "side", "variable"], sort=True):
+            curves.setdefault(f"{side}_{variable.removeprefix('emg_')}", []).append(grp[cols].to_numpy(dtype=float))
+    quality = subject_channel_quality(trial_rows, pooled, curves, params=settings.quality)
+    for r in quality.itertuples(index=False):
+        if r.form not in ("raw", "mixed"):
+            log.warning("%s/%s: EMG channel %s holds %s EMG, not raw: low-pass only, no band-pass "
+                        "(docs/methods.md §5.2)", r.dataset, r.subject, r.channel, r.form)
+        if r.status != "used":
+            log.warning("%s/%s: EMG channel %s excluded in every trial: %s", r.dataset, r.subject, r.channel,
+                        r.reason)
+    excluded = set(quality.loc[quality["status"] != "used", "channel"])
+    if excluded and not waveforms.empty:
+        var_channel = waveforms["side"].astype(str) + "_" + waveforms["variable"].str.removeprefix("emg_")
+        drop = waveforms["variable"].str.startswith("emg_") & var_channel.isin(excluded)
+        waveforms = waveforms[~drop].reset_index(drop=True)
+    return waveforms, quality
+
+
 def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndarray],
-                  settings: CycleSettings) -> list[dict[str, Any]]:
+                  settings: CycleSettings) -> tuple[list[dict[str, Any]], list[str]]:
+    """Time-normalised curves of the kept cycles, and the curves not written (missing samples)."""
     nodes = settings.nodes
+    dropped: list[str] = []
     cols = node_columns(nodes)
     kin = trial.kinematics
     mass = trial.meta.mass_kg
@@ -257,11 +441,13 @@ def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndar
                     continue
                 curve = time_normalise(t, y, t0, t1, nodes=nodes)
                 if not np.isfinite(curve).all():
-                    continue  # e.g. overground moments outside plate contact
+                    # never invented: the curve is left out and named in the trial's notes
+                    dropped.append(f"{side} cycle {int(row.cycle)} {var} ({domain})")
+                    continue
                 out.append({**_trial_columns(trial), "side": side, "cycle": int(row.cycle),
                             "domain": domain, "variable": var,
                             "unit": WAVEFORM_UNITS.get(var, "V"), **dict(zip(cols, curve))})
-    return out
+    return out, dropped
 
 
 def _normalise_emg(waveforms: pd.DataFrame, settings: CycleSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -274,13 +460,21 @@ def _normalise_emg(waveforms: pd.DataFrame, settings: CycleSettings) -> tuple[pd
         return waveforms, pd.DataFrame(columns=ref_cols)
     emg = waveforms[is_emg].copy()
     emg["muscle"] = emg["variable"].str.removeprefix("emg_")
-    # reference from stride-normalised envelopes when the subject has strides
-    domain = "stride" if (emg["domain"] == "stride").any() else "stance"
+    # reference from stride-normalised envelopes wherever a side x muscle has strides, else from
+    # stance (a side with only stance phases, e.g. strides on one belt and stances on the other)
+    has_stride = emg.groupby(["subject", "side", "muscle"])["domain"].transform(lambda d: (d == "stride").any())
+    domain = np.where(has_stride, "stride", "stance")
     source = emg[emg["domain"] == domain]
-    refs = normalisation_reference(source, method=settings.normalisation_method,
-                                   reference_condition=settings.reference_condition)
-    refs = refs.assign(domain=domain)
-    normalised = normalise(emg, refs).drop(columns="muscle")
+    parts = []
+    for dom in ("stride", "stance"):
+        sel = source[source["domain"] == dom]
+        if len(sel):
+            parts.append(normalisation_reference(sel, method=settings.normalisation_method,
+                                                 reference_condition=settings.reference_condition)
+                         .assign(domain=dom))
+    refs = pd.concat(parts, ignore_index=True).sort_values(["subject", "side", "muscle"], kind="stable",
+                                                             ignore_index=True)
+    normalised = normalise(emg, refs.drop(columns="domain")).drop(columns="muscle")
     normalised["unit"] = "%ref"
     out = pd.concat([waveforms[~is_emg], normalised], ignore_index=True)
     return out, refs

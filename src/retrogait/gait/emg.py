@@ -2,14 +2,22 @@
 
 Processing follows docs/methods.md §5:
 
-* :func:`linear_envelope` -- remove the mean, zero-lag Butterworth band-pass
-  (default 20-450 Hz), full-wave rectification, zero-lag low-pass (default
-  6 Hz) (docs/methods.md §5.2-5.3).
-* :func:`channel_quality` -- flags channels that carry no usable EMG: flat
-  (no activity above the noise floor), saturated (clipped at the ADC rails)
-  or contaminated by mains hum. Every criterion is scale-free, so it works
-  whatever the amplifier gain (docs/methods.md §5.5: reject saturated or artefact
-  strides).
+* :func:`emg_form` -- whether a channel holds raw EMG (bipolar about its
+  median, broadband), rectified EMG (one-sided, broadband) or an envelope
+  (smooth), so that an envelope is never band-passed (docs/methods.md §5.2).
+* :func:`linear_envelope` -- for raw EMG: remove the mean, zero-lag Butterworth
+  band-pass (default 20-450 Hz), full-wave rectification, zero-lag low-pass
+  (default 6 Hz); for rectified EMG or an envelope: the low-pass only
+  (docs/methods.md §5.2-5.3).
+* :func:`channel_quality` -- one trial's metrics of a channel: saturation
+  (clipped at the ADC rails), mains hum, the envelope's dynamic range.
+  :func:`channel_repeatability` -- cycle-to-cycle repeatability of the
+  envelope. :func:`subject_channel_quality` -- ONE decision per subject and
+  channel from all its trials (flat = no dynamic range or no repeatable
+  pattern; saturated; mains hum), so that a quiet condition does not lose its
+  channels more often than a loud one (docs/methods.md §5.2).
+  :func:`muscles_excluded` -- muscles excluded for every subject of a dataset.
+  Every criterion is scale-free, so it works whatever the amplifier gain.
 * :func:`normalisation_reference` and :func:`normalise` -- ONE amplitude
   reference per subject, side and muscle spanning all conditions, never per
   trial or per condition (CEDE rule, Besomi et al. 2020; docs/methods.md §5.4).
@@ -26,13 +34,13 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import integrate, signal
+from scipy import integrate, ndimage, signal
 
 from retrogait.config import dataclass_options
 from retrogait.errors import ConfigError
@@ -41,9 +49,15 @@ __all__ = [
     "EnvelopeParams",
     "QualityParams",
     "ChannelQuality",
+    "EMG_FORMS",
+    "emg_form",
     "design_filters",
     "linear_envelope",
     "channel_quality",
+    "channel_repeatability",
+    "QUALITY_COLUMNS",
+    "subject_channel_quality",
+    "muscles_excluded",
     "NORMALISATION_METHODS",
     "normalisation_reference",
     "normalise",
@@ -256,22 +270,33 @@ def _fill_gaps(x: np.ndarray, rate: float, max_gap_s: float) -> np.ndarray:
     return out
 
 
-def linear_envelope(x: np.ndarray, rate_hz: float, *, params: EnvelopeParams = EnvelopeParams(),
-                    max_gap_s: float = 0.0) -> np.ndarray:
-    """Linear envelope of a raw surface EMG signal (docs/methods.md §5.2-5.3).
+#: What an EMG column can hold (:func:`emg_form`).
+EMG_FORMS = ("raw", "rectified", "envelope")
 
-    Steps: remove the mean; zero-lag Butterworth band-pass; full-wave
-    rectification (absolute value); zero-lag Butterworth low-pass; optional
-    clipping of the low-pass undershoot at zero. This is the classical linear
-    envelope (Winter; Visual3D: rectify = abs, then low-pass), with the
-    SENIAM/ISEK band-pass and the pyCGM2 6 Hz default
-    (see :class:`EnvelopeParams` for the references). Both filters run
+
+def linear_envelope(x: np.ndarray, rate_hz: float, *, params: EnvelopeParams = EnvelopeParams(),
+                    max_gap_s: float = 0.0, form: str = "raw") -> np.ndarray:
+    """Linear envelope of a surface EMG signal (docs/methods.md §5.2-5.3).
+
+    Raw EMG (``form="raw"``): remove the mean; zero-lag Butterworth
+    band-pass; full-wave rectification (absolute value); zero-lag
+    Butterworth low-pass; optional clipping of the low-pass undershoot at
+    zero. This is the classical linear envelope (Winter; Visual3D: rectify =
+    abs, then low-pass), with the SENIAM/ISEK band-pass and the pyCGM2 6 Hz
+    default (see :class:`EnvelopeParams` for the references). Both filters run
     forwards and backwards, doubling the effective order.
+
+    Already rectified EMG or an envelope (``form="rectified"`` /
+    ``"envelope"``, see :func:`emg_form`): the same low-pass only, without
+    mean removal or band-pass. Band-passing a rectified signal or an envelope
+    would remove the very amplitude information it carries (its content lies
+    below 20 Hz); the low-pass gives every condition and dataset the same
+    cut-off (an envelope already smoother than it passes almost unchanged).
 
     Parameters
     ----------
     x
-        Raw EMG [V], one channel, uniformly sampled.
+        EMG [V], one channel, uniformly sampled.
     rate_hz
         Sampling rate [Hz].
     params
@@ -280,6 +305,8 @@ def linear_envelope(x: np.ndarray, rate_hz: float, *, params: EnvelopeParams = E
         Longest run of non-finite samples [s] that is filled by linear
         interpolation (nearest value at the signal's ends) before filtering;
         the filled samples then carry no activity. Default 0: any NaN raises.
+    form
+        One of :data:`EMG_FORMS`.
 
     Returns
     -------
@@ -292,25 +319,48 @@ def linear_envelope(x: np.ndarray, rate_hz: float, *, params: EnvelopeParams = E
     ValueError
         If ``x`` is not one-dimensional, is too short for the zero-lag
         filters, holds a non-finite gap longer than ``max_gap_s`` (the message
-        names the samples), or a cut-off is not below the Nyquist frequency.
+        names the samples), a cut-off is not below the Nyquist frequency, or
+        ``form`` is unknown.
     """
     x = _as_signal(x)
     rate = _positive("rate_hz", rate_hz)
+    if form not in EMG_FORMS:
+        raise ValueError(f"form must be one of {EMG_FORMS}, got {form!r}")
     if not (math.isfinite(max_gap_s) and max_gap_s >= 0):
         raise ValueError(f"max_gap_s must be >= 0, got {max_gap_s!r}")
-    band, low = design_filters(rate, params=params)
-    need = max(_padlen(band), _padlen(low)) + 1
+    if form == "raw":
+        band, low = design_filters(rate, params=params)
+        need = max(_padlen(band), _padlen(low)) + 1
+    else:
+        low = _lowpass_sos(rate, params)
+        band, need = None, _padlen(low) + 1
     if x.size < need:
         raise ValueError(f"EMG signal too short for the zero-lag filters: {x.size} samples "
                          f"({x.size / rate:.3f} s), need at least {need}")
     x = _fill_gaps(x, rate, max_gap_s)
-    if params.remove_mean:
-        x = x - x.mean()
-    rectified = np.abs(signal.sosfiltfilt(band, x))
+    if band is not None:
+        if params.remove_mean:
+            x = x - x.mean()
+        rectified = np.abs(signal.sosfiltfilt(band, x))
+    else:
+        rectified = np.abs(x)
     env = signal.sosfiltfilt(low, rectified)
     if params.clip_negative:
         env = np.maximum(env, 0.0)
     return env
+
+
+def _lowpass_sos(rate: float, params: EnvelopeParams) -> np.ndarray:
+    """The envelope low-pass alone (for rectified EMG and envelopes: no band-pass, no Nyquist limit of it)."""
+    if params.lowpass_hz >= rate / 2.0:
+        raise ValueError(f"envelope low-pass {params.lowpass_hz:g} Hz must be below the Nyquist frequency "
+                         f"({rate / 2.0:g} Hz) of EMG sampled at {rate:g} Hz")
+    return _butter_low(rate, float(params.lowpass_hz), int(params.lowpass_order)).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _butter_low(rate: float, lowpass_hz: float, order: int) -> np.ndarray:
+    return signal.butter(order, lowpass_hz, btype="lowpass", fs=rate, output="sos")
 
 
 # --------------------------------------------------------------------------
@@ -318,15 +368,16 @@ def linear_envelope(x: np.ndarray, rate_hz: float, *, params: EnvelopeParams = E
 
 @dataclass(frozen=True)
 class QualityParams:
-    """Thresholds of :func:`channel_quality`; every criterion is scale-free.
+    """Thresholds of the EMG channel QC (config section ``emg.quality``); every criterion is scale-free.
 
-    Values were checked on the real biomechZoo ESMAC recordings
-    (../shared/fixtures): unconnected spare channels and the low-amplitude
-    left channels (std ~4e-4 V, like the spares) have an envelope p95/p5 of
-    1.5-4.5 and a median frequency of 200-275 Hz; channels with muscle
-    activity have p95/p5 of 3.2-190 and median frequencies of 38-155 Hz
-    unless dominated by artefact (gaitalytics test_small.c3d: all 14 EMG
-    channels pass).
+    A channel is judged once per subject from all its trials
+    (:func:`subject_channel_quality`); :func:`channel_quality` gives one
+    trial's metrics. Values were checked on the real biomechZoo ESMAC
+    recordings (../shared/fixtures) and on the GT23 replica
+    (tests/replica_gt23.py): unconnected spare channels and the low-amplitude
+    left ESMAC channels (std ~4e-4 V, like the spares) have an envelope p95/p5
+    of 1.5-4.5; channels with muscle activity have p95/p5 of 3.2-190
+    (gaitalytics test_small.c3d: all 14 EMG channels pass).
 
     Parameters
     ----------
@@ -339,24 +390,45 @@ class QualityParams:
         dynamic range (filter start-up transients).
     min_dynamic_range
         ``flat`` when the envelope's ``p_high/p_low`` percentile ratio is
-        below this (default 3): the envelope never rises clearly above its
-        floor, i.e. no activity above the noise.
+        below this in every trial of the subject (default 4): the envelope
+        never rises clearly above its floor, i.e. no activity above the
+        noise. On the ESMAC files, noise-only channels reach at most 3.9 and
+        channels whose cycles repeat a pattern at least 4.4.
     dynamic_range_percentiles
         Percentiles (low, high) of that ratio (default 5 and 95).
-    max_median_frequency_hz
-        ``flat`` when the median frequency of the band-limited power spectrum
-        exceeds this (default 180 Hz): the channel looks like white amplifier
-        noise (median ~ band centre, 235 Hz for 20-450 Hz) rather than surface
-        EMG, whose power lies mostly at 20-150 Hz with a median frequency of
-        roughly 50-130 Hz in leg muscles [M]. ``None`` disables this test.
+    dynamic_range_window_s
+        The ratio is taken on a moving-average envelope: a boxcar of this
+        length (default 0.1 s) over the rectified (raw EMG: band-passed and
+        rectified) signal. A boxcar of a non-negative signal never
+        undershoots, whereas the clipped undershoot of the Butterworth
+        envelope after a spike would put the floor at zero.
+    min_repeatability
+        ``flat`` when the envelope's cycle-to-cycle repeatability (median
+        leave-one-out correlation of each cycle's time-normalised envelope
+        with the mean of the trial's other cycles, averaged over trials
+        weighted by cycles; :func:`channel_repeatability`) is below this
+        (default 0.3): no activation pattern tied to the gait cycle. Noise
+        envelopes give about 0 +/- 0.2; muscles with a pattern 0.6-0.95.
+    min_repeatability_cycles
+        Trials with fewer kept cycles do not enter the repeatability
+        (default 5: with 3-4 cycles the leave-one-out correlation of a noise
+        envelope spreads over -0.9..0.8 on the ESMAC files); with none,
+        repeatability is not assessed and flatness rests on the dynamic range.
+    max_floor_ratio
+        The channel is excluded when its envelope floor (the low percentile)
+        differs more than this factor between the subject's trials (default
+        10): a changed gain or electrode, which makes amplitudes incomparable
+        across conditions (one ESMAC channel jumps about 100-fold between its
+        two trials; the GT23 replica's floors differ at most 2-fold).
     rail_tolerance
         A sample is "at a rail" when within this fraction of the channel's
         peak-to-peak range of its maximum or minimum (default 0.001 = 0.1 %).
+        Rectified EMG and envelopes are one-sided: only the maximum is a rail.
     max_rail_fraction
-        ``saturated`` when at least this fraction of samples is at a rail
-        (default 0.005). Clipped ESMAC channels sit exactly at +/-1.25 V for
-        0.6-50 % of samples; unclipped ones have 1-3 samples (< 0.2 %) at
-        their extremes.
+        ``saturated`` when at least this fraction of samples of a trial is at
+        a rail (default 0.005). Clipped ESMAC channels sit exactly at
+        +/-1.25 V for 0.6-50 % of samples; unclipped ones have 1-3 samples
+        (< 0.2 %) at their extremes.
     min_rail_samples
         ... and at least this many samples (default 5), so that short signals
         are not flagged by their single maximum and minimum.
@@ -366,21 +438,37 @@ class QualityParams:
     mains_halfwidth_hz
         Half-width of each mains line [Hz] (default 1).
     max_mains_fraction
-        ``mains_hum`` when the power of the mains lines above the local
-        spectral floor exceeds this fraction of the band power (default 0.10).
+        ``mains_hum`` when, in a trial, the power of the mains lines above the
+        local spectral floor exceeds this fraction of the band power (default
+        0.10). Raw EMG only.
     psd_resolution_hz
-        Frequency resolution of the Welch spectrum (default 0.5 Hz: segments
+        Frequency resolution of the Welch spectra (default 0.5 Hz: segments
         of ``rate/0.5`` samples, Hann window, 50 % overlap; shorter signals use
         one segment of their own length).
+    form_split_hz
+        :func:`emg_form`: the share of the signal's variance above this
+        frequency (default 20 Hz, the band-pass corner) tells broadband EMG
+        from a smooth envelope.
+    envelope_max_hf_fraction
+        ... a channel with less than this share above ``form_split_hz``
+        (default 0.05) is an envelope: raw surface EMG has almost all its power
+        at 20-450 Hz, a linear envelope (4-10 Hz low-pass) almost none.
+    rectified_max_symmetry
+        ... a broadband channel whose ``(median - p0.5) / (p99.5 - p0.5)`` is
+        below this (default 0.25) is one-sided: rectified. Raw EMG is bipolar
+        about its median (about 0.5).
     """
 
     _section: ClassVar[str] = "emg.quality"
 
     padding_min_samples: int = 10
     edge_trim_s: float = 0.1
-    min_dynamic_range: float = 3.0
+    min_dynamic_range: float = 4.0
     dynamic_range_percentiles: tuple[float, float] = (5.0, 95.0)
-    max_median_frequency_hz: float | None = 180.0
+    dynamic_range_window_s: float = 0.1
+    min_repeatability: float = 0.3
+    min_repeatability_cycles: int = 5
+    max_floor_ratio: float = 10.0
     rail_tolerance: float = 0.001
     max_rail_fraction: float = 0.005
     min_rail_samples: int = 5
@@ -388,23 +476,30 @@ class QualityParams:
     mains_halfwidth_hz: float = 1.0
     max_mains_fraction: float = 0.10
     psd_resolution_hz: float = 0.5
+    form_split_hz: float = 20.0
+    envelope_max_hf_fraction: float = 0.05
+    rectified_max_symmetry: float = 0.25
 
     def __post_init__(self) -> None:
-        for name in ("padding_min_samples", "min_rail_samples"):
+        for name in ("padding_min_samples", "min_rail_samples", "min_repeatability_cycles"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive integer, got {v!r}")
         if not (isinstance(self.edge_trim_s, (int, float)) and self.edge_trim_s >= 0):
             raise ValueError(f"edge_trim_s must be >= 0, got {self.edge_trim_s!r}")
         _positive("min_dynamic_range", self.min_dynamic_range)
+        if not (isinstance(self.max_floor_ratio, (int, float)) and self.max_floor_ratio > 1):
+            raise ValueError(f"max_floor_ratio must be a number > 1, got {self.max_floor_ratio!r}")
         pl, ph = self.dynamic_range_percentiles
         if not 0 <= pl < ph <= 100:
             raise ValueError(f"dynamic_range_percentiles must satisfy 0 <= low < high <= 100, got "
                              f"{self.dynamic_range_percentiles!r}")
         object.__setattr__(self, "dynamic_range_percentiles", (float(pl), float(ph)))
-        if self.max_median_frequency_hz is not None:
-            _positive("max_median_frequency_hz", self.max_median_frequency_hz)
-        for name in ("rail_tolerance", "max_rail_fraction", "max_mains_fraction"):
+        r = self.min_repeatability
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not -1 <= r < 1:
+            raise ValueError(f"min_repeatability is a correlation and must be in [-1, 1), got {r!r}")
+        for name in ("rail_tolerance", "max_rail_fraction", "max_mains_fraction", "envelope_max_hf_fraction",
+                     "rectified_max_symmetry"):
             v = _positive(name, getattr(self, name))
             if v >= 1:
                 raise ValueError(f"{name} is a fraction and must be < 1, got {v!r}")
@@ -414,20 +509,29 @@ class QualityParams:
         object.__setattr__(self, "mains_hz", mains)
         _positive("mains_halfwidth_hz", self.mains_halfwidth_hz)
         _positive("psd_resolution_hz", self.psd_resolution_hz)
+        _positive("form_split_hz", self.form_split_hz)
+        _positive("dynamic_range_window_s", self.dynamic_range_window_s)
 
     @classmethod
     def from_config(cls, mapping: Mapping[str, Any] | None) -> "QualityParams":
         """Build from an ``emg.quality`` config mapping; unknown keys raise :class:`ConfigError`."""
+        mapping = dict(mapping or {})
+        for key in ("dynamic_range_percentiles", "mains_hz"):
+            if isinstance(mapping.get(key), list):
+                mapping[key] = tuple(mapping[key])
         return _build(cls, mapping)
 
 
 @dataclass
 class ChannelQuality:
-    """Result of :func:`channel_quality`.
+    """Result of :func:`channel_quality` (one trial).
 
-    ``reason`` is empty for a usable channel, otherwise it lists every
-    failed criterion with its value and threshold. ``metrics`` holds the
-    numbers behind the flags (see :func:`channel_quality`).
+    ``form`` is what the channel holds (:data:`EMG_FORMS`); ``reason`` is
+    empty for a usable channel, otherwise it lists every failed criterion
+    with its value and threshold. ``metrics`` holds the numbers behind the
+    flags (see :func:`channel_quality`). ``flat`` here is the trial's own
+    dynamic-range verdict; the decision that counts is the subject's
+    (:func:`subject_channel_quality`).
     """
 
     flat: bool
@@ -435,6 +539,14 @@ class ChannelQuality:
     mains_hum: bool
     reason: str
     metrics: dict[str, float] = field(default_factory=dict)
+    form: str = "raw"
+    #: ``(start, stop)`` indices of the analysed stretch of the input: the
+    #: longest finite run without leading/trailing exporter padding.
+    core: tuple[int, int] = (0, 0)
+    #: The linear envelope of that stretch (V), None when it is constant.
+    envelope: np.ndarray | None = field(default=None, repr=False)
+    #: The moving-average envelope behind ``dynamic_range`` (edge-trimmed), None when constant.
+    dr_envelope: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def usable(self) -> bool:
@@ -455,11 +567,27 @@ def _strip_padding(x: np.ndarray, min_run: int) -> tuple[np.ndarray, int]:
 
 
 def _longest_finite_run(x: np.ndarray) -> np.ndarray:
+    a, b = _longest_finite_span(x)
+    return x[a:b]
+
+
+def _longest_finite_span(x: np.ndarray) -> tuple[int, int]:
     runs = _nan_runs(np.isfinite(x))
     if not runs:
-        return x[:0]
-    a, b = max(runs, key=lambda r: r[1] - r[0])
-    return x[a:b]
+        return 0, 0
+    return max(runs, key=lambda r: r[1] - r[0])
+
+
+def _core_span(x: np.ndarray, min_run: int) -> tuple[int, int]:
+    """Indices of the longest finite run without its leading/trailing padding (see :func:`_strip_padding`)."""
+    a, b = _longest_finite_span(x)
+    run = x[a:b]
+    core, _ = _strip_padding(run, min_run)
+    if core.size == 0:
+        return a, a
+    change = np.flatnonzero(np.diff(run) != 0)
+    start = int(change[0]) + 1 if change[0] + 1 >= min_run else 0
+    return a + start, a + start + core.size
 
 
 def _mains_fraction(f: np.ndarray, p: np.ndarray, band: tuple[float, float], base_hz: float,
@@ -482,31 +610,82 @@ def _mains_fraction(f: np.ndarray, p: np.ndarray, band: tuple[float, float], bas
     return excess / band_power if band_power > 0 else 0.0
 
 
-def channel_quality(x: np.ndarray, rate_hz: float, *, params: QualityParams = QualityParams(),
-                    envelope: EnvelopeParams = EnvelopeParams()) -> ChannelQuality:
-    """Flag an EMG channel that is flat, saturated or dominated by mains hum.
+def _welch(x: np.ndarray, rate: float, params: QualityParams) -> tuple[np.ndarray, np.ndarray]:
+    nper = min(x.size, int(round(rate / params.psd_resolution_hz)))
+    return signal.welch(x - x.mean(), fs=rate, window="hann", nperseg=nper, detrend="constant")
 
-    Criteria (thresholds in :class:`QualityParams`; docs/methods.md §5.2 and 5.5):
+
+def emg_form(x: np.ndarray, rate_hz: float, *, params: QualityParams = QualityParams()) -> tuple[str, dict[str, float]]:
+    """What an EMG column holds: ``"raw"``, ``"rectified"`` or ``"envelope"`` (docs/methods.md §5.2).
+
+    Raw surface EMG is broadband (almost all its power at 20-450 Hz) and
+    bipolar about its median; full-wave rectified EMG is broadband and
+    one-sided (it piles up just above zero); a linear envelope is smooth
+    (low-passed at 4-10 Hz) whatever its distribution. So:
+
+    * a signed channel (0.1th percentile below -5 % of the 0.1-99.9th
+      percentile range) is ``"raw"``: rectified EMG and envelopes are >= 0;
+    * else, share of the variance above ``form_split_hz`` below
+      ``envelope_max_hf_fraction``: ``"envelope"``;
+    * else ``(median - p0.5) / (p99.5 - p0.5)`` below
+      ``rectified_max_symmetry``: ``"rectified"``;
+    * else ``"raw"`` (raw EMG on a DC offset).
+
+    The measures are scale-free. A constant or empty channel is reported as
+    ``"raw"`` (nothing to tell; the QC calls it flat).
+
+    Returns
+    -------
+    form, metrics
+        ``metrics``: ``hf_fraction``, ``symmetry`` and ``non_negative`` (1/0).
+    """
+    raw = _as_signal(x)
+    rate = _positive("rate_hz", rate_hz)
+    core, _ = _strip_padding(_longest_finite_run(raw), params.padding_min_samples)
+    if core.size < 16 or np.ptp(core) == 0:
+        return "raw", {"hf_fraction": math.nan, "symmetry": math.nan, "non_negative": math.nan}
+    f, p = _welch(core, rate, params)
+    total = float(p[1:].sum())
+    hf = float(p[f > params.form_split_hz].sum()) / total if total > 0 else math.nan
+    p_min, lo, med, hi, p_max = np.percentile(core, [0.1, 0.5, 50.0, 99.5, 99.9])
+    sym = float((med - lo) / (hi - lo)) if hi > lo else math.nan
+    # rectified EMG and envelopes are >= 0 (an envelope may undershoot slightly after a low-pass)
+    non_negative = bool(p_min >= -0.05 * (p_max - p_min))
+    metrics = {"hf_fraction": hf, "symmetry": sym, "non_negative": float(non_negative)}
+    if non_negative and math.isfinite(hf) and hf < params.envelope_max_hf_fraction:
+        return "envelope", metrics
+    if non_negative and math.isfinite(sym) and sym < params.rectified_max_symmetry:
+        return "rectified", metrics
+    return "raw", metrics
+
+
+def channel_quality(x: np.ndarray, rate_hz: float, *, params: QualityParams = QualityParams(),
+                    envelope: EnvelopeParams = EnvelopeParams(), form: str | None = None) -> ChannelQuality:
+    """One trial's quality metrics of an EMG channel (docs/methods.md §5.2).
+
+    Criteria (thresholds in :class:`QualityParams`):
 
     flat
-        The channel is constant; or its linear envelope never rises clearly
-        above its floor (envelope percentile ratio p95/p5 below
-        ``min_dynamic_range``); or its spectrum is noise-like (median
-        frequency above ``max_median_frequency_hz``). Both measures are
-        independent of gain: in the ESMAC files the left channels have the
-        same ~4e-4 V standard deviation as unconnected spare channels while
-        right channels have 0.02-0.12 V, so no absolute voltage threshold
-        separates them across recordings.
+        The channel is constant or empty; or its envelope never rises
+        clearly above its floor (p95/p5 of the moving-average envelope below
+        ``min_dynamic_range``). Scale-free: in the ESMAC files the left
+        channels have the same ~4e-4 V standard deviation as unconnected spare
+        channels while right channels have 0.02-0.12 V, so no absolute voltage
+        threshold separates them across recordings. The spectrum is NOT a
+        flatness criterion: a noise-like median frequency does not mean "no
+        activity" when the envelope shows a clear activation pattern.
     saturated
         At least ``max_rail_fraction`` (and ``min_rail_samples``) of the
         samples lie within ``rail_tolerance`` x range of the maximum or the
-        minimum: repeated, equal extreme values of a clipping ADC (ESMAC
-        channels clip at +/-1.25 V).
+        minimum (of the maximum only for rectified EMG and envelopes):
+        repeated, equal extreme values of a clipping ADC (ESMAC channels clip
+        at +/-1.25 V).
     mains_hum
-        The 50/60 Hz lines and their harmonics inside the band, measured on a
-        Welch spectrum as power above the local spectral floor (median of the
-        bins from 3 half-widths to 3 half-widths + 8 Hz away from the line), hold more than ``max_mains_fraction`` of
-        the band power. docs/methods.md §5.2 recommends a notch filter only when
+        Raw EMG only: the 50/60 Hz lines and their harmonics inside the band,
+        measured on a Welch spectrum as power above the local spectral floor
+        (median of the bins from 3 half-widths to 3 half-widths + 8 Hz away
+        from the line), hold more than ``max_mains_fraction`` of the band
+        power. docs/methods.md §5.2 recommends a notch filter only when
         contamination is demonstrated; this is that demonstration.
 
     Non-finite samples: metrics use the longest finite stretch; leading and
@@ -515,35 +694,49 @@ def channel_quality(x: np.ndarray, rate_hz: float, *, params: QualityParams = Qu
     Parameters
     ----------
     x
-        Raw EMG [V] of one channel.
+        EMG [V] of one channel.
     rate_hz
         Sampling rate [Hz].
     params
         Thresholds.
     envelope
         Envelope parameters (the band also bounds the spectral metrics).
+    form
+        What the channel holds (:data:`EMG_FORMS`); detected with
+        :func:`emg_form` when None.
 
     Returns
     -------
     ChannelQuality
         ``metrics`` keys: ``n_samples``, ``padding_samples``, ``nan_samples``,
-        ``std_v``, ``dynamic_range`` (envelope p95/p5), ``median_frequency_hz``,
+        ``std_v``, ``hf_fraction``, ``symmetry``, ``non_negative``,
+        ``dynamic_range`` (p95/p5 of the moving-average envelope),
+        ``median_frequency_hz`` (raw EMG; reported, not a criterion),
         ``rail_fraction``, ``rail_low_v``, ``rail_high_v``, ``mains_fraction``,
         ``mains_fraction_<f>hz`` per mains frequency, ``psd_resolution_hz``.
     """
     raw = _as_signal(x)
     rate = _positive("rate_hz", rate_hz)
-    band, _ = design_filters(rate, params=envelope)  # checks the Nyquist limit
-    metrics: dict[str, float] = {"n_samples": float(raw.size), "nan_samples": float((~np.isfinite(raw)).sum())}
+    detected, form_metrics = emg_form(raw, rate, params=params)
+    form = detected if form is None else form
+    if form not in EMG_FORMS:
+        raise ValueError(f"form must be one of {EMG_FORMS}, got {form!r}")
+    if form == "raw":
+        band, _ = design_filters(rate, params=envelope)  # checks the Nyquist limit
+    else:
+        band = _lowpass_sos(rate, envelope)
+    metrics: dict[str, float] = {"n_samples": float(raw.size), "nan_samples": float((~np.isfinite(raw)).sum()),
+                                 **form_metrics}
     finite = _longest_finite_run(raw)
     core, padded = _strip_padding(finite, params.padding_min_samples)
     metrics["padding_samples"] = float(padded)
+    span = _core_span(raw, params.padding_min_samples)
 
     if core.size == 0 or np.ptp(core) == 0:
         what = "no finite samples" if finite.size == 0 else "the signal is constant"
         metrics["std_v"] = 0.0
         return ChannelQuality(flat=True, saturated=False, mains_hum=False,
-                              reason=f"flat: {what}", metrics=metrics)
+                              reason=f"flat: {what}", metrics=metrics, form=form, core=span)
     need = 2 * max(_padlen(band), 1) + 1
     if core.size < need:
         raise ValueError(f"EMG channel too short to judge its quality: {core.size} usable samples, "
@@ -551,55 +744,55 @@ def channel_quality(x: np.ndarray, rate_hz: float, *, params: QualityParams = Qu
     metrics["std_v"] = float(np.std(core))
     reasons: list[str] = []
 
-    # saturation: repeated values at the extremes
+    # saturation: repeated values at the extremes (one-sided signals: the maximum only)
     hi_v, lo_v = float(core.max()), float(core.min())
     tol = params.rail_tolerance * (hi_v - lo_v)
-    n_rail = int((core >= hi_v - tol).sum() + (core <= lo_v + tol).sum())
+    n_rail = int((core >= hi_v - tol).sum() + ((core <= lo_v + tol).sum() if form == "raw" else 0))
     rail_fraction = n_rail / core.size
-    metrics.update(rail_fraction=rail_fraction, rail_low_v=lo_v, rail_high_v=hi_v)
+    metrics.update(rail_fraction=rail_fraction, rail_low_v=lo_v, rail_high_v=hi_v, rail_samples=float(n_rail))
     saturated = rail_fraction >= params.max_rail_fraction and n_rail >= params.min_rail_samples
 
-    # spectrum: median frequency and mains lines
-    nper = min(core.size, int(round(rate / params.psd_resolution_hz)))
-    f, p = signal.welch(core - core.mean(), fs=rate, window="hann", nperseg=nper, detrend="constant")
-    metrics["psd_resolution_hz"] = float(f[1] - f[0])
+    # spectrum of raw EMG: median frequency (reported) and mains lines
+    mains_hum = False
     lo, hi = envelope.band_hz
-    in_band = (f >= lo) & (f <= hi)
-    band_power = float(p[in_band].sum())
-    if band_power > 0:
-        cum = np.cumsum(p[in_band])
-        mdf = float(f[in_band][np.searchsorted(cum, cum[-1] / 2.0)])
+    if form == "raw":
+        f, p = _welch(core, rate, params)
+        metrics["psd_resolution_hz"] = float(f[1] - f[0])
+        in_band = (f >= lo) & (f <= hi)
+        band_power = float(p[in_band].sum())
+        if band_power > 0:
+            cum = np.cumsum(p[in_band])
+            mdf = float(f[in_band][np.searchsorted(cum, cum[-1] / 2.0)])
+        else:
+            mdf = float("nan")
+        metrics["median_frequency_hz"] = mdf
+        fractions = {base: _mains_fraction(f, p, envelope.band_hz, base, params.mains_halfwidth_hz, band_power)
+                     for base in params.mains_hz}
+        for base, frac in fractions.items():
+            metrics[f"mains_fraction_{base:g}hz"] = frac
+        worst = max(fractions, key=fractions.get)
+        metrics["mains_fraction"] = fractions[worst]
+        mains_hum = fractions[worst] > params.max_mains_fraction
     else:
-        mdf = float("nan")
-    metrics["median_frequency_hz"] = mdf
-    fractions = {base: _mains_fraction(f, p, envelope.band_hz, base, params.mains_halfwidth_hz, band_power)
-                 for base in params.mains_hz}
-    for base, frac in fractions.items():
-        metrics[f"mains_fraction_{base:g}hz"] = frac
-    worst = max(fractions, key=fractions.get)
-    metrics["mains_fraction"] = fractions[worst]
-    mains_hum = fractions[worst] > params.max_mains_fraction
+        metrics.update(median_frequency_hz=math.nan, mains_fraction=math.nan, psd_resolution_hz=math.nan)
 
-    # envelope dynamic range
-    env = linear_envelope(core, rate, params=envelope)
+    # dynamic range of the moving-average envelope (a boxcar of the rectified signal never undershoots,
+    # unlike the Butterworth envelope whose clipped undershoot after a spike would give a zero floor)
+    full_env = linear_envelope(core, rate, params=envelope, form=form)
+    rect = np.abs(signal.sosfiltfilt(band, core - core.mean())) if form == "raw" else np.abs(core)
+    win = max(1, int(round(params.dynamic_range_window_s * rate)))
+    mav = ndimage.uniform_filter1d(rect, size=win, mode="nearest")
     trim = int(round(params.edge_trim_s * rate))
-    if env.size - 2 * trim >= 10:
-        env = env[trim:env.size - trim]
+    env = mav[trim:mav.size - trim] if mav.size - 2 * trim >= 10 else mav
     p_lo, p_hi = np.percentile(env, params.dynamic_range_percentiles)
     dyn = float(p_hi / p_lo) if p_lo > 0 else float("inf")
     metrics["dynamic_range"] = dyn
 
-    flat_reasons = []
-    if dyn < params.min_dynamic_range:
-        pl, ph = params.dynamic_range_percentiles
-        flat_reasons.append(f"envelope p{ph:g}/p{pl:g} = {dyn:.2f} < {params.min_dynamic_range:g} "
-                            "(no activity above the noise floor)")
-    if params.max_median_frequency_hz is not None and mdf > params.max_median_frequency_hz:
-        flat_reasons.append(f"noise-like spectrum: median frequency {mdf:.0f} Hz > "
-                            f"{params.max_median_frequency_hz:g} Hz (surface EMG ~50-130 Hz)")
-    flat = bool(flat_reasons)
+    flat = dyn < params.min_dynamic_range
     if flat:
-        reasons.append("flat: " + "; ".join(flat_reasons))
+        pl, ph = params.dynamic_range_percentiles
+        reasons.append(f"flat: envelope p{ph:g}/p{pl:g} = {dyn:.2f} < {params.min_dynamic_range:g} "
+                       "(no activity above the noise floor)")
     if saturated:
         reasons.append(f"saturated: {100 * rail_fraction:.2f} % of samples ({n_rail}) within "
                        f"{100 * params.rail_tolerance:g} % of the range of the extremes "
@@ -608,8 +801,226 @@ def channel_quality(x: np.ndarray, rate_hz: float, *, params: QualityParams = Qu
         reasons.append(f"mains hum: the {worst:g} Hz lines and harmonics hold "
                        f"{100 * fractions[worst]:.1f} % of the {lo:g}-{hi:g} Hz power "
                        f"(limit {100 * params.max_mains_fraction:g} %)")
-    return ChannelQuality(flat=flat, saturated=bool(saturated), mains_hum=bool(mains_hum),
-                          reason="; ".join(reasons), metrics=metrics)
+    return ChannelQuality(flat=bool(flat), saturated=bool(saturated), mains_hum=bool(mains_hum),
+                          reason="; ".join(reasons), metrics=metrics, form=form, core=span, envelope=full_env,
+                          dr_envelope=env)
+
+
+def channel_repeatability(curves: np.ndarray) -> float:
+    """Cycle-to-cycle repeatability of one channel's envelope in one trial.
+
+    For each cycle, the Pearson correlation of its time-normalised envelope
+    with the mean envelope of the other cycles (leave-one-out); the result is
+    the median over cycles. A muscle activated in a pattern tied to the gait
+    cycle gives 0.6-0.95; a noise floor's envelope about 0 (+/- 0.2).
+    Scale-free. NaN with fewer than 3 cycles or constant curves.
+
+    Parameters
+    ----------
+    curves
+        Array ``(n_cycles, n_nodes)`` of envelopes (any unit), NaN-free rows.
+    """
+    c = np.asarray(curves, dtype=float)
+    if c.ndim != 2:
+        raise ValueError(f"curves must be a 2-D array (cycles x nodes), got shape {c.shape}")
+    c = c[np.isfinite(c).all(axis=1)]
+    n = c.shape[0]
+    if n < 3:
+        return math.nan
+    total = c.sum(axis=0)
+    r = []
+    for i in range(n):
+        other = (total - c[i]) / (n - 1)
+        if np.ptp(c[i]) == 0 or np.ptp(other) == 0:
+            continue
+        r.append(float(np.corrcoef(c[i], other)[0, 1]))
+    return float(np.median(r)) if r else math.nan
+
+
+#: Columns of :func:`subject_channel_quality` (the ``emg_quality`` table).
+QUALITY_COLUMNS = ["dataset", "subject", "side", "muscle", "channel", "form", "status", "flat", "saturated",
+                   "mains_hum", "dynamic_range", "repeatability", "floor_ratio", "rail_fraction", "mains_fraction",
+                   "median_frequency_hz", "n_trials", "n_cycles", "reason", "detail"]
+
+
+def subject_channel_quality(trials: pd.DataFrame, envelopes: Mapping[str, Sequence[np.ndarray]],
+                            curves: Mapping[str, Sequence[np.ndarray]], *,
+                            params: QualityParams = QualityParams()) -> pd.DataFrame:
+    """ONE QC decision per subject and EMG channel, from all its trials (docs/methods.md §5.2).
+
+    Deciding per trial excludes a channel more often in the condition where
+    the muscle is quiet (its envelope then shows less dynamic range), which
+    biases the contrast. Here every criterion is judged once per subject and
+    channel, and the channel is used or excluded in every trial alike:
+
+    * ``flat``: the envelope's p95/p5 is below ``min_dynamic_range`` in
+      EVERY trial (the largest over trials counts: a quiet condition cannot
+      exclude a channel that shows activity elsewhere), or the cycle-to-cycle
+      repeatability (:func:`channel_repeatability`, per trial with at least
+      ``min_repeatability_cycles`` cycles, averaged weighted by cycles) is
+      below ``min_repeatability``; or the channel is constant/empty in every
+      trial.
+    * the envelope's floor (p5) differs more than ``max_floor_ratio``-fold
+      between trials: the gain or the electrode changed, so amplitudes (one
+      reference per subject across conditions, §5.4) are not comparable.
+    * ``saturated`` / ``mains_hum``: in any trial (a clipped or humming
+      recording in one condition would bias that condition either way).
+    * the channel holds different forms in different trials (raw in one,
+      envelope in another), or cannot be processed in a trial (e.g. a rate
+      too low for raw EMG): excluded.
+
+    Parameters
+    ----------
+    trials
+        One row per trial and channel: ``dataset``, ``subject``, ``trial``,
+        ``side``, ``muscle``, ``channel``, ``form``, ``problem`` (text of a
+        trial-level problem that prevents processing, else empty),
+        ``constant`` (bool), ``saturated``, ``mains_hum`` (bool),
+        ``rail_fraction``, ``mains_fraction``, ``median_frequency_hz``,
+        ``n_samples``, ``reason`` (the trial's :class:`ChannelQuality` reason).
+    envelopes
+        Channel -> the trials' envelopes (edge-trimmed, one array per trial),
+        for the dynamic range and the floor.
+    curves
+        Channel -> per trial, the ``(n_cycles, n_nodes)`` array of its kept
+        cycles' envelopes, for the repeatability.
+    params
+        Thresholds.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per channel, columns :data:`QUALITY_COLUMNS`: ``status``
+        (``used``/``excluded``), the flags, pooled metrics, ``n_trials``,
+        ``n_cycles``, ``reason`` (every failed criterion with value and
+        threshold) and ``detail`` (per-trial metrics).
+    """
+    if trials.empty:
+        return pd.DataFrame(columns=QUALITY_COLUMNS)
+    rows = []
+    pl, ph = params.dynamic_range_percentiles
+    for channel, grp in trials.groupby("channel", sort=True):
+        first = grp.iloc[0]
+        reasons: list[str] = []
+        forms = sorted(set(grp["form"]))
+        problems = grp[grp["problem"].fillna("") != ""]
+        if len(problems):
+            reasons.append("; ".join(f"{r.trial}: {r.problem}" for r in problems.itertuples(index=False)))
+        if len(forms) > 1:
+            reasons.append("form differs between trials (" + ", ".join(
+                f"{r.trial}: {r.form}" for r in grp.itertuples(index=False)) + ")")
+        per_trial = [np.percentile(e, params.dynamic_range_percentiles) for e in envelopes.get(channel, [])
+                     if e.size]
+        dyns = [float(hi / lo) if lo > 0 else (math.inf if hi > 0 else math.nan) for lo, hi in per_trial]
+        dyn = max((d for d in dyns if not math.isnan(d)), default=math.nan)
+        floors = [float(lo) for lo, _ in per_trial if lo > 0]
+        floor_ratio = max(floors) / min(floors) if len(floors) >= 2 else math.nan
+        per_trial_rep, weights = [], []
+        for c in curves.get(channel, []):
+            c = np.asarray(c, dtype=float)
+            if c.ndim == 2 and c.shape[0] >= params.min_repeatability_cycles:
+                rep = channel_repeatability(c)
+                if math.isfinite(rep):
+                    per_trial_rep.append(rep)
+                    weights.append(c.shape[0])
+        rep = float(np.average(per_trial_rep, weights=weights)) if per_trial_rep else math.nan
+        n_cycles = int(sum(np.asarray(c).shape[0] for c in curves.get(channel, []) if np.asarray(c).ndim == 2))
+        flat_reasons = []
+        if grp["constant"].all():
+            flat_reasons.append("constant or empty in every trial")
+        elif math.isfinite(dyn) and dyn < params.min_dynamic_range:
+            flat_reasons.append(f"envelope p{ph:g}/p{pl:g} = {dyn:.2f} < {params.min_dynamic_range:g} in every trial "
+                                "(no activity above the noise floor)")
+        elif math.isfinite(rep) and rep < params.min_repeatability:
+            flat_reasons.append(f"cycle-to-cycle repeatability r = {rep:.2f} < {params.min_repeatability:g} "
+                                "(no activation pattern tied to the gait cycle)")
+        flat = bool(flat_reasons)
+        if flat:
+            reasons.append("flat: " + "; ".join(flat_reasons))
+        if math.isfinite(floor_ratio) and floor_ratio > params.max_floor_ratio:
+            reasons.append(f"envelope floor (p{pl:g}) differs {floor_ratio:.1f}-fold between trials (limit "
+                           f"{params.max_floor_ratio:g}): gain or electrode changed, amplitudes are not comparable "
+                           "across conditions")
+        saturated = bool(grp["saturated"].any())
+        if saturated:
+            bad = grp[grp["saturated"]]
+            reasons.append("saturated in " + ", ".join(f"{r.trial} ({100 * r.rail_fraction:.2f} % of samples at the "
+                                                        f"rails, limit {100 * params.max_rail_fraction:g} %)"
+                                                        for r in bad.itertuples(index=False)))
+        hum = bool(grp["mains_hum"].any())
+        if hum:
+            bad = grp[grp["mains_hum"]]
+            reasons.append("mains hum in " + ", ".join(f"{r.trial} ({100 * r.mains_fraction:.1f} % of the band "
+                                                       f"power, limit {100 * params.max_mains_fraction:g} %)"
+                                                       for r in bad.itertuples(index=False)))
+        if not per_trial_rep and not flat:
+            note = f"repeatability not assessed (no trial with {params.min_repeatability_cycles}+ cycles)"
+        else:
+            note = ""
+        detail = "; ".join(
+            f"{r.trial}: {r.form}" + (f", rails {100 * r.rail_fraction:.2f} %" if math.isfinite(r.rail_fraction) else "")
+            + (f", mains {100 * r.mains_fraction:.1f} %" if math.isfinite(r.mains_fraction) else "")
+            + (f", {r.reason}" if r.reason else "")
+            for r in grp.itertuples(index=False)) + (f"; {note}" if note else "")
+        rows.append({
+            "dataset": first["dataset"], "subject": first["subject"], "side": first["side"],
+            "muscle": first["muscle"], "channel": channel, "form": forms[0] if len(forms) == 1 else "mixed",
+            "status": "excluded" if reasons else "used", "flat": flat, "saturated": saturated, "mains_hum": hum,
+            "dynamic_range": dyn, "repeatability": rep, "floor_ratio": floor_ratio,
+            "rail_fraction": float(np.nanmax(grp["rail_fraction"])) if grp["rail_fraction"].notna().any() else math.nan,
+            "mains_fraction": float(np.nanmax(grp["mains_fraction"])) if grp["mains_fraction"].notna().any()
+            else math.nan,
+            "median_frequency_hz": float(np.nanmedian(grp["median_frequency_hz"]))
+            if grp["median_frequency_hz"].notna().any() else math.nan,
+            "n_trials": int(len(grp)), "n_cycles": n_cycles, "reason": "; ".join(reasons), "detail": detail})
+    return pd.DataFrame(rows, columns=QUALITY_COLUMNS)
+
+
+_REASON_CATEGORIES = (("flat", "flat"), ("saturated", "saturated"), ("mains hum", "mains hum"),
+                      ("envelope floor", "gain changed"), ("form differs", "form differs"))
+
+
+def _reason_category(reason: str) -> str:
+    """The first criterion of a :func:`subject_channel_quality` reason, as a short category."""
+    first = reason.split("; ")[0] if reason else ""
+    return next((cat for prefix, cat in _REASON_CATEGORIES if first.startswith(prefix)),
+                "not processable" if first else "unspecified")
+
+
+def muscles_excluded(quality: pd.DataFrame) -> pd.DataFrame:
+    """Per dataset and muscle: how many subjects have a usable channel of it (docs/methods.md §5.2).
+
+    A muscle whose channels are excluded for every subject (``n_used == 0``)
+    cannot be tested in that dataset: a claim that needs it is "not testable:
+    all channels excluded by QC" with the reasons given here.
+
+    Parameters
+    ----------
+    quality
+        The ``emg_quality`` table (:func:`subject_channel_quality`), one or
+        several datasets.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``dataset``, ``muscle``, ``n_subjects`` (subjects with a channel of
+        it), ``n_used`` (subjects with at least one used channel, either
+        side), ``all_excluded`` (bool) and ``reasons`` (the first failed
+        criterion of each excluded channel, as a category: flat, saturated,
+        mains hum, gain changed, form differs, not processable; with counts).
+    """
+    cols = ["dataset", "muscle", "n_subjects", "n_used", "all_excluded", "reasons"]
+    if quality is None or quality.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for (dataset, muscle), grp in quality.groupby(["dataset", "muscle"], sort=True):
+        used = grp.loc[grp["status"] == "used", "subject"].nunique()
+        bad = grp.loc[grp["status"] != "used", "reason"].fillna("").map(_reason_category)
+        counts = bad.value_counts()
+        rows.append({"dataset": dataset, "muscle": muscle, "n_subjects": int(grp["subject"].nunique()),
+                     "n_used": int(used), "all_excluded": bool(used == 0),
+                     "reasons": ", ".join(f"{k} ({v} channels)" for k, v in sorted(counts.items()))})
+    return pd.DataFrame(rows, columns=cols)
 
 
 # --------------------------------------------------------------------------

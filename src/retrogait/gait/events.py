@@ -137,6 +137,25 @@ class EventParams:
     #: Use events stored in the file (after the same checks) where neither
     #: force nor kinematics give the event.
     use_stored: bool = True
+    #: A trial must contain at least one complete stride (foot strike to the
+    #: next foot strike of the same foot); otherwise its stance-only cycles
+    #: are rejected as "too short for a full stride": their events cannot be
+    #: checked against the trial's stride time (section 4.5). [D]
+    require_stride: bool = True
+    #: Foot angle at contact within +/- this band (deg) is a flat-foot
+    #: contact; below it toe-first, above it heel-first (section 4.8). [D]
+    #: the mid-stance reference removes marker offsets; 5 deg is about the
+    #: between-session error of sagittal angles (McGinley et al. 2009).
+    contact_flat_deg: float = 5.0
+    #: A stored event further than this from the detected event used for the
+    #: same occurrence (s) makes the cycles using that event ``rejected`` or
+    #: ``flagged`` (``stored_disagreement``): one of the two is wrong and the
+    #: data cannot tell which. [D] 0.05 s as for kinematic vs force; stored and
+    #: detected events agree within 36 ms in ESMAC and gaitalytics but for two
+    #: ESMAC foot-offs (87 and 274 ms).
+    max_stored_disagreement_s: float = 0.05
+    #: ``reject`` (default) or ``flag`` the cycles of a disagreeing stored event.
+    stored_disagreement: str = "reject"
     # -- further parameters (not in the config schema; defaults are [D]) --
     #: Unloaded-plate offset removed from Fz when smaller than this (N);
     #: ``None`` = never. [D] gaitalytics test_small: offsets -15.6 N (fp4)
@@ -148,9 +167,23 @@ class EventParams:
     #: COP further than this from the heel-toe line of every foot: foot
     #: unknown (m). [D] foot half-width plus marker placement.
     cop_tolerance_m: float = 0.15
-    #: COP step between kinematic frames larger than this is a jump (m).
-    #: [D] a single foot moves its COP < 0.3 m over a whole stance.
+    #: COP step between kinematic frames (overground plates) or within
+    #: ``cop_jump_window_s`` (belts of one foot) larger than this is a jump:
+    #: a second foot on the plate (m). [D] a single foot moves its COP
+    #: < 0.3 m over a whole stance (< 0.08 m in 50 ms even at 1.5 m/s);
+    #: a second foot lands a step length (0.4-0.7 m) away.
     cop_jump_m: float = 0.10
+    #: Window of the COP-jump test on a belt of one foot (s). [D] the
+    #: loading of a landing foot takes 50-100 ms.
+    cop_jump_window_s: float = 0.05
+    #: A contact on a belt of one foot whose peak is below this fraction of
+    #: the belt's median contact peak: the foot was partly on the other belt
+    #: (its kinetics are excluded). [D] cycle-to-cycle vGRF peaks vary by
+    #: 3-5 % in steady treadmill walking.
+    crossover_min_peak_fraction: float = 0.6
+    #: ... whose duration exceeds this factor times the median contact: a
+    #: second foot shared the belt. [D]
+    crossover_max_duration_factor: float = 1.5
     #: Travel direction is undefined below this speed relative to the
     #: stance foot (m/s). [D]
     min_travel_speed_mps: float = 0.15
@@ -192,7 +225,9 @@ class EventParams:
         for name in ("min_state_s", "min_stance_s", "min_swing_s"):
             positive(name, allow_zero=True)
         for name in ("min_stride_s", "max_stride_s", "stride_tolerance", "kinematic_lowpass_hz",
-                     "max_event_disagreement_s", "match_window_s", "cop_tolerance_m", "cop_jump_m",
+                     "max_event_disagreement_s", "max_stored_disagreement_s", "match_window_s",
+                     "cop_tolerance_m", "cop_jump_m",
+                     "cop_jump_window_s", "crossover_min_peak_fraction", "crossover_max_duration_factor",
                      "min_travel_speed_mps", "travel_window_s", "kinematic_min_excursion_m",
                      "swing_speed_mps", "partial_contact_speed_mps"):
             positive(name)
@@ -208,9 +243,19 @@ class EventParams:
             raise ConfigError(f"events.stance_pct_range must be [low, high] with 0 <= low < high <= 100, "
                               f"got {self.stance_pct_range!r}")
         object.__setattr__(self, "stance_pct_range", (float(rng[0]), float(rng[1])))
-        for name in ("use_stored", "correct_kinematic_bias"):
+        if not self.crossover_min_peak_fraction < 1:
+            raise ConfigError(f"events.crossover_min_peak_fraction must be below 1, got "
+                              f"{self.crossover_min_peak_fraction!r}")
+        if not self.crossover_max_duration_factor > 1:
+            raise ConfigError(f"events.crossover_max_duration_factor must exceed 1, got "
+                              f"{self.crossover_max_duration_factor!r}")
+        positive("contact_flat_deg", allow_zero=True)
+        for name in ("use_stored", "correct_kinematic_bias", "require_stride"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"events.{name} must be true or false, got {getattr(self, name)!r}")
+        if self.stored_disagreement not in ("reject", "flag"):
+            raise ConfigError(f"events.stored_disagreement must be 'reject' or 'flag', "
+                              f"got {self.stored_disagreement!r}")
 
     @property
     def off_threshold_n(self) -> float:
@@ -805,8 +850,12 @@ def _plate_ids(trial: Trial) -> list[tuple[str, str]]:
 
 def _assign_contact(pid: str, cid: str, c: dict, foot: str, fz: np.ndarray, cop: np.ndarray | None,
                     tf: np.ndarray, kin: _Kin | None, speeds: dict[str, np.ndarray],
-                    params: EventParams) -> list[dict]:
-    """Split one plate contact into per-foot contacts."""
+                    params: EventParams, belt_reason: str = "") -> list[dict]:
+    """Split one plate contact into per-foot contacts.
+
+    ``belt_reason`` (plates of one foot only, from :func:`_belt_crossover`)
+    marks the contact as not single-foot: its kinetics are excluded.
+    """
     base = {"plate": pid, "contact": cid, "peak_n": c["peak_n"]}
     on_r, off_r = c["on_reason"], c["off_reason"]
 
@@ -816,7 +865,8 @@ def _assign_contact(pid: str, cid: str, c: dict, foot: str, fz: np.ndarray, cop:
                 "on_reason": on_reason, "off_reason": off_reason}
 
     if foot:
-        return [one(foot, c["on_s"], c["off_s"], c["on_clean"], c["off_clean"], True, "", on_r, off_r)]
+        return [one(foot, c["on_s"], c["off_s"], c["on_clean"], c["off_clean"], not belt_reason, belt_reason,
+                    on_r, off_r)]
     if kin is None or not kin.feet:
         return [one("", c["on_s"], c["off_s"], False, False, False, "no foot markers to assign the contact",
                     on_r or "foot unknown", off_r or "foot unknown")]
@@ -916,6 +966,52 @@ def _assign_contact(pid: str, cid: str, c: dict, foot: str, fz: np.ndarray, cop:
     return out
 
 
+def _belt_crossover(records: list[dict], fz: np.ndarray, cop: np.ndarray | None, tf: np.ndarray,
+                    params: EventParams) -> list[str]:
+    """Why each contact of a belt (or plate) of ONE foot is not that foot alone, or "" (docs/methods.md §4.1).
+
+    On a split-belt treadmill each belt carries one foot; a foot that crosses
+    onto the other belt shows as (a) a centre-of-pressure jump while the belt
+    is loaded (a second foot lands a step length away: more than
+    ``cop_jump_m`` within ``cop_jump_window_s``), (b) a contact whose peak is
+    below ``crossover_min_peak_fraction`` of the belt's median peak (the foot
+    partly on the other belt: force on both belts), or (c) a contact lasting
+    more than ``crossover_max_duration_factor`` times the median contact
+    (another foot shared the belt). (b) and (c) need at least 3 clean
+    contacts on the belt for the reference.
+    """
+    out = []
+    clean = [c for c in records if c["on_clean"] and c["off_clean"]]
+    ref_peak = float(np.median([c["peak_n"] for c in clean])) if len(clean) >= 3 else math.nan
+    ref_dur = float(np.median([c["off_s"] - c["on_s"] for c in clean])) if len(clean) >= 3 else math.nan
+    rate = 1.0 / float(np.median(np.diff(tf))) if tf.size > 1 else math.nan
+    win = max(1, int(round(params.cop_jump_window_s * rate))) if math.isfinite(rate) else 1
+    for c in records:
+        why = []
+        if math.isfinite(ref_peak) and c["peak_n"] < params.crossover_min_peak_fraction * ref_peak:
+            why.append(f"peak {c['peak_n']:.0f} N is {100 * c['peak_n'] / ref_peak:.0f} % of the belt's median "
+                       "contact peak: the foot was partly on the other belt")
+        dur = c["off_s"] - c["on_s"]
+        if math.isfinite(ref_dur) and dur > params.crossover_max_duration_factor * ref_dur:
+            why.append(f"contact lasts {dur:.2f} s, {dur / ref_dur:.1f} x the median: another foot shared the belt")
+        if cop is not None:
+            i0, i1 = int(c["on_idx"]), int(c["off_idx"]) + 1
+            level = 0.2 * (ref_peak if math.isfinite(ref_peak) else c["peak_n"])
+            w = fz[i0:i1]
+            p = cop[i0:i1]
+            loaded = (w > level) & np.isfinite(p).all(axis=1)
+            if loaded.sum() > win:
+                idx = np.flatnonzero(loaded[:-win] & loaded[win:])
+                if idx.size:
+                    d = np.linalg.norm(p[idx + win] - p[idx], axis=1)
+                    k = int(np.argmax(d))
+                    if d[k] > params.cop_jump_m:
+                        why.append(f"COP jumps {d[k]:.2f} m within {1000 * params.cop_jump_window_s:.0f} ms at "
+                                   f"{tf[i0 + idx[k]]:.2f} s while loaded: a second foot on the belt")
+        out.append("crossover: " + "; ".join(why) if why else "")
+    return out
+
+
 def _owner_runs(owner: np.ndarray) -> list[tuple[int, int, int]]:
     runs = []
     start = 0
@@ -955,8 +1051,13 @@ def _plate_contacts(trial: Trial, kin: _Kin | None, travel: TravelInfo,
         if forces.has(f"{pid}_cop_x") and forces.has(f"{pid}_cop_y"):
             cop = np.column_stack([forces.get(f"{pid}_cop_x"), forces.get(f"{pid}_cop_y")])
         fz_f = _lowpass(fz - offset, forces.rate_hz, params.force_lowpass_hz)
-        for k, c in enumerate(contacts.to_dict("records")):
-            rows += _assign_contact(pid, f"{pid}#{k}", c, foot, fz_f, cop, tf, kin, speeds, params)
+        records = contacts.to_dict("records")
+        belt = _belt_crossover(records, fz_f, cop, tf, params) if foot else [""] * len(records)
+        for k, c in enumerate(records):
+            if belt[k]:
+                notes.append(f"plate {pid} (foot {foot}) contact at {c['on_s']:.2f} s: {belt[k]}; its kinetics "
+                             "are excluded")
+            rows += _assign_contact(pid, f"{pid}#{k}", c, foot, fz_f, cop, tf, kin, speeds, params, belt[k])
     if not rows:
         return _empty_contacts_per_foot(), notes
     if kin is not None:
@@ -1181,6 +1282,32 @@ def _bias_notes(agreement: pd.DataFrame, params: EventParams) -> list[str]:
     return notes
 
 
+def _stored_disagreement(cycles: pd.DataFrame, agreement: pd.DataFrame, params: EventParams,
+                         notes: list[str]) -> None:
+    """Reject (or flag) the cycles using an event that a stored event contradicts (in place).
+
+    A stored event further than ``max_stored_disagreement_s`` from the
+    detected event used for the same occurrence means one of them is wrong;
+    every cycle that starts, ends or changes phase at that event is
+    rejected (``stored_disagreement: reject``) or flagged (``flag``) with
+    both times in its reason (docs/methods.md §4.5).
+    """
+    lim = 1000 * params.max_stored_disagreement_s
+    bad = agreement[(agreement["pair"] == "stored-used") & (agreement["dt_ms"].abs() > lim)]
+    for r in bad.to_dict("records"):
+        msg = (f"stored {r['event']} at {r['time_s']:.3f} s differs by {r['dt_ms']:+.0f} ms from the detected "
+               f"event used at {r['other_s']:.3f} s (> {lim:.0f} ms, events.max_stored_disagreement_s)")
+        notes.append(("REJECTED" if params.stored_disagreement == "reject" else "FLAG") + f": {r['side']} {msg}")
+        for col in ("fs_s", "fo_s", "next_fs_s"):
+            hit = (cycles["side"] == r["side"]) & np.isclose(cycles[col], r["other_s"])
+            for i in np.flatnonzero(hit.to_numpy()):
+                target = "qc_reason" if params.stored_disagreement == "reject" else "qc_flags"
+                prev = cycles.at[i, target]
+                cycles.at[i, target] = f"{prev}; {msg}" if prev else msg
+                if params.stored_disagreement == "reject":
+                    cycles.at[i, "qc_status"] = "rejected"
+
+
 def _methods_label(methods: list[str]) -> str:
     present = {m for m in methods if m}
     return "+".join(m for m in _METHOD_ORDER if m in present)
@@ -1194,7 +1321,8 @@ def build_cycles(events: pd.DataFrame, *, params: EventParams = EventParams(),
     of that side, or a ``stance`` (FS to FO) when there is no next foot
     strike. Checks (docs/methods.md §4.5), each adding a reason to a
     rejected cycle: exactly one foot-off between the foot strikes; stride
-    time within [min_stride_s, max_stride_s]; stance and swing at least
+    time within [min_stride_s, max_stride_s]; with ``require_stride``, at
+    least one stride in the trial; stance and swing at least
     min_stance_s / min_swing_s; stance % within ``stance_pct_range``;
     stride time within the trial median +/- ``stride_tolerance``; where the
     other side has events around the cycle, exactly one contralateral
@@ -1205,7 +1333,7 @@ def build_cycles(events: pd.DataFrame, *, params: EventParams = EventParams(),
     ``kinetics_valid`` and ``plate``.
     """
     ev = events.copy()
-    for col, default in (("method", ""), ("contact", ""), ("contact_clean", False), ("plate", "")):
+    for col, default in (("method", ""), ("contact", ""), ("contact_clean", False), ("plate", ""), ("reason", "")):
         if col not in ev:
             ev[col] = default
     ev = ev[ev["side"].isin(SIDES) & ev["event"].isin(EVENT_TYPES) & np.isfinite(ev["time_s"].astype(float))]
@@ -1263,6 +1391,9 @@ def build_cycles(events: pd.DataFrame, *, params: EventParams = EventParams(),
             methods = [fs["method"], fo["method"] if fo is not None else "", nxt["method"] if nxt is not None else ""]
             contact_ok = (fo is not None and fs["method"] == "force" and fo["method"] == "force"
                           and fs["contact"] and fs["contact"] == fo["contact"])
+            if contact_ok and not fs["contact_clean"] and "crossover" in str(fs.get("reason", "")):
+                why = next(r for r in str(fs["reason"]).split("; ") if r.startswith("crossover"))
+                flags.append(f"kinetics excluded: {why}")
             rows.append({
                 "side": side, "fs_s": t0, "fo_s": fo_s, "next_fs_s": next_s, "kind": kind,
                 "event_method": _methods_label(methods),
@@ -1274,6 +1405,13 @@ def build_cycles(events: pd.DataFrame, *, params: EventParams = EventParams(),
                 "stride_s": stride, "stance_s": stance, "stance_pct": pct,
                 "fs_method": methods[0], "fo_method": methods[1], "next_fs_method": methods[2],
             })
+    # a trial without any complete stride: its stance-only cycles cannot be
+    # checked against the trial's stride time (too short for a full stride)
+    if params.require_stride and rows and not any(r["kind"] == "stride" for r in rows):
+        span = float(ev["time_s"].max() - ev["time_s"].min()) if len(ev) else math.nan
+        for r in rows:
+            r["reasons"].append(f"too short for a full stride: no foot strike is followed by the next foot strike "
+                                f"of the same foot (events span {span:.2f} s)")
     # stride time against the trial median (strides passing the other checks)
     good = [r["stride_s"] for r in rows if r["kind"] == "stride" and not r["reasons"]]
     if len(good) >= 2:
@@ -1294,6 +1432,42 @@ def build_cycles(events: pd.DataFrame, *, params: EventParams = EventParams(),
     out = out[CYCLE_COLUMNS].astype({"cycle": int, "kinetics_valid": bool, "fs_s": float, "fo_s": float,
                                      "next_fs_s": float})
     return out
+
+
+def _activity_flag_exclusions(trial: Trial, cycles: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """Reject cycles outside the flagged activity (``<side>_activity_flag`` = 0 inside the cycle).
+
+    Datasets such as GT23 flag, per leg, the samples where the leg performs
+    the activity of the trial (``_activity_flag.csv``). A cycle of a side whose
+    flag is 0 anywhere from its foot strike to its end (next foot strike, or
+    foot off for a stance) is rejected with the reason; unknown (NaN) flags
+    do not reject.
+    """
+    kin = trial.kinematics
+    if kin is None or not len(cycles):
+        return cycles, []
+    out = cycles.copy()
+    t = kin.time
+    n = {}
+    for i in range(len(out)):
+        side = out.at[i, "side"]
+        col = f"{side}_activity_flag"
+        if col not in kin.frame.columns:
+            continue
+        end = out.at[i, "next_fs_s"] if out.at[i, "kind"] == "stride" else out.at[i, "fo_s"]
+        sel = (t >= out.at[i, "fs_s"]) & (t <= end)
+        flag = kin.get(col)[sel]
+        zero = int(np.sum(flag == 0))
+        if not zero:
+            continue
+        why = (f"outside the flagged activity: {side} activity flag 0 in {100 * zero / max(sel.sum(), 1):.0f} % of "
+               "the cycle")
+        prev = out.at[i, "qc_reason"]
+        out.at[i, "qc_reason"] = f"{prev}; {why}" if prev else why
+        out.at[i, "qc_status"] = "rejected"
+        n[side] = n.get(side, 0) + 1
+    notes = [f"{k} {side} cycle(s) rejected: outside the flagged activity (activity flag 0)" for side, k in n.items()]
+    return out, notes
 
 
 def find_cycles(trial: Trial, *, params: EventParams = EventParams()) -> CycleResult:
@@ -1325,7 +1499,10 @@ def find_cycles(trial: Trial, *, params: EventParams = EventParams()) -> CycleRe
             notes.append("stored events incomplete (at most one per side and type): a stride needs detected events")
     notes += _bias_notes(agreement, params)
     cycles = build_cycles(used, params=params, travel=travel)
+    cycles, flag_notes = _activity_flag_exclusions(trial, cycles)
+    notes += flag_notes
     if len(cycles):
+        _stored_disagreement(cycles, agreement, params, notes)
         # flag cycles containing an event whose kinematic estimate disagreed
         lim = 1000 * params.max_event_disagreement_s
         bad = agreement[(agreement["pair"] == "kinematic-force") & (agreement["dt_ms"].abs() > lim)]

@@ -116,9 +116,10 @@ RULES: tuple[Rule, ...] = (
     Rule("kam_walking", "kam_peak2", -0.2, 1.5, "N.m/kg", _KAM_BAND, family=_KAM),
     Rule("vgrf_walking", "vgrf_peak1", 0.6, 2.0, "BW", _VGRF_BAND, family=_VGRF),
     Rule("vgrf_walking", "vgrf_peak2", 0.6, 2.0, "BW", _VGRF_BAND, family=_VGRF),
-    Rule("vgrf_loading_rate_walking", "vgrf_loading_rate", 0.0, 60.0, "BW/s",
-         "loose band [D]: 8-30 BW/s from walking to running (Keller et al. 1996)", low_inclusive=False,
-         family=("vgrf_loading_rate",)),
+    Rule("vgrf_loading_rate_walking", "vgrf_loading_rate", 1.0, 60.0, "BW/s",
+         "loose band [D]: 8-30 BW/s from walking to running (Keller et al. 1996); a loading response "
+         "reaches ~1 BW within 0.1-0.3 s (>= 3 BW/s), so < 1 BW/s means the first peak was not found "
+         "(e.g. the edge of a flat first hump)", family=("vgrf_loading_rate",)),
     Rule("medial_proxy_walking", "medial_load_proxy_peak", 0.0, 5.0, "BW",
          "[D] from the vGRF (<= 2 BW) and KAM (<= 1.5 N.m/kg) bands: 2/2 + 1.5/(9.81*0.04) = 4.8 BW",
          family=("medial_load_proxy",)),

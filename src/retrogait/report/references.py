@@ -114,9 +114,35 @@ _ALL = [
               "Agreement of gait events detection during treadmill backward walking by kinematic data and "
               "inertial motion units", "Sensors", "20(21):6331", doi="10.3390/s20216331",
               note="backward walking: toe-first contact, heel-last foot-off; §4.4"),
+    Reference("Winter1991", "Winter DA", 1991,
+              "The Biomechanics and Motor Control of Human Gait: Normal, Elderly and Pathological, 2nd ed",
+              "University of Waterloo Press", "",
+              url="https://search.worldcat.org/search?q=Winter+Biomechanics+and+Motor+Control+of+Human+Gait+1991",
+              note="joint power = moment x angular velocity; K1 knee absorption in the loading response and A2 "
+                   "ankle push-off of forward walking: the sign checks of §0.4; no DOI exists"),
     Reference("Winter2009", "Winter DA", 2009, "Biomechanics and Motor Control of Human Movement, 4th ed",
               "Wiley", doi="10.1002/9780470549148",
               note="linear envelope; 6 Hz marker low-pass for walking (events.py)"),
+    Reference("MeredithMaddock2001", "Meredith M, Maddock S", 2001, "Motion capture file formats explained",
+              "Department of Computer Science, University of Sheffield", "",
+              url="https://www.dcs.shef.ac.uk/intranet/research/public/resmes/CS0111.pdf",
+              note="the BVH format: hierarchy, channels, forward kinematics (§4.7); technical report, no DOI"),
+    Reference("Kobayashi2023", "Kobayashi M, Liao C-C, Inoue K, Yojima S, Takahashi M", 2023,
+              "Motion capture dataset for practical use of AI-based motion editing and stylization", "arXiv",
+              "2306.08861", url="https://arxiv.org/abs/2306.08861",
+              note="the Bandai-Namco motion datasets (§4.7); preprint, " + _UNVERIFIED_DOI),
+    Reference("McGinley2009", "McGinley JL, Baker R, Wolfe R, Morris ME", 2009,
+              "The reliability of three-dimensional kinematic gait measurements: a systematic review",
+              "Gait Posture", "29(3):360-369",
+              url=_pubmed_search("McGinley reliability three-dimensional kinematic gait measurements systematic review"),
+              note="errors of 2-5 deg in sagittal angles; SESOI of knee-angle claims and the flat-contact band "
+                   "(§4.8); " + _UNVERIFIED_DOI),
+    Reference("Perera2006", "Perera S, Mody SH, Woodman RC, Studenski SA", 2006,
+              "Meaningful change and responsiveness in common physical performance measures in older adults",
+              "J Am Geriatr Soc", "54(5):743-749",
+              url=_pubmed_search("Perera meaningful change responsiveness physical performance measures older adults"),
+              note="0.1 m/s meaningful change in gait speed: SESOI of the walking-speed claim (§8); "
+                   + _UNVERIFIED_DOI),
     # ---------------------------------------------------------------- patellofemoral joint
     Reference("vanEijden1986", "van Eijden TM, Kouwenhoven E, Verburg J, Weijs WA", 1986,
               "A mathematical model of the patellofemoral joint", "J Biomech", "19(3):219-229",
@@ -232,6 +258,11 @@ _ALL = [
               note="approximate CI of g_av (§6.3)"),
     Reference("Wilcoxon1945", "Wilcoxon F", 1945, "Individual comparisons by ranking methods", "Biometrics Bull",
               "1(6):80-83", doi="10.2307/3001968", note="signed-rank test (§6.3)"),
+    # ---------------------------------------------------------------- missing data
+    Reference("FritschCarlson1980", "Fritsch FN, Carlson RE", 1980, "Monotone piecewise cubic interpolation",
+              "SIAM J Numer Anal", "17(2):238-246", url="https://netlib.org/slatec/pchip",
+              note="PCHIP filling of short gaps in C3D point data when the map asks for it (§0.3); "
+                   + _UNVERIFIED_DOI),
     # ---------------------------------------------------------------- multiplicity, equivalence, claims
     Reference("Holm1979", "Holm S", 1979, "A simple sequentially rejective multiple test procedure",
               "Scand J Stat", "6(2):65-70", url="https://www.jstor.org/stable/4615733",
@@ -338,6 +369,11 @@ _ALL = [
               "A human lower-limb biomechanics and wearable sensors dataset during cyclic and non-cyclic "
               "activities", "Sci Data", "10:924", doi="10.1038/s41597-023-02840-6",
               note="GT23 dataset (data: doi:10.35090/gatech/70296)"),
+    Reference("Delp2007", "Delp SL, Anderson FC, Arnold AS, Loan P, Habib A, John CT, Guendelman E, Thelen DG",
+              2007, "OpenSim: open-source software to create and analyze dynamic simulations of movement",
+              "IEEE Trans Biomed Eng", "54(11):1940-1950", doi="10.1109/TBME.2007.901024",
+              note="inverse dynamics gives each coordinate's generalised force about the coordinate's own "
+                   "positive direction: the GT23 moment sign follows its angle sign (§0.4)"),
     Reference("MichaudBegon2021", "Michaud B, Begon M", 2021,
               "ezc3d: an easy C3D file I/O cross-platform solution for C++, Python and MATLAB",
               "J Open Source Softw", "6(58):2911", doi="10.21105/joss.02911", note="C3D reader"),

@@ -19,6 +19,7 @@ from retrogait.gait.cycles import CycleSettings
 from retrogait.io import read_parquet
 from retrogait.acquire.manifest import DatasetSpec
 from retrogait.gait.catalog import describe
+from retrogait.gait.emg import muscles_excluded
 from retrogait.report.render import Figure, Section, fmt
 
 __all__ = ["QUESTION", "build_sections", "FIGURE_CAPTIONS"]
@@ -57,13 +58,23 @@ def _load(paths: Sequence[str | os.PathLike]) -> pd.DataFrame:
 def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec],
                    provenance: Sequence[str | os.PathLike], tables: Mapping[str, Sequence[str | os.PathLike]],
                    stats: Mapping[str, str | os.PathLike], figures: Sequence[str | os.PathLike],
-                   mirror_used: bool | None = None) -> list[Section]:
-    """All report sections, in reading order."""
+                   mirror_used: bool | None = None,
+                   dataset_limitations: Mapping[str, Sequence[str]] | None = None,
+                   contrast_notes: Mapping[str, str] | None = None) -> list[Section]:
+    """All report sections, in reading order.
+
+    ``dataset_limitations``: per dataset, what its data cannot show (from its
+    adapter, e.g. a BVH map's ``limitations``), printed in the limitations.
+    ``contrast_notes`` (:attr:`retrogait.runconfig.Run.contrast_notes`):
+    contrasts that apply to no dataset of the run, with the reason, shown in
+    the summary.
+    """
     trials = _load(tables["trials"])
     cycles = _load(tables["cycles"])
     measures = _load(tables["measures"])
     quality = _load(tables["emg_quality"])
     references = _load(tables["emg_references"])
+    checks = _load(tables.get("data_checks", []))
     results = read_parquet(stats["contrasts"])[0]
     exclusions = read_parquet(stats["exclusions"])[0]
     claims = read_parquet(stats["claims"])[0] if stats.get("claims") else pd.DataFrame()
@@ -77,7 +88,8 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
     prov = [json.loads(Path(p).read_text()) for p in provenance]
     contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
     alpha = float(config["stats"]["alpha"])
-    summary = _summary(config, trials, cycles, results, contrasts, alpha)
+    summary = _summary(config, trials, cycles, results, contrasts, alpha, contrast_notes or {})
+    summary.paragraphs += _qc_summary(quality, checks)
     for p in prov:
         comment = replica_comment(pd.DataFrame(p["files"]))
         if comment:
@@ -88,40 +100,57 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
         summary,
         _datasets(config, specs, prov, trials),
         _methods(config, contrasts, measures, references),
-        _qc(trials, cycles, quality, exclusions, flags, balance),
+        _qc(trials, cycles, quality, exclusions, measures, checks, flags, balance),
         _knee_load(measures),
         _results(results, contrasts, alpha),
         _waveform_stats(spm, clusters, contrasts),
         _scorecard(claims, config),
         _meta_analysis(meta_studies, meta_pooled, config),
         _figures(figures, spm, contrasts),
-        _limitations(trials, cycles, measures, results, contrasts),
+        _limitations(trials, cycles, measures, results, contrasts, dataset_limitations or {}),
         _references(),
     ]
 
 
 # -- sections -------------------------------------------------------------------
-def _summary(config, trials, cycles, results, contrasts, alpha) -> Section:
+def _summary(config, trials, cycles, results, contrasts, alpha, contrast_notes=None) -> Section:
     s = Section("Summary")
+    contrast_notes = contrast_notes or {}
     n_sub = trials.groupby("dataset")["subject"].nunique() if len(trials) else pd.Series(dtype=int)
     kept = int((cycles["qc_status"] == "kept").sum()) if len(cycles) else 0
     s.paragraphs.append(
         f"Datasets analysed: {', '.join(f'{d} ({n} subjects)' for d, n in n_sub.items()) or 'none'}; "
         f"{len(trials)} trials; {kept} gait cycles kept of {len(cycles)} candidates.")
+    fixes = corrections_table(trials)
+    if len(fixes):
+        s.paragraphs.append(f"{len(fixes)} automatic correction(s) of the data were applied (knee-angle sign, units, "
+                            "duplicated rows...); each is listed in Quality control.")
     for c in contrasts:
         r = results[results["contrast"] == c.id] if len(results) else results
+        if r.empty and c.id in contrast_notes:
+            s.paragraphs.append(f"{c.label}: not run: {contrast_notes[c.id]}.")
+            continue
         if r.empty:
             s.paragraphs.append(f"{c.label}: not applicable to the data of this run (no dataset has both "
                                 f"{c.factor} = {c.levels[0]} and {c.levels[1]} within subjects).")
             continue
-        n_tested = int((r["role"] == "tested").sum()) if "role" in r.columns else len(r)
-        derived = len(r) - n_tested
+        p_col = "lmm_p" if c.covariates else "p_t"
+        candidates = r[r["role"] == "tested"] if "role" in r.columns else r
+        derived = len(r) - len(candidates)
         also = f" ({derived} derived measure(s) reported, not tested)" if derived else ""
+        tested = candidates[candidates[p_col].notna()] if p_col in candidates.columns else candidates.iloc[:0]
+        if tested.empty:
+            s.paragraphs.append(f"{c.label} ({c.describe()}): {len(candidates)} measure(s) in family '{c.family}', "
+                                "none could be tested (too few subjects with data at both levels; see the exclusions "
+                                "in the QC section).")
+            continue
+        untested = (f" ({len(candidates) - len(tested)} more could not be tested)"
+                    if len(tested) < len(candidates) else "")
         if c.covariates:  # the adjusted effect is the mixed model's; paired means ignore the covariate
             sig = r[r["lmm_p_holm"] < alpha]
             s.paragraphs.append(
-                f"{c.label} ({c.describe()}): {n_tested} measures tested in family '{c.family}'{also}; {len(sig)} "
-                f"differ after Holm adjustment within the family and dataset (mixed model adjusted for "
+                f"{c.label} ({c.describe()}): {len(tested)} measures tested in family '{c.family}'{untested}{also}; "
+                f"{len(sig)} differ after Holm adjustment within the family and dataset (mixed model adjusted for "
                 f"{', '.join(c.covariates)}, t test with Satterthwaite df, alpha = {alpha}).")
             for row in sig.itertuples(index=False):
                 s.paragraphs.append(
@@ -131,7 +160,7 @@ def _summary(config, trials, cycles, results, contrasts, alpha) -> Section:
                     f"Holm p = {fmt(row.lmm_p_holm)}; {row.lmm_random_effects}; n = {row.n_subjects})")
             continue
         sig = r[r["p_holm"] < alpha]
-        head = (f"{c.label} ({c.describe()}): {n_tested} measures tested in family '{c.family}'{also}; "
+        head = (f"{c.label} ({c.describe()}): {len(tested)} measures tested in family '{c.family}'{untested}{also}; "
                 f"{len(sig)} differ after Holm adjustment within the family and dataset (paired t, alpha = {alpha}).")
         s.paragraphs.append(head)
         for row in sig.itertuples(index=False):
@@ -140,6 +169,22 @@ def _summary(config, trials, cycles, results, contrasts, alpha) -> Section:
                 f"(unadjusted 95 % CI {fmt(row.ci_low)} to {fmt(row.ci_high)}; d_z = {fmt(row.dz)}; "
                 f"Holm p = {fmt(row.p_holm)}; n = {row.n_subjects})")
     return s
+
+
+def _qc_summary(quality: pd.DataFrame, checks: pd.DataFrame) -> list[str]:
+    """Summary lines: muscles no subject has a usable channel of, and data checks that did not pass."""
+    out = []
+    gone = muscles_excluded(quality)
+    for r in gone[gone["all_excluded"]].itertuples(index=False) if len(gone) else []:
+        out.append(f"EMG of {r.muscle.replace('_', ' ')} in {r.dataset}: excluded by QC for every subject "
+                   f"({r.reasons}); not testable here, no result rests on it.")
+    if len(checks):
+        bad = checks[checks["status"].isin(["corrected", "warning", "overridden"])]
+        if len(bad):
+            out.append("Data checks: " + "; ".join(f"{c} {st} in {n} trial(s)" for (c, st), n in
+                                                   bad.groupby(["check", "status"]).size().items())
+                       + " (see Quality control).")
+    return out
 
 
 def _datasets(config, specs, prov, trials) -> Section:
@@ -179,8 +224,10 @@ def _provenance_text(spec: DatasetSpec, files: pd.DataFrame) -> list[str]:
     """Where the files came from, and whether they are the published data or a replica."""
     sources = files["source"].astype(str)
     mirror = sources.str.startswith("mirror:")
-    origin = "a local mirror" if mirror.all() else ("the network" if not mirror.any() else
-                                                    "a mirror and the network")
+    local = sources.str.startswith("file:")
+    kinds = [name for name, mask in (("a local mirror", mirror), ("local files (file:// URLs)", local),
+                                     ("the network", ~(mirror | local))) if mask.any()]
+    origin = " and ".join(kinds) if kinds else "nowhere"
     out = []
     if spec.archive:
         where = sorted(set(sources))
@@ -209,7 +256,7 @@ def _provenance_text(spec: DatasetSpec, files: pd.DataFrame) -> list[str]:
 
 def _methods(config, contrasts, measures, references) -> Section:
     settings = CycleSettings.from_config(config)
-    ev, env = settings.events, settings.envelope
+    ev, env, qp = settings.events, settings.envelope, settings.quality
     s = Section("Methods")
     s.subsections.append(Section("Gait events and cycles", items=[
         ("Force-based events", f"vertical GRF of each plate or belt, zero-lag low-pass {ev.force_lowpass_hz} Hz, "
@@ -223,14 +270,36 @@ def _methods(config, contrasts, measures, references) -> Section:
                                "§4.2, §4.4); contact marker heel when travelling forward, toe when travelling "
                                "backward (toe-first contact; Gottlieb et al. 2020); marker low-pass "
                                f"{ev.kinematic_lowpass_hz} Hz."),
-        ("Stored events", "events stored in the files are used only after the same sequence checks."),
+        ("Stored events", "events stored in the files are used only after the same sequence checks; a stored "
+                          f"event more than {ev.max_stored_disagreement_s * 1000:g} ms from the detected event used "
+                          "for the same occurrence "
+                          + ("rejects" if ev.stored_disagreement == "reject" else "flags")
+                          + " the cycles using it (docs/methods.md §4.5)."),
+        ("Missing data", "invalid C3D samples (negative residual, or stored as (0, 0, 0)) are missing, never "
+                         "zeros (docs/methods.md §0.3); a cycle missing more than "
+                         f"{settings.max_missing_pct:g} % of a joint angle it uses (or of a knee moment over a "
+                         "kinetics-valid stance) is rejected."),
+        ("Contact pattern", "measured, not assumed: the heel-toe line's angle to the floor at foot strike minus its "
+                            "mid-stance (foot-flat) value; toe-first below "
+                            f"-{ev.contact_flat_deg:g}°, heel-first above +{ev.contact_flat_deg:g}° "
+                            "(docs/methods.md §4.8). The detector's own toe-first/heel-first choice follows the "
+                            "travel direction and is not used as evidence."),
+        ("BVH skeletons", "joint centres by forward kinematics of the BVH joint rotations (bvhio reader, each "
+                          "joint's own channel order); knee flexion from the thigh and shank segments, signed by "
+                          "the pelvis medio-lateral axis (flexion positive); a heel point fixed in the foot "
+                          "segment at the toe joint's height at foot flat (docs/methods.md §4.7). At 30 frames/s "
+                          "the kinematic events match force-plate events as at 100 frames/s: foot strike 25-50 ms "
+                          "early, foot off within ±25 ms (docs/methods.md §4.9); without force plates this bias is "
+                          "not corrected."),
         ("Event-sequence QC", f"foot strike < foot off < next foot strike; stance {ev.min_stance_s} s minimum, "
                               f"swing {ev.min_swing_s} s minimum; stride {ev.min_stride_s}-{ev.max_stride_s} s and "
                               f"within median ± {ev.stride_tolerance * 100:g} %; stance "
                               f"{ev.stance_pct_range[0]:g}-{ev.stance_pct_range[1]:g} % of stride (docs/methods.md §4.5: wider "
                               "than the usual 55-70 % to allow the longer backward stance and kinematic event "
                               "error). "
-                              "Rejected cycles are kept in the cycles table with their reason."),
+                              + ("A trial without one complete stride is too short: its stance-only cycles are "
+                                 "rejected with that reason. " if ev.require_stride else "")
+                              + "Rejected cycles are kept in the cycles table with their reason."),
         ("Time normalisation", f"{settings.nodes} points (0-100 %) over the stride and over stance, linear "
                                "interpolation (docs/methods.md §0.2)."),
         ("Kinetics", "moments, GRF and knee-load measures only for stances that are one clean single-foot "
@@ -240,9 +309,16 @@ def _methods(config, contrasts, measures, references) -> Section:
         ("Processing", f"mean removed; band-pass {env.band_hz[0]:g}-{env.band_hz[1]:g} Hz, Butterworth order "
                        f"{env.band_order}, zero-lag; full-wave rectification; low-pass {env.lowpass_hz:g} Hz, "
                        f"order {env.lowpass_order}, zero-lag (linear envelope; SENIAM/ISEK band, pyCGM2 6 Hz "
-                       "envelope; docs/methods.md §5.2-5.3). Zero-lag filtering doubles the effective order."),
-        ("Channel QC", "channels that are flat (noise floor only), saturated (clipped at the converter's rails) "
-                       "or dominated by mains hum are excluded and listed in the QC section."),
+                       "envelope; docs/methods.md §5.2-5.3). Zero-lag filtering doubles the effective order. "
+                       "A channel found to hold rectified EMG or an envelope already (broadband one-sided, or "
+                       "smooth) gets the low-pass only, never a band-pass; the QC section lists such channels."),
+        ("Channel QC", f"one decision per subject and channel from all its trials, applied to every trial (a "
+                       f"quiet condition must not lose its channels more often than a loud one): excluded when "
+                       f"flat (envelope p95/p5 below {qp.min_dynamic_range:g} in every trial, or cycle-to-cycle "
+                       f"repeatability r below {qp.min_repeatability:g} where trials have at least "
+                       f"{qp.min_repeatability_cycles} cycles), saturated or dominated by mains hum in any trial, "
+                       f"or when its floor differs more than {qp.max_floor_ratio:g}-fold between trials (gain "
+                       "changed); listed in the QC section (docs/methods.md §5.2)."),
         ("Amplitude normalisation", f"method '{settings.normalisation_method}'"
                                     + (f", reference condition '{settings.reference_condition}'"
                                        if settings.reference_condition else "")
@@ -334,19 +410,103 @@ def _methods(config, contrasts, measures, references) -> Section:
     return s
 
 
-def _qc(trials, cycles, quality, exclusions, flags=None, balance=None) -> Section:
+#: What ingest recorded per trial (trials table columns) and how the QC section names it.
+INGEST_NOTES = {
+    "missing_outputs": "model outputs of the map not in the file",
+    "missing_markers": "markers of the map not found",
+    "missing_emg": "EMG channels of the map not in the file",
+    "unmapped_analogs": "analog channels not in the map (not used)",
+    "gaps": "invalid samples and gaps",
+    "notes": "adapter notes",
+}
+_STREAMS = ("kinematics", "forces", "emg")
+
+
+def partial_trials(trials: pd.DataFrame) -> pd.DataFrame:
+    """Trials that lack a stream or gave no kept cycle: what they have and what they lack."""
+    cols = ["dataset", "subject", "trial", "has", "lacks", "n_cycles_kept"]
+    if trials.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for r in trials.to_dict("records"):
+        present = [st for st in _STREAMS if pd.notna(r.get(f"{st}_rate_hz"))]
+        lacks = [st for st in _STREAMS if st not in present]
+        kept = r.get("n_cycles_kept")
+        kept = int(kept) if pd.notna(kept) else 0
+        if lacks or kept == 0:
+            rows.append({"dataset": r["dataset"], "subject": r["subject"], "trial": r["trial"],
+                         "has": ", ".join(present) or "nothing", "lacks": ", ".join(lacks) or "-",
+                         "n_cycles_kept": kept})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def ingest_notes(trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per trial and kind of remark that ingest recorded (long table)."""
+    cols = ["dataset", "subject", "trial", "what", "detail"]
+    rows = []
+    for r in trials.to_dict("records") if len(trials) else []:
+        for key, what in INGEST_NOTES.items():
+            value = r.get(key)
+            if isinstance(value, str) and value.strip():
+                rows.append({"dataset": r["dataset"], "subject": r["subject"], "trial": r["trial"],
+                             "what": what, "detail": value})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def corrections_table(trials: pd.DataFrame) -> pd.DataFrame:
+    """One row per automatic correction an adapter applied (``trials.corrections``, ``" | "``-separated)."""
+    cols = ["dataset", "subject", "trial", "correction"]
+    if trials.empty or "corrections" not in trials.columns:
+        return pd.DataFrame(columns=cols)
+    rows = [{"dataset": r.dataset, "subject": r.subject, "trial": r.trial, "correction": fix}
+            for r in trials.itertuples(index=False)
+            for fix in str(r.corrections or "").split(" | ") if fix.strip()]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _qc(trials, cycles, quality, exclusions, measures=None, checks=None, flags=None, balance=None) -> Section:
     s = Section("Quality control")
+    fixes = corrections_table(trials)
+    if len(fixes):
+        s.paragraphs.append(f"Automatic corrections: the adapters corrected {len(fixes)} assumption(s) about the data "
+                            f"in {fixes[['dataset', 'subject', 'trial']].drop_duplicates().shape[0]} trial(s), "
+                            "each checked on the data itself (listed below; also shown as warnings when the run "
+                            "ran).")
+        s.tables.append(("Automatic corrections applied to the data", fixes))
+    else:
+        s.paragraphs.append("Automatic corrections: none was needed.")
     if len(trials):
         cols = [c for c in ("dataset", "subject", "trial", "condition", "direction", "speed_mps", "mass_kg",
-                            "kinetic_sides", "n_cycles_kept", "n_cycles_rejected", "event_methods")
+                            "mass_source", "kinetic_sides", "n_cycles_kept", "n_cycles_rejected", "event_methods",
+                            "n_contacts_toe_first", "n_contacts_heel_first", "n_contacts_flat", "qc_exclusion")
                 if c in trials.columns]
-        s.tables.append(("Trials and cycles", trials[cols]))
+        s.tables.append(("Trials and cycles (mass_source: where each trial's body mass came from; contacts: kept "
+                         "cycles by measured contact pattern, docs/methods.md §4.8; qc_exclusion: why a trial has no "
+                         "kept cycle)", trials[cols]))
+        partial = partial_trials(trials)
+        if len(partial):
+            s.paragraphs.append(f"{len(partial)} trial(s) lack a stream (kinematics: model outputs or markers; "
+                                "forces: force plates or belts; emg) or gave no kept gait cycle; they are listed "
+                                "below. A trial without kinematics or forces has no detected gait events: its data "
+                                "(EMG included) enter cycles only through events stored in the file.")
+            s.tables.append(("Partial trials: what each has and lacks", partial))
+        notes = ingest_notes(trials)
+        if len(notes):
+            s.tables.append(("What ingest noticed, per trial", notes))
+    if checks is not None and len(checks):
+        _data_checks(s, checks)
     if len(cycles):
         rej = cycles[cycles["qc_status"] != "kept"]
         if len(rej):
+            # by condition too: a rule that removes one condition's cycles more than the other's must show it
             counts = (rej.assign(reason=rej["qc_reason"].fillna("").replace("", "unspecified"))
-                      .groupby(["dataset", "reason"]).size().rename("cycles").reset_index())
-            s.tables.append(("Rejected cycles by reason", counts))
+                      .groupby(["dataset", "condition", "reason"]).size().rename("cycles").reset_index())
+            s.tables.append(("Rejected cycles by condition and reason", counts))
+        flags = cycles[(cycles["qc_status"] == "kept") & ~cycles["kinetics_valid"].astype(bool)
+                       & cycles["qc_flags"].fillna("").str.contains("kinetics excluded")]
+        if len(flags):
+            s.tables.append(("Kept cycles whose kinetics were excluded (e.g. a foot on the other belt)",
+                             flags[["dataset", "subject", "trial", "condition", "side", "cycle", "qc_flags"]]))
         methods = cycles[cycles["qc_status"] == "kept"].groupby(["dataset", "event_method", "kind"]).size() \
             .rename("cycles").reset_index()
         s.tables.append(("Event detection method of kept cycles", methods))
@@ -356,13 +516,29 @@ def _qc(trials, cycles, quality, exclusions, flags=None, balance=None) -> Sectio
             s.tables.append(("Event detection notes", notes))
     if len(quality):
         bad = quality[quality["status"] != "used"]
-        s.paragraphs.append(f"EMG channels: {int((quality['status'] == 'used').sum())} channel-trials used, "
-                            f"{len(bad)} excluded.")
+        s.paragraphs.append(f"EMG channels (one decision per subject and channel, applied to all its trials): "
+                            f"{int((quality['status'] == 'used').sum())} used, {len(bad)} excluded.")
+        if "form" in quality.columns:
+            forms = quality[~quality["form"].isin(["raw"])]
+            if len(forms):
+                s.tables.append(("EMG channels not holding raw EMG (processed with the low-pass only, no "
+                                 "band-pass)", forms[["dataset", "subject", "channel", "form", "status"]]))
         if len(bad):
-            s.tables.append(("Excluded EMG channels", bad[["dataset", "subject", "trial", "channel", "reason"]]))
+            s.tables.append(("Excluded EMG channels", bad[["dataset", "subject", "channel", "reason"]]))
+        gone = muscles_excluded(quality)
+        gone = gone[gone["all_excluded"]]
+        if len(gone):
+            s.tables.append(("Muscles excluded by QC for every subject (no result can rest on them)",
+                             gone[["dataset", "muscle", "n_subjects", "reasons"]]))
+    if measures is not None and len(measures) and "qc_status" in measures.columns:
+        miss = measures[measures["qc_status"] == "missing"]
+        if len(miss):
+            counts = miss.groupby(["dataset", "measure", "qc_reason"]).size().rename("cycles").reset_index() \
+                .rename(columns={"qc_reason": "reason"})
+            s.tables.append(("Measures that could not be computed for a kept cycle", counts))
     if len(exclusions):
-        s.tables.append(("Subjects missing a level (excluded from the paired analysis of these tests)",
-                         exclusions))
+        s.tables.append(("Subjects excluded from tests: missing a level (paired analysis only), or left without "
+                         "any value of the measure by quality control (every test of it)", exclusions))
     else:
         s.paragraphs.append("Every subject had data at both levels of every test it entered.")
     _plausibility_qc(s, flags, balance)
@@ -392,6 +568,22 @@ def _plausibility_qc(s: Section, flags: pd.DataFrame | None, balance: pd.DataFra
         s.tables.append(("Plausibility flags by contrast level (rules that flagged at least one cycle)",
                          shown[["contrast", "dataset", "rule", "n_a", "flagged_a", "pct_a", "n_b", "flagged_b",
                                 "pct_b", "p_fisher", "warning"]]))
+
+
+def _data_checks(s: Section, checks: pd.DataFrame) -> None:
+    """Checks of the source files on the data (docs/methods.md §0.4): counts, corrections and warnings."""
+    counts = checks.groupby(["dataset", "check", "status"]).size().rename("trials").reset_index()
+    s.tables.append(("Checks on the data of every trial (docs/methods.md §0.4)", counts))
+    notable = checks[checks["status"] != "passed"]
+    if len(notable):
+        s.tables.append(("Data checks that corrected, warned, were overridden or could not run",
+                         notable[["dataset", "subject", "trial", "check", "status", "detail"]]))
+    mass = checks[(checks["check"] == "body_mass") & checks["value"].notna()]
+    if len(mass):
+        by_subject = mass.groupby(["dataset", "subject"]).agg(
+            estimate_kg=("value", "median"), table=("expected", "first"), status=("status", "first")).reset_index()
+        s.tables.append(("Body mass: the table's value and the value the belt forces imply "
+                         "(median over trials)", by_subject))
 
 
 def _results(results, contrasts, alpha) -> Section:
@@ -478,7 +670,12 @@ def _scorecard(claims: pd.DataFrame, config) -> Section:
                         "95 % confidence. A claim whose interval lies inside ± its SESOI is 'negligible' (the "
                         "effect is too small to matter, even if it excludes 0); an equivalence claim is "
                         "supported when its interval lies inside ± the SESOI.")
-    cols = ["claim", "dataset", "measure", "unit", "expected", "sesoi", "estimate", "ci_low", "ci_high",
+    if len(tested):
+        per = tested.groupby("dataset")["claim_id"].nunique()
+        s.paragraphs.append("Each verdict rests on the dataset in the 'dataset' column (a claim is scored separately "
+                            "in every dataset where its contrast applies; the contrast says how): "
+                            + "; ".join(f"{d}: {n} claim(s)" for d, n in per.items()) + ".")
+    cols = ["claim", "dataset", "contrast", "measure", "unit", "expected", "sesoi", "estimate", "ci_low", "ci_high",
             "p_bonferroni", "n_subjects", "verdict", "reason"]
     s.tables.append(("", claims[[c for c in cols if c in claims.columns]]))
     return s
@@ -531,6 +728,12 @@ def _meta_analysis(studies: pd.DataFrame | None, pooled: pd.DataFrame | None, co
         s.paragraphs.append("No published study of backward WALKING reports group means and SDs usable for a "
                             "standardised mean difference; the published evidence here is from backward running, "
                             "a different task (higher loads, different technique), shown for context only.")
+    side = datasets_side_by_side(studies)
+    if len(side):
+        s.tables.append(("Measures in more than one dataset of this run: each dataset's own effect, side by side "
+                         "(Hedges' g, BW − FW, 95 % CI; n = pairing units; the contrast says at which speeds)", side))
+    s.tables.append(("Pooled estimates", pooled[["measure", "stratum", "k", "k_literature", "k_dataset", "effect",
+                                                 "ci_low", "ci_high", "tau2", "i2", "p_q", "note"]]))
     s.tables.append(("Pooled estimates (Hartung-Knapp-Sidik-Jonkman 95 % CI, df = k − 1)",
                      pooled[[c for c in ("measure", "stratum", "k", "k_literature", "k_dataset", "effect", "df",
                                          "ci_low", "ci_high", "p", "tau2", "i2", "p_q", "note")
@@ -538,6 +741,33 @@ def _meta_analysis(studies: pd.DataFrame | None, pooled: pd.DataFrame | None, co
     s.tables.append(("Studies and datasets", studies[["measure", "stratum", "label", "source", "n", "effect",
                                                       "ci_low", "ci_high", "weight", "note"]]))
     return s
+
+
+def datasets_side_by_side(studies: pd.DataFrame) -> pd.DataFrame:
+    """One row per measure that two or more datasets of the run have: each dataset's g [CI] (n, contrast).
+
+    Built from the meta-analysis study rows (``source == "dataset"``), so the
+    effects are the ones the pooling uses. Columns: ``measure``, then one
+    column per dataset.
+    """
+    if studies is None or studies.empty or "source" not in studies.columns:
+        return pd.DataFrame()
+    own = studies[(studies["source"] == "dataset") & studies["effect"].notna()]
+    if own.empty:
+        return pd.DataFrame()
+    counts = own.groupby("measure")["label"].nunique()
+    shared = own[own["measure"].isin(counts[counts >= 2].index)]
+    if shared.empty:
+        return pd.DataFrame()
+
+    def cell(r) -> str:
+        n = f"n = {int(r.n)}" if pd.notna(r.n) else "n = ?"
+        return f"{fmt(r.effect)} [{fmt(r.ci_low)}, {fmt(r.ci_high)}] ({n}; {r.contrast})"
+
+    shared = shared.assign(cell=[cell(r) for r in shared.itertuples(index=False)])
+    table = shared.pivot_table(index="measure", columns="label", values="cell", aggfunc="first").fillna("")
+    table.columns.name = None
+    return table.reset_index()
 
 
 def _figures(figures, spm: pd.DataFrame | None = None, contrasts: Sequence[Contrast] = ()) -> Section:
@@ -614,9 +844,12 @@ def _references() -> Section:
     return s
 
 
-def _limitations(trials, cycles, measures, results, contrasts) -> Section:
+def _limitations(trials, cycles, measures, results, contrasts,
+                 dataset_limitations: Mapping[str, Sequence[str]] | None = None) -> Section:
     s = Section("What these data can and cannot show")
     p = s.paragraphs
+    for d in sorted(dataset_limitations or {}):
+        p.extend(dataset_limitations[d])
     if len(trials):
         n = trials.groupby("dataset")["subject"].nunique()
         p.append("Sample size: " + ", ".join(f"{d}: {k} subjects" for d, k in n.items()) +
@@ -635,7 +868,13 @@ def _limitations(trials, cycles, measures, results, contrasts) -> Section:
                      "says so; where directions are walked at different speeds, direction and speed are "
                      "confounded unless speed enters the model as a covariate, and then the direction effect "
                      "extrapolates beyond the speeds observed in one direction.")
-    if len(cycles) and (cycles["kind"] == "stance").any():
+            measured = trials[trials["notes"].fillna("").str.contains("speed_mps measured")] \
+                if "notes" in trials.columns else trials.iloc[:0]
+            if len(measured):
+                p.append("Speed of overground takes (" + ", ".join(sorted(set(measured["dataset"]))) + ") is "
+                         "measured from the root trajectory (median over 1 s windows), not imposed: as a "
+                         "covariate it is an outcome of the same walking, not a design factor.")
+    if len(cycles) and ((cycles["kind"] == "stance") & (cycles["qc_status"] == "kept")).any():
         p.append("Some cycles are stance phases only (no next foot strike was found), so stride measures "
                  "(stride time, stance %) come from fewer cycles than stance measures.")
     if len(measures) and not measures["measure"].str.startswith("kam_").any():

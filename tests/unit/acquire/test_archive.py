@@ -434,11 +434,26 @@ def test_corrupted_member_bytes_fail_crc_then_rerun_recovers(tmp_path, members, 
     assert tree(dest) == _clean_reference(members, subset)
 
 
+def test_server_ignoring_range_stops_before_downloading_unless_allowed(tmp_path, members, subset):
+    """Issue 11 item 7: the whole-archive fallback is opt-in; the error gives the size and the config key."""
+    data = make_zip(members)
+    dest = tmp_path / DS
+    with serve({ZIP: data}, honour_range=False) as srv:
+        with pytest.raises(FetchError) as err:
+            fetch_members(DS, srv.url(ZIP), ZIP, raw(subset), dest, archive_size=len(data), **FAST)
+        assert len(srv.requests) == 1  # the first answer (200, whole file) was closed, nothing retried
+    msg = str(err.value)
+    assert "ignores HTTP Range" in msg and f"{len(data)} bytes" in msg and "allow_full_download: true" in msg
+    assert "RETROGAIT_MIRROR" in msg
+    assert not dest.exists()
+
+
 def test_server_ignoring_range_falls_back_to_one_full_download(tmp_path, members, subset, caplog):
     data = make_zip(members, prefix="ProcessedData/")
     dest = tmp_path / DS
     with serve({ZIP: data}, honour_range=False) as srv, caplog.at_level(logging.WARNING):
-        recs = fetch_members(DS, srv.url(ZIP), ZIP, raw(subset), dest, archive_size=len(data), **FAST)
+        recs = fetch_members(DS, srv.url(ZIP), ZIP, raw(subset), dest, archive_size=len(data), **FAST,
+                             allow_full_download=True)
         full_bodies = [r for r in srv.requests if r.status == 200]
         assert len(full_bodies) == 1  # the answer to the first request is the download
         assert srv.bytes_sent == len(data)
@@ -450,7 +465,8 @@ def test_server_ignoring_range_falls_back_to_one_full_download(tmp_path, members
     for n in subset:
         (dest / n).unlink()
     with serve({ZIP: data}, honour_range=False) as srv:
-        again = fetch_members(DS, srv.url(ZIP), ZIP, raw(subset), dest, archive_size=len(data), **FAST)
+        again = fetch_members(DS, srv.url(ZIP), ZIP, raw(subset), dest, archive_size=len(data), **FAST,
+                              allow_full_download=True)
         assert srv.requests == []
     assert {r["status"] for r in again} == {"extracted"}
     assert tree(dest) == {**{n: members[n] for n in subset}, ZIP: data}
@@ -461,7 +477,7 @@ def test_full_download_fallback_recovers_from_drop(tmp_path, members, subset):
     dest = tmp_path / DS
     with serve({ZIP: data}, honour_range=False) as srv:
         srv.add_fault(ZIP, "drop", after_bytes=len(data) // 3, times=1)
-        fetch_members(DS, srv.url(ZIP), ZIP, raw(subset), dest, **FAST)
+        fetch_members(DS, srv.url(ZIP), ZIP, raw(subset), dest, **FAST, allow_full_download=True)
     assert tree(dest) == {**{n: members[n] for n in subset}, ZIP: data}
 
 

@@ -8,10 +8,15 @@ import pytest
 from scipy import signal
 
 from retrogait.gait.emg import (
+    QUALITY_COLUMNS,
     ChannelQuality,
     EnvelopeParams,
     QualityParams,
     channel_quality,
+    channel_repeatability,
+    emg_form,
+    muscles_excluded,
+    subject_channel_quality,
     co_contraction,
     co_contraction_curve,
     design_filters,
@@ -372,3 +377,149 @@ def test_co_contraction_limits_and_checks():
     assert co_contraction(10 * A, 10 * B) == pytest.approx(10 * co_contraction(A, B))
     assert co_contraction(10 * A, 10 * B, method="falconer_winter") == pytest.approx(
         co_contraction(A, B, method="falconer_winter"))
+
+
+# --------------------------------------------------------------------------
+# what a column holds (issue 11, item 4)
+
+def test_emg_form_tells_raw_rectified_and_envelope_apart():
+    x = gait_emg()
+    assert emg_form(x, RATE)[0] == "raw"
+    assert emg_form(x + 0.3, RATE)[0] == "raw"  # DC offset: still bipolar about its median
+    assert emg_form(np.abs(x), RATE)[0] == "rectified"
+    env = linear_envelope(x, RATE)
+    form, metrics = emg_form(env, RATE)
+    assert form == "envelope" and metrics["hf_fraction"] < 0.01
+    # scale-free
+    assert emg_form(1e-6 * np.abs(x), RATE)[0] == "rectified" and emg_form(1e3 * env, RATE)[0] == "envelope"
+    assert emg_form(np.zeros(3000), RATE)[0] == "raw"  # nothing to tell: QC calls it flat
+
+
+def test_an_envelope_is_never_band_passed():
+    x = gait_emg()
+    env = linear_envelope(x, RATE)
+    # band-passing an envelope (what a raw-only pipeline does) destroys it: almost nothing is left
+    wrong = linear_envelope(env, RATE, form="raw")
+    assert wrong.max() < 0.1 * env.max()
+    right = linear_envelope(env, RATE, form="envelope")
+    # the same 6 Hz low-pass again: the envelope keeps its shape and most of its amplitude
+    assert np.corrcoef(right, env)[0, 1] > 0.98 and 0.8 < right.max() / env.max() <= 1.0
+    rect = linear_envelope(np.abs(signal.sosfiltfilt(design_filters(RATE)[0], x - x.mean())), RATE, form="rectified")
+    np.testing.assert_allclose(rect, env, atol=1e-9 * env.max() + 1e-12)  # rectified input: low-pass only
+    # an envelope sampled at 100 Hz is usable (only the low-pass needs Nyquist)
+    assert np.isfinite(linear_envelope(env[::10], 100.0, form="envelope")).all()
+    with pytest.raises(ValueError, match="form"):
+        linear_envelope(x, RATE, form="smooth")
+
+
+def test_channel_quality_reports_the_form_and_skips_spectral_checks_for_envelopes():
+    env = linear_envelope(gait_emg(), RATE)
+    q = channel_quality(env, RATE)
+    assert q.form == "envelope" and q.usable and np.isnan(q.metrics["mains_fraction"])
+    # a one-sided signal has one rail: many samples near zero are not clipping
+    assert not channel_quality(np.abs(gait_emg()), RATE).saturated
+
+
+# --------------------------------------------------------------------------
+# channel QC per subject (issue 11, item 5)
+
+def test_noise_like_spectrum_with_a_20_to_1_pattern_is_not_flat():
+    """The old 'median frequency > 180 Hz' rule threw such channels away; the envelope decides now."""
+    rng = np.random.default_rng(5)
+    n = 8000
+    t = np.arange(n) / RATE
+    pattern = 0.05 + np.where((t % 1.0) < 0.3, np.sin(np.pi * (t % 1.0) / 0.3) ** 2, 0.0)  # 20:1
+    x = 1e-3 * pattern * rng.standard_normal(n)  # white carrier: median frequency ~235 Hz
+    q = channel_quality(x, RATE)
+    assert q.metrics["median_frequency_hz"] > 180
+    assert not q.flat and q.usable and q.metrics["dynamic_range"] > 10
+
+
+def test_channel_repeatability_known_answers():
+    base = np.sin(np.linspace(0, np.pi, 101)) ** 2
+    rng = np.random.default_rng(0)
+    same = np.array([base * g for g in (1.0, 2.0, 0.5, 1.5, 1.2)])  # scale-free: r = 1
+    assert channel_repeatability(same) == pytest.approx(1.0)
+    noisy = same + 0.05 * rng.standard_normal(same.shape)
+    assert 0.9 < channel_repeatability(noisy) < 1.0
+    smooth_noise = np.array([np.convolve(rng.standard_normal(140), np.ones(40) / 40, mode="valid")[:101]
+                             for _ in range(30)])
+    assert abs(channel_repeatability(smooth_noise)) < 0.3
+    assert np.isnan(channel_repeatability(same[:2]))  # fewer than 3 cycles
+
+
+def _trial_rows(channel="L_vastus_lateralis", trials=("fw", "bw"), **kw):
+    base = dict(dataset="d", subject="S1", side=channel[0], muscle=channel[2:], channel=channel, form="raw",
+                problem="", constant=False, saturated=False, mains_hum=False, rail_fraction=0.0001,
+                mains_fraction=0.01, median_frequency_hz=100.0, n_samples=10000, reason="")
+    return pd.DataFrame([{**base, "trial": t, **{k: (v[i] if isinstance(v, tuple) else v) for k, v in kw.items()}}
+                         for i, t in enumerate(trials)])
+
+
+def _env(floor, peak, n=2000):
+    t = np.linspace(0, 10, n)
+    return floor + (peak - floor) * (np.sin(np.pi * t) ** 8)
+
+
+def test_subject_decision_keeps_a_channel_quiet_in_one_condition():
+    """Per-trial decisions would drop the quiet condition's channel (p95/p5 < 4 there): biased contrast."""
+    env = {"L_vastus_lateralis": [_env(1.0, 30.0), _env(1.0, 2.5)]}  # loud in fw, quiet in bw
+    pattern = np.sin(np.linspace(0, np.pi, 101)) ** 2
+    curves = {"L_vastus_lateralis": [np.array([pattern * g + 0.01 for g in (1, 1.1, 0.9, 1.05, 0.95)])] * 2}
+    q = subject_channel_quality(_trial_rows(), env, curves)
+    row = q.iloc[0]
+    assert list(q.columns) == QUALITY_COLUMNS
+    assert row["status"] == "used" and row["dynamic_range"] > 4 and row["repeatability"] > 0.9
+    assert row["n_trials"] == 2 and row["n_cycles"] == 10
+
+
+def test_subject_decision_flat_noise_and_unrepeatable_pattern():
+    rng = np.random.default_rng(2)
+    env = {"L_vastus_lateralis": [_env(1.0, 2.0), _env(1.0, 2.2)]}
+    q = subject_channel_quality(_trial_rows(), env, {})
+    assert q.iloc[0]["status"] == "excluded" and "in every trial" in q.iloc[0]["reason"]
+    # plenty of dynamic range but no repeatable pattern across cycles: spikes, not a muscle
+    env = {"L_vastus_lateralis": [_env(1.0, 30.0), _env(1.0, 30.0)]}
+    curves = {"L_vastus_lateralis": [np.abs(rng.standard_normal((8, 101))).cumsum(axis=1)[:, ::-1]
+                                     * rng.choice([-1, 1], size=(8, 1)) + 50] * 2}
+    q = subject_channel_quality(_trial_rows(), env, curves)
+    assert q.iloc[0]["status"] == "excluded" and "repeatability" in q.iloc[0]["reason"]
+    assert q.iloc[0]["repeatability"] < QualityParams().min_repeatability
+
+
+def test_subject_decision_saturation_hum_form_and_gain_change_exclude_every_trial():
+    env = {"L_vastus_lateralis": [_env(1.0, 30.0), _env(1.0, 30.0)]}
+    sat = subject_channel_quality(_trial_rows(saturated=(False, True), rail_fraction=(0.0, 0.03)), env, {})
+    assert sat.iloc[0]["status"] == "excluded" and "saturated in bw (3.00 %" in sat.iloc[0]["reason"]
+    hum = subject_channel_quality(_trial_rows(mains_hum=(True, False), mains_fraction=(0.4, 0.0)), env, {})
+    assert "mains hum in fw" in hum.iloc[0]["reason"]
+    mixed = subject_channel_quality(_trial_rows(form=("raw", "envelope")), env, {})
+    assert mixed.iloc[0]["form"] == "mixed" and "form differs between trials" in mixed.iloc[0]["reason"]
+    gain = subject_channel_quality(_trial_rows(), {"L_vastus_lateralis": [_env(1.0, 30.0), _env(50.0, 1500.0)]},
+                                   {})
+    assert "differs 50.0-fold between trials" in gain.iloc[0]["reason"]
+    broken = subject_channel_quality(_trial_rows(problem=("", "EMG signal has non-finite samples")), env, {})
+    assert broken.iloc[0]["status"] == "excluded" and "bw: EMG signal has non-finite" in broken.iloc[0]["reason"]
+
+
+def test_muscles_excluded_for_every_subject_are_listed():
+    rows = []
+    for s in ("S1", "S2", "S3"):
+        rows.append({"dataset": "d", "subject": s, "muscle": "rectus_femoris", "status": "excluded",
+                     "reason": "flat: envelope p95/p5 = 2 < 4 in every trial"})
+        rows.append({"dataset": "d", "subject": s, "muscle": "vastus_lateralis",
+                     "status": "used" if s != "S2" else "excluded", "reason": "" if s != "S2" else "saturated in x"})
+    out = muscles_excluded(pd.DataFrame(rows)).set_index("muscle")
+    assert bool(out.loc["rectus_femoris", "all_excluded"]) and out.loc["rectus_femoris", "n_used"] == 0
+    assert out.loc["rectus_femoris", "reasons"] == "flat (3 channels)"
+    assert not out.loc["vastus_lateralis", "all_excluded"] and out.loc["vastus_lateralis", "n_used"] == 2
+    assert muscles_excluded(pd.DataFrame()).empty
+
+
+def test_quality_config_keys_are_validated():
+    assert QualityParams.from_config({"min_dynamic_range": 5, "dynamic_range_percentiles": [10, 90]}).\
+        dynamic_range_percentiles == (10.0, 90.0)
+    with pytest.raises(ConfigError, match="min_repeatability"):
+        QualityParams.from_config({"min_repeatability": 1.5})
+    with pytest.raises(ConfigError, match="unknown key 'max_median_frequency_hz'"):
+        QualityParams.from_config({"max_median_frequency_hz": 180})

@@ -646,13 +646,29 @@ def test_cycles_contralateral_events_checked_where_available():
 
 
 def test_cycles_stance_only_when_no_next_foot_strike():
-    cyc = build_cycles(_ev([("R", "FS", 1.0), ("R", "FO", 1.6)]))
+    loose = EventParams(require_stride=False)
+    cyc = build_cycles(_ev([("R", "FS", 1.0), ("R", "FO", 1.6)]), params=loose)
     assert len(cyc) == 1
     row = cyc.iloc[0]
     assert row["kind"] == "stance" and np.isnan(row["next_fs_s"]) and row["qc_status"] == "kept"
     # a stance too short is rejected with its reason
-    cyc = build_cycles(_ev([("R", "FS", 1.0), ("R", "FO", 1.1)]))
+    cyc = build_cycles(_ev([("R", "FS", 1.0), ("R", "FO", 1.1)]), params=loose)
     assert cyc["qc_status"].iloc[0] == "rejected" and "shorter than 0.25 s" in cyc["qc_reason"].iloc[0]
+
+
+def test_trial_without_a_full_stride_is_rejected_as_too_short():
+    # one stance of each foot (a 1 s take): no foot strike is followed by the next one of that foot
+    ev = _ev([("R", "FS", 1.0), ("L", "FO", 1.1), ("L", "FS", 1.5), ("R", "FO", 1.65), ("L", "FO", 2.1)])
+    cyc = build_cycles(ev)
+    assert len(cyc) == 2 and set(cyc["kind"]) == {"stance"}
+    assert (cyc["qc_status"] == "rejected").all()
+    assert cyc["qc_reason"].str.contains("too short for a full stride").all()
+    # with one stride in the trial, its stance-only cycles stay
+    ev = _ev([("R", "FS", 1.0), ("L", "FO", 1.1), ("L", "FS", 1.55), ("R", "FO", 1.65), ("L", "FO", 2.2),
+              ("R", "FS", 2.1), ("R", "FO", 2.75)])
+    cyc = build_cycles(ev)
+    assert "stride" in set(cyc["kind"])
+    assert not cyc["qc_reason"].str.contains("too short for a full stride").any()
 
 
 def test_event_method_labels_mixed_sources():

@@ -291,3 +291,36 @@ def test_body_weight_normalisation():
         to_percent_bw_ht(70.0, 70.0, float("nan"))
     with pytest.raises(ValueError, match="mass_kg"):
         to_body_weight(700.0, 0.0)
+
+
+def test_vgrf_flat_first_hump_has_no_first_peak_instead_of_the_window_edge():
+    # quick rise to 1 BW by 12 % stance, slow climb through mid-stance, push-off peak 1.15 BW at 78 %
+    bw, stance = 700.0, 0.7
+    u = np.linspace(0.0, 1.0, 701)
+    rise = np.clip(u / 0.12, 0, 1)
+    fall = np.clip((1 - u) / 0.12, 0, 1)
+    f = (1 - (1 - rise) ** 2) * (1 + 0.06 * u) + 0.12 * np.exp(-((u - 0.78) / 0.1) ** 2)
+    f = f * (1 - (1 - fall) ** 2)
+    out = vgrf_summary(bw * f, u * stance, body_weight_n=bw)
+    assert math.isnan(out["peak1_bw"]) and math.isnan(out["loading_rate_bw_s"]) and math.isnan(out["valley_bw"])
+    assert "no loading-response peak" in out["peak1_reason"] and out["peak2_reason"] == ""
+    assert out["peak2_bw"] == pytest.approx(f[u > 0.5].max()) and 70 < out["peak2_pct"] < 85
+    # the old definition (maximum of the first half) returned the mid-stance edge and ~0.1 BW/s
+    first = u <= 0.5
+    assert u[first][np.argmax(f[first])] == pytest.approx(0.5)
+
+
+def test_vgrf_peaks_ignore_noise_and_find_a_shallow_first_hump():
+    rng = np.random.default_rng(0)
+    bw, stance = 300.0, 0.6                     # a 30 kg child: 3 N noise is 0.01 BW
+    t = np.linspace(0.0, stance, 601)
+    a, b = 1.0, 0.2                             # shallow valley: peaks 0.08 BW above it
+    s_peak, v_peak = analytic_peak(a, b)
+    fz = bw * double_hump(t / stance, a, b) / v_peak + 3.0 * rng.standard_normal(t.size)
+    out = vgrf_summary(fz, t, body_weight_n=bw)
+    assert out["peak1_pct"] == pytest.approx(100 * s_peak, abs=8.0)
+    assert out["peak1_reason"] == out["peak2_reason"] == ""
+    assert out["loading_rate_bw_s"] > 2.0
+    # a single central hump has neither peak (no window edge is a peak)
+    single = vgrf_summary(700 * np.sin(np.pi * t / stance), t, body_weight_n=700)
+    assert math.isnan(single["peak1_bw"]) and math.isnan(single["peak2_bw"])

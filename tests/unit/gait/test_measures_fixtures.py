@@ -50,7 +50,12 @@ def test_lever_arm_estimate_only_without_frontal_moment(small):
         t.kinematics.frame = frame
     peaks = est[est["measure"] == "kam_est_peak1"]
     assert len(peaks) == 3 and not (est["measure"] == "kam_peak1").any()
-    assert peaks["method"].str.contains("ESTIMATE").all()
+    assert peaks["method"].str.contains("ESTIMATE").all() and peaks["method"].str.contains("epicondylar").all()
+    # the medial proxy from the estimate has its own name; the measured-KAM proxy is absent (never mixed)
+    assert (est["measure"] == "medial_load_proxy_est_peak").sum() == 3
+    assert not (est["measure"] == "medial_load_proxy_peak").any()
+    assert (pig["measure"] == "medial_load_proxy_peak").sum() == 3
+    assert not (pig["measure"] == "medial_load_proxy_est_peak").any()
     # same sign and order of magnitude as inverse dynamics (the Knee 2015 comparison found poor agreement)
     ratio = peaks["value"].to_numpy() / _values(pig, "kam_peak1")
     assert ((ratio > 0.5) & (ratio < 3.0)).all(), ratio

@@ -180,3 +180,9 @@ def test_flag_counts_per_condition_and_rule():
     assert out.loc[("FW", "pfjrf_walking"), "n_flagged"] == 0 and out.loc[("FW", "pfjrf_walking"), "n_cycles"] == 4
     assert out.loc[("BW", "pfj_stress_walking"), "flags"] == "pfj*"
     assert ("FW", "vgrf_walking") not in out.index  # quantity never measured: no row
+
+
+def test_loading_rate_from_the_edge_of_a_flat_first_hump_is_implausible():
+    reasons = check_cycle({**PLAUSIBLE, "vgrf_loading_rate": 0.08})
+    assert len(reasons) == 1 and "vgrf_loading_rate = 0.08 BW/s" in reasons[0] and ">= 1 BW/s" in reasons[0]
+    assert check_cycle({**PLAUSIBLE, "vgrf_loading_rate": 2.3}) == []  # slow (children, backward) walking

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ __all__ = ["Adapter", "RawFile", "register", "get_adapter", "make_adapter", "ava
 
 #: Built-in adapter names and the modules that define them.
 BUILTIN: dict[str, str] = {
+    "bvh": "retrogait.ingest.adapters.bvh",
     "c3d": "retrogait.ingest.adapters.c3d",
     "gt23": "retrogait.ingest.adapters.gt23",
 }
@@ -72,7 +73,7 @@ def available() -> list[str]:
 
 
 def make_adapter(spec: DatasetSpec, *, options: Mapping[str, Any] | None = None,
-                 root: str | os.PathLike = ".") -> Adapter:
+                 root: str | os.PathLike = ".", external_folders: Sequence[str | os.PathLike] = ()) -> Adapter:
     """Instantiate the adapter named by the manifest entry ``spec``.
 
     Raises
@@ -84,4 +85,4 @@ def make_adapter(spec: DatasetSpec, *, options: Mapping[str, Any] | None = None,
         cls = get_adapter(spec.adapter)
     except KeyError as exc:
         raise ConfigError(f"dataset '{spec.id}': {exc.args[0]}") from None
-    return cls(spec, options=options, root=Path(root))
+    return cls(spec, options=options, root=Path(root), external_folders=external_folders)

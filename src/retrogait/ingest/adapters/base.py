@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from retrogait.acquire.manifest import RawFile
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from retrogait.acquire.manifest import DatasetSpec
     from retrogait.ingest.trial import Trial
 
@@ -28,15 +30,30 @@ class Adapter:
         (``dataset_options.<id>``); adapters validate what they use.
     root
         Project root, against which relative paths in the manifest resolve.
+    external_folders
+        Folders outside the project that paths in the options may point
+        into (config key ``external_folders``); see :meth:`project_file`.
     """
 
     name: ClassVar[str] = ""
 
     def __init__(self, spec: "DatasetSpec", *, options: Mapping[str, Any] | None = None,
-                 root: str | os.PathLike = ".") -> None:
+                 root: str | os.PathLike = ".", external_folders: Sequence[str | os.PathLike] = ()) -> None:
         self.spec = spec
         self.options = dict(options or {})
         self.root = Path(root)
+        self.external_folders = tuple(external_folders)
+
+    def project_file(self, value: str | os.PathLike, *, key: str) -> Path:
+        """Resolve a path from the options, confined to the project (:func:`retrogait.config.project_path`).
+
+        ``key`` names the option in messages, e.g. ``options.map``; it is
+        prefixed with the dataset's manifest entry.
+        """
+        from retrogait.config import project_path
+
+        return project_path(value, root=self.root, key=f"datasets.{self.spec.id}.{key}",
+                            allowed=self.external_folders)
 
     # -- what to fetch -----------------------------------------------------
     def plan(self) -> dict[str, list[RawFile]]:
@@ -46,12 +63,27 @@ class Adapter:
     def subjects(self) -> list[str]:
         return sorted(self.plan())
 
+    def design(self) -> "pd.DataFrame | None":
+        """The planned trials' conditions, known before any file is read, or None when unknown.
+
+        One row per planned trial with columns ``subject``, ``trial``,
+        ``condition``, ``direction``, ``speed_mps`` (NaN when not
+        controlled) and ``surface``, as the adapter will label them. The run
+        uses it at parse time to check that every configured contrast
+        matches some dataset (:meth:`retrogait.runconfig.Run.check_contrasts`).
+        """
+        return None
+
     def config_files(self) -> list[str]:
         """Project files (relative to the root) that change how data are read.
 
         The workflow lists them as inputs of the ingest step, so editing a
         channel map reruns ingestion.
         """
+        return []
+
+    def limitations(self) -> list[str]:
+        """What this dataset's data cannot show, one sentence each, for the report's limitations."""
         return []
 
     # -- how to read -------------------------------------------------------

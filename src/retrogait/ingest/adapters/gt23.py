@@ -15,9 +15,12 @@ seen them); this module reads them defensively:
   ``round(time * rate)``, never on float equality; the rate comes from the
   ``time`` column.
 * ``_angle.csv``: ``knee_angle_l/r`` in degrees, **extension positive**, so
-  canonical knee flexion is ``-knee_angle``.
-* ``_moment_filt.csv``: ``knee_angle_l/r_moment`` in N.m/kg, OpenSim sign
-  (positive = extensor), which is the canonical internal extensor moment.
+  canonical knee flexion is ``-knee_angle``; ``ankle_angle_l/r``
+  dorsiflexion positive.
+* ``_moment_filt.csv``: ``knee_angle_l/r_moment`` in N.m/kg, OpenSim sign:
+  the generalised force about the coordinate's own positive direction, so
+  its sign follows the angle's (extensor-positive while ``knee_angle`` is
+  extension-positive; negated together with a flexion-positive angle).
 * ``_grf.csv``: ``{L,R}Force{X,Y_Vertical,Z}`` (N) and ``{L,R}COP{X,Y_Vertical,Z}``
   (m) of the two belts of the split-belt treadmill, Y up. One belt per foot,
   so the plates are ``L`` and ``R``. Usually one side is all NaN (one-legged
@@ -32,11 +35,33 @@ recorded in ``TrialMeta.notes`` and logged: knee sign, moment units, vertical
 GRF sign and units, COP units, EMG rate, non-monotonic or duplicated time,
 missing columns, file names that contradict their folder, and knee
 kinematics that contradict the FW/BW label.
+
+Checks on the data itself (docs/methods.md §0.4), recorded in each trial's
+``checks`` table (``data_checks.parquet``, shown in the report's QC section):
+
+* ``knee_angle_convention`` -- the swing-flexion peak fixes the angle's sign;
+  the knee moment's sign is tied to it.
+* ``knee_moment_sign`` -- FW trials: the knee work from foot strike to the
+  loading-response flexion peak must be negative (K1 absorption, Winter
+  1991). A positive one contradicts the angle convention: the run stops.
+* ``ankle_angle_sign`` -- FW trials: the ankle plantarflexes over the last
+  quarter of stance (push-off); a rising angle is plantarflexion-positive and
+  is negated in every trial of the subject. BW trials inherit the subject's
+  FW verdicts (same files and model).
+* ``body_mass`` -- the mass the belt forces imply (2 x the mean vertical force
+  of the one recorded belt over whole strides / g) against the table's mass:
+  warning above ``mass_check.warn_above``, stop above
+  ``mass_check.stop_above`` unless the subject is in ``mass_check.accept``.
+* ``emg_time_base`` -- the EMG file starts and ends with the 200-Hz files
+  (within ``emg_time_tolerance_s``), else the run stops naming the file.
+* ``activity_flag`` -- samples with flag 0 (the cycles stage excludes the
+  cycles that overlap them).
 """
 
 from __future__ import annotations
 
 import csv
+import dataclasses
 import logging
 import math
 import os
@@ -53,7 +78,9 @@ import pandas as pd
 from retrogait.config import load_config
 from retrogait.errors import ConfigError, DataError
 from retrogait.io import sha256_file
-from retrogait.ingest.trial import SIDES, Stream, Trial, TrialMeta
+from retrogait.ingest.physics import (ankle_pushoff_change, body_mass_from_belts, contacts,
+                                      loading_response_knee_work, sign_verdict, strikes)
+from retrogait.ingest.trial import SIDES, Stream, Trial, TrialMeta, check_row, checks_frame
 from retrogait.ingest.units import G, conversion_to_si
 from retrogait.ingest.adapters import register
 from retrogait.ingest.adapters.base import Adapter, RawFile
@@ -99,6 +126,8 @@ _GRF_PEAK_BW = (0.6, 3.0)              # peak vertical GRF / (m g)
 _CONTACT_N = 20.0                      # vertical force threshold for stance (N)
 _DIRECTION_MARGIN_DEG = 5.0            # knee change over the first 15 % of stance
 _MASS_RANGE = (30.0, 250.0)
+_K1_MARGIN_J_PER_KG = 0.002            # |median K1 work| below this is no judgement (J/kg)
+_ANKLE_MARGIN_DEG = 5.0                # |median push-off change| below this is no judgement (deg)
 
 
 def parse_trial(name: str) -> tuple[str, float, str, int]:
@@ -130,6 +159,18 @@ class _Table:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class _Forces:
+    """One trial's belt forces, read once (the body-mass check and the trial both use them)."""
+
+    path: Path
+    relpath: str
+    stream: Stream
+    sides: list[str]
+    notes: list[str]
+    scaled: bool          # the forces were not in N and were rescaled with the table mass
+
+
 @dataclass(frozen=True)
 class _Body:
     mass_kg: float
@@ -148,12 +189,13 @@ class GT23Adapter(Adapter):
 
     Options (manifest ``options`` merged with config ``dataset_options.<id>``;
     schema ``schemas/gt23_options.schema.yaml``): ``subjects``, ``trials``,
-    ``file_types``, ``emg_unit``, ``direction_check`` and ``subjects_table``.
+    ``file_types``, ``emg_unit``, ``direction_check``, ``subjects_table``,
+    ``mass_check`` and ``emg_time_tolerance_s``.
     They are validated when the adapter is created.
     """
 
-    def __init__(self, spec, *, options=None, root="."):
-        super().__init__(spec, options=options, root=root)
+    def __init__(self, spec, *, options=None, root=".", external_folders=()):
+        super().__init__(spec, options=options, root=root, external_folders=external_folders)
         self.opts = self._validate_options()
 
     # -- options ---------------------------------------------------------------
@@ -168,7 +210,14 @@ class GT23Adapter(Adapter):
             _friendly_option_errors(given, source)
             load_config(given, OPTIONS_SCHEMA, source=source)
             merged.update(given)
-        return load_config(merged, OPTIONS_SCHEMA, source=f"options of dataset '{self.spec.id}'")
+        opts = load_config(merged, OPTIONS_SCHEMA, source=f"options of dataset '{self.spec.id}'")
+        mc = opts["mass_check"]
+        if not mc["warn_above"] < mc["stop_above"]:
+            raise ConfigError(f"dataset_options.{self.spec.id}.mass_check: warn_above ({mc['warn_above']:g}) must "
+                              f"be below stop_above ({mc['stop_above']:g})")
+        # confined to the project, checked now (parse time), before any file is opened
+        self.project_file(opts["subjects_table"], key="options.subjects_table")
+        return opts
 
     # -- planning ---------------------------------------------------------------
     def members(self, subject: str) -> list[str]:
@@ -185,12 +234,21 @@ class GT23Adapter(Adapter):
         return {s: [RawFile(path=m, member=m) for m in self.members(s)]
                 for s in sorted(self.opts["subjects"])}
 
+    def design(self) -> pd.DataFrame:
+        rows = []
+        for subject in sorted(self.opts["subjects"]):
+            for trial in self.opts["trials"]:
+                direction, speed, label, _rep = parse_trial(trial)
+                rows.append({"subject": subject, "trial": trial, "condition": f"{direction}_{label}",
+                             "direction": direction, "speed_mps": speed, "surface": "treadmill"})
+        return pd.DataFrame(rows, columns=["subject", "trial", "condition", "direction", "speed_mps", "surface"])
+
     # -- body mass ----------------------------------------------------------------
     @cached_property
     def subjects_table(self) -> pd.DataFrame:
         """The subjects table (``subject`` index; ``mass_kg``, ``height_m``, ``source``)."""
         rel = self.opts["subjects_table"]
-        path = self.root / rel
+        path = self.project_file(rel, key="options.subjects_table")
         if not path.exists():
             raise ConfigError(f"dataset '{self.spec.id}': subjects table {rel} not found")
         try:
@@ -250,6 +308,14 @@ class GT23Adapter(Adapter):
 
     # -- reading ----------------------------------------------------------------
     def read_subject(self, subject: str, raw_dir: str | os.PathLike) -> list[Trial]:
+        """Read one subject's trials, with the checks of docs/methods.md §0.4.
+
+        Per trial: knee angle convention with the knee moment tied to it, knee
+        power in the loading response (FW), ankle push-off (FW), EMG time
+        base, activity flags. Per subject: body mass from the belt forces of
+        all trials, and the FW verdicts on the ankle and knee-moment signs
+        carried over to the BW trials (the same files and model).
+        """
         if subject not in self.opts["subjects"]:
             raise DataError(f"subject is not among the selected subjects {self.opts['subjects']}",
                             dataset=self.spec.id, subject=subject)
@@ -260,14 +326,104 @@ class GT23Adapter(Adapter):
                             f"e.g. ProcessedData/{subject}/); run the fetch step first",
                             dataset=self.spec.id, subject=subject)
         body = self._body(subject, raw_dir)
-        return [self.read_trial(subject, trial, raw_dir, bases, body) for trial in self.opts["trials"]]
+        grfs = {}
+        if "grf" in self.opts["file_types"]:
+            for trial in self.opts["trials"]:
+                grfs[trial] = self._read_grf(subject, trial, raw_dir, bases, body)
+        body, mass_rows = self._mass_check(subject, grfs, body)
+        parts = [self._read_trial(subject, trial, raw_dir, bases, body, grfs.get(trial), mass_rows.get(trial, []))
+                 for trial in self.opts["trials"]]
+        return self._subject_conventions(subject, parts)
 
-    def read_trial(self, subject: str, trial: str, raw_dir: Path, bases: Sequence[Path], body: _Body) -> Trial:
-        """Read one trial folder into a canonical trial."""
+    def _read_grf(self, subject: str, trial: str, raw_dir: Path, bases: Sequence[Path], body: _Body) -> _Forces:
+        loc = dict(dataset=self.spec.id, subject=subject, trial=trial)
+        path = self._locate(subject, trial, "grf", raw_dir, bases, loc)
+        relpath = path.relative_to(raw_dir).as_posix()
+        table = _read_table(path, relpath, [f"{s}Force{a}" for s in SIDES for a in ("X", "Y_Vertical", "Z")], loc,
+                            optional=[f"{s}COP{a}" for s in SIDES for a in ("X", "Y_Vertical", "Z")])
+        notes = list(table.notes)
+        stream, sides, scaled = self._forces(table, body, notes, loc)
+        return _Forces(path, relpath, stream, sides, notes, scaled)
+
+    # -- body mass from the belt forces (docs/methods.md §0.4) ------------------------
+    def _mass_check(self, subject: str, grfs: Mapping[str, _Forces], body: _Body) -> tuple[_Body, dict]:
+        """Compare the table's body mass with the mass the belt forces imply; stop above the limit."""
+        loc = dict(dataset=self.spec.id, subject=subject)
+        opts = self.opts["mass_check"]
+        key = f"dataset_options.{self.spec.id}.mass_check"
+        expected = f"{body.mass_kg:g} kg ({body.source})"
+        rows: dict[str, list[dict]] = {}
+        if not grfs:
+            return body, {}
+        estimates: dict[str, tuple[float, int, str]] = {}
+        for trial, g in grfs.items():
+            if g.scaled:
+                rows[trial] = [check_row("body_mass", "not checked", unit="kg", expected=expected,
+                                         detail=f"{g.relpath}: forces were not in N (rescaled with the table "
+                                                "mass), so they cannot estimate it")]
+                continue
+            if not g.sides:
+                rows[trial] = [check_row("body_mass", "not checked", unit="kg", expected=expected,
+                                         detail=f"{g.relpath}: no vertical force on either belt")]
+                continue
+            f = g.stream
+            # both belts only when both are complete (GT23 has the other belt partly recorded in some trials)
+            full = [s for s in g.sides if np.isfinite(f.get(f"{s}_fz")).mean() > 0.99] or g.sides[:1]
+            belts = [f.get(f"{s}_fz") for s in full]
+            fs = f.time[strikes(belts[0], f.rate_hz, threshold_n=_CONTACT_N)]
+            m, n, how = body_mass_from_belts(f.time, belts, fs)
+            estimates[trial] = (m, n, how)
+        finite = {t: e for t, e in estimates.items() if math.isfinite(e[0])}
+        for trial, (m, n, how) in estimates.items():
+            if not math.isfinite(m):
+                rows[trial] = [check_row("body_mass", "not checked", unit="kg", expected=expected,
+                                         detail=f"{grfs[trial].relpath}: fewer than 2 whole strides with complete "
+                                                f"force data ({n})")]
+        if not finite:
+            return body, rows
+        est = float(np.median([e[0] for e in finite.values()]))
+        diff = (body.mass_kg - est) / est
+        summary = (f"table {body.mass_kg:g} kg ({body.source}); estimated from the forces {est:.1f} kg (median of "
+                   f"{len(finite)} trials: {', '.join(f'{t} {e[0]:.1f}' for t, e in finite.items())}); the table "
+                   f"is {100 * diff:+.1f} % off (warn above {100 * opts['warn_above']:g} %, stop above "
+                   f"{100 * opts['stop_above']:g} %, {key})")
+        accepted = opts["accept"].get(subject)
+        if abs(diff) <= opts["warn_above"]:
+            status = "passed"
+        elif abs(diff) <= opts["stop_above"]:
+            status = "warning"
+            log.warning("%s %s: body mass: %s", self.spec.id, subject, summary)
+        elif accepted is None:
+            raise DataError(
+                f"body mass: {summary}. A wrong mass scales the patellofemoral stress and every force in body "
+                f"weights. Check the mass, or accept the difference for this subject with {key}.accept: "
+                f"{{{subject}: table}} (keep the table mass) or {{{subject}: estimate}} (use the forces' mass)",
+                **loc, file=self.opts["subjects_table"])
+        else:
+            status = "overridden"
+            log.warning("%s %s: body mass: %s; accepted by %s.accept (%s mass used)", self.spec.id, subject,
+                        summary, key, accepted)
+        new_body = body
+        if status == "overridden" and accepted == "estimate":
+            new_body = _Body(est, body.height_m, f"estimated from the belt forces ({key}.accept); table "
+                             f"{body.mass_kg:g} kg from {body.source}", body.notes)
+        for trial, (m, n, how) in finite.items():
+            detail = f"{how}; subject: {summary}"
+            if status == "overridden":
+                detail += f"; accepted, the {accepted} mass is used"
+            rows[trial] = [check_row("body_mass", status, value=m, unit="kg", expected=expected, detail=detail)]
+        return new_body, rows
+
+    # -- one trial --------------------------------------------------------------------
+    def _read_trial(self, subject: str, trial: str, raw_dir: Path, bases: Sequence[Path], body: _Body,
+                    grf: _Forces | None, checks: list[dict]) -> tuple[Trial, dict[str, Any]]:
+        """Read one trial folder into a canonical trial; also the FW sign verdicts for the subject."""
         loc = dict(dataset=self.spec.id, subject=subject, trial=trial)
         direction, speed, speed_label, _rep = parse_trial(trial)
         file_types = self.opts["file_types"]
         notes: list[str] = []
+        checks = list(checks)
+        info: dict[str, Any] = {"direction": direction}
         paths = {ft: self._locate(subject, trial, ft, raw_dir, bases, loc) for ft in file_types}
         rel = {ft: p.relative_to(raw_dir).as_posix() for ft, p in paths.items()}
 
@@ -287,22 +443,21 @@ class GT23Adapter(Adapter):
         for t in tables.values():
             notes += t.notes
 
-        kinematics, kin_info = self._kinematics(tables, body, notes, loc)
+        kinematics, kin_info = self._kinematics(tables, body, notes, checks, loc)
 
         forces = None
         plates = pd.DataFrame({"plate": pd.Series(dtype=str), "foot": pd.Series(dtype=str)})
         grf_sides: list[str] = []
-        if "grf" in paths:
-            grf = _read_table(paths["grf"], rel["grf"],
-                              [f"{s}Force{a}" for s in SIDES for a in ("X", "Y_Vertical", "Z")], loc,
-                              optional=[f"{s}COP{a}" for s in SIDES for a in ("X", "Y_Vertical", "Z")])
+        if grf is not None:
             notes += grf.notes
-            forces, grf_sides = self._forces(grf, body, notes, loc)
+            forces, grf_sides = grf.stream, grf.sides
             plates = pd.DataFrame({"plate": list(SIDES), "foot": list(SIDES)})
 
         emg = None
         if "emg" in paths:
             emg = self._emg(paths["emg"], rel["emg"], notes, loc)
+            if kinematics is not None:
+                checks.append(self._emg_time_base(emg, kinematics, rel["emg"], loc))
 
         # ---- kinetic sides --------------------------------------------------
         if "moment_filt" in tables:
@@ -326,6 +481,14 @@ class GT23Adapter(Adapter):
             else:
                 notes.append("direction check skipped (needs the angle and grf files)")
 
+        # ---- sign checks on the data (docs/methods.md §0.4) -------------------------
+        stances = _stances(forces, grf_sides) if forces is not None else {}
+        if "moment_filt" in tables and kinematics is not None:
+            info["knee_moment"] = self._knee_moment_check(kinematics, stances, kinetic, direction, kin_info,
+                                                          checks, notes, loc, rel["moment_filt"])
+        if "angle" in tables and kinematics is not None:
+            info["ankle"] = self._ankle_check(kinematics, stances, direction, checks, notes, loc, rel["angle"])
+
         notes.append("GT23 processed files have no frontal-plane knee moment and no marker trajectories: "
                      "KAM not available")
         if emg is not None:
@@ -338,13 +501,19 @@ class GT23Adapter(Adapter):
         notes += list(body.notes)
 
         files = [rel[ft] for ft in file_types]
+        notes = _unique(notes)
+        corrections = [n for n in notes if isinstance(n, _Correction)]
         meta = TrialMeta(
             dataset=self.spec.id, subject=subject, trial=trial,
             condition=f"{direction}_{speed_label}", direction=direction, speed_mps=speed,
             surface="treadmill", mass_kg=body.mass_kg, height_m=body.height_m, mass_source=body.source,
             source_files=";".join(files), source_sha256=";".join(sha256_file(paths[ft]) for ft in file_types),
-            adapter=self.name, kinetic_sides=",".join(kinetic), notes="; ".join(_unique(notes)))
-        return Trial(meta=meta, kinematics=kinematics, forces=forces, emg=emg, plates=plates)
+            adapter=self.name, kinetic_sides=",".join(kinetic),
+            notes="; ".join(_unique(n for n in notes if not isinstance(n, _Correction))),
+            corrections=" | ".join(_unique(corrections)))
+        trial_obj = Trial(meta=meta, kinematics=kinematics, forces=forces, emg=emg, plates=plates,
+                          checks=checks_frame(checks))
+        return trial_obj, info
 
     # -- files ------------------------------------------------------------------
     def _locate(self, subject: str, trial: str, suffix: str, raw_dir: Path, bases: Sequence[Path],
@@ -369,9 +538,9 @@ class GT23Adapter(Adapter):
         raise DataError(f"file not found: {expected} (run the fetch step first)", **loc, file=expected)
 
     # -- kinematics ---------------------------------------------------------------
-    def _kinematics(self, tables: dict[str, _Table], body: _Body, notes: list[str],
+    def _kinematics(self, tables: dict[str, _Table], body: _Body, notes: list[str], checks: list[dict],
                     loc: Mapping[str, str]) -> tuple[Stream | None, dict[str, Any]]:
-        info: dict[str, Any] = {"moment_sides": []}
+        info: dict[str, Any] = {"moment_sides": [], "flipped": set(), "angle_relpath": ""}
         if not tables:
             return None, info
         first = next(iter(tables.values()))
@@ -401,10 +570,24 @@ class GT23Adapter(Adapter):
         if "angle" in tables:
             relpath = tables["angle"].relpath
             flex = {s: -col("angle", f"knee_angle_{s.lower()}") for s in SIDES}
-            sign_notes = _check_knee_sign(flex, relpath, loc)
+            sign_notes, flipped = _check_knee_sign(flex, relpath, loc)
             notes += sign_notes
+            info["flipped"], info["angle_relpath"] = flipped, relpath
             if not sign_notes:
                 notes.append("knee_flexion = -knee_angle (GT23 knee angle is extension-positive)")
+            for s in SIDES:
+                col_name = f"knee_angle_{s.lower()}"
+                if s in flipped:
+                    checks.append(check_row(
+                        "knee_angle_convention", "corrected", expected="extension-positive (GT23 documented)",
+                        detail=f"{relpath}: {col_name} is flexion-positive (its swing peak is positive), so it is "
+                               f"used as flexion without negation, and {col_name}_moment is negated with it: a "
+                               "flexion-positive coordinate has a flexor-positive generalised force"))
+                elif np.isfinite(flex[s]).sum() >= 10:
+                    checks.append(check_row(
+                        "knee_angle_convention", "passed", expected="extension-positive (GT23 documented)",
+                        detail=f"{relpath}: {col_name} is extension-positive (swing flexion negative): flexion = "
+                               f"-{col_name}; {col_name}_moment is read as extensor-positive"))
             for s in SIDES:
                 cols[f"{s}_knee_flexion"] = flex[s]
                 units[f"{s}_knee_flexion"] = "deg"
@@ -424,7 +607,12 @@ class GT23Adapter(Adapter):
             info["moment_sides"] = sides
             factor = _check_moment_units(ankle, sides, body.mass_kg, relpath, loc, notes)
             for s in SIDES:
-                cols[f"{s}_knee_extensor_moment"] = knee[s] * factor
+                # the moment's sign follows the angle's convention (docs/methods.md §0.4)
+                sign = -1.0 if s in info["flipped"] else 1.0
+                if sign < 0 and s in sides:
+                    notes.append(f"knee_angle_{s.lower()}_moment negated with its flexion-positive angle "
+                                 "(flexor-positive in the file)")
+                cols[f"{s}_knee_extensor_moment"] = sign * knee[s] * factor
                 units[f"{s}_knee_extensor_moment"] = "N.m/kg"
         if "activity_flag" in tables:
             for s, name in (("L", "left"), ("R", "right")):
@@ -432,15 +620,29 @@ class GT23Adapter(Adapter):
                 cols[f"{s}_activity_flag"] = flag
                 units[f"{s}_activity_flag"] = "1"
                 inactive = int(np.sum(flag == 0))
+                n_flag = int(np.isfinite(flag).sum())
+                relpath = tables["activity_flag"].relpath
                 if inactive:
-                    notes.append(f"{name} activity flag is 0 in {inactive} of {len(flag)} samples (kept)")
+                    notes.append(f"{name} activity flag is 0 in {inactive} of {len(flag)} samples (kept; the "
+                                 f"cycles stage excludes the {s} cycles that overlap them)")
+                    checks.append(check_row(
+                        "activity_flag", "warning", value=100.0 * inactive / max(n_flag, 1), unit="%",
+                        expected="1 throughout a cyclic walking window",
+                        detail=f"{relpath}: column {name} is 0 in {inactive} of {n_flag} samples"
+                               + (" (every sample: no cycle of this leg is usable)" if inactive == n_flag else "")
+                               + f"; {s} cycles overlapping them are excluded in the cycles stage with a reason"))
+                else:
+                    checks.append(check_row("activity_flag", "passed", value=0.0, unit="%",
+                                            expected="1 throughout a cyclic walking window",
+                                            detail=f"{relpath}: column {name} is 1 in every sample"))
         if len(full) < 2:
             raise DataError("fewer than two samples in the 200-Hz files", **loc, file=first.relpath)
         return Stream(rate, pd.DataFrame(cols), units), info
 
     # -- forces --------------------------------------------------------------------
     def _forces(self, grf: _Table, body: _Body, notes: list[str],
-                loc: Mapping[str, str]) -> tuple[Stream, list[str]]:
+                loc: Mapping[str, str]) -> tuple[Stream, list[str], bool]:
+        """Belt forces in the canonical frame, the sides with data, and whether they were rescaled."""
         f = grf.frame
         n = len(grf.keys)
         lo = int(grf.keys[0])
@@ -457,6 +659,7 @@ class GT23Adapter(Adapter):
         cols: dict[str, np.ndarray] = {"time_s": full / grf.rate}
         units: dict[str, str] = {}
         sides = []
+        n_notes = len(notes)
         for s in SIDES:
             fx, fy, fz = get(f"{s}ForceX"), get(f"{s}ForceY_Vertical"), get(f"{s}ForceZ")
             cx, cy, cz = get(f"{s}COPX"), get(f"{s}COPY_Vertical"), get(f"{s}COPZ")
@@ -472,7 +675,8 @@ class GT23Adapter(Adapter):
                                       ("cop_x", cx, "m"), ("cop_y", -cz, "m"), ("cop_z", cy, "m")):
                 cols[f"{s}_{key}"] = values
                 units[f"{s}_{key}"] = unit
-        return Stream(grf.rate, pd.DataFrame(cols), units), sides
+        scaled = any("GRF units corrected" in n for n in notes[n_notes:])
+        return Stream(grf.rate, pd.DataFrame(cols), units), sides, scaled
 
     # -- EMG --------------------------------------------------------------------------
     def _emg(self, path: Path, relpath: str, notes: list[str], loc: Mapping[str, str]) -> Stream:
@@ -487,10 +691,10 @@ class GT23Adapter(Adapter):
             notes.append(f"EMG channels missing from {relpath}: {', '.join(missing)}")
         rate = table.rate
         if rate < 500.0:
-            # not raw EMG any more (one report says GT23 EMG was downsampled to 200 Hz); keep it, the
-            # cycles stage excludes channels whose rate cannot carry the configured band-pass, with a reason
+            # not raw EMG any more (one report says GT23 EMG was downsampled to 200 Hz); keep it: the cycles
+            # stage uses channels that hold envelopes and excludes raw ones this rate cannot band-pass, with a reason
             notes.append(f"EMG rate {rate:g} Hz from time in {relpath}: too low for raw surface EMG "
-                         f"(expected 1000-2000 Hz); EMG channels will be excluded in QC")
+                         f"(expected 1000-2000 Hz); channels holding envelopes are used, raw ones are excluded in QC")
         elif min(abs(rate - 1000.0), abs(rate - 2000.0)) > 0.01 * rate:
             notes.append(f"EMG rate {rate:g} Hz from time (expected 1000 or 2000 Hz)")
         factor = conversion_to_si(self.opts["emg_unit"]).factor
@@ -520,6 +724,167 @@ class GT23Adapter(Adapter):
             elif 0 < p99 < 1e-7:
                 notes.append(f"EMG 99th percentile |x| = {p99:.3g} V looks too small (unit?)")
         return Stream(rate, pd.DataFrame(cols), units)
+
+    # -- checks of sign and alignment on the data (docs/methods.md §0.4) ---------------------
+    def _emg_time_base(self, emg: Stream, kin: Stream, relpath: str, loc: Mapping[str, str]) -> dict:
+        """The EMG file must cover the 200-Hz files' time span: same start and end within the tolerance."""
+        tol = float(self.opts["emg_time_tolerance_s"])
+        k0, k1 = float(kin.time[0]), float(kin.time[-1])
+        e0, e1 = float(emg.time[0]), float(emg.time[-1])
+        start, end = e0 - k0, e1 - k1
+        overlap = max(0.0, min(k1, e1) - max(k0, e0))
+        coverage = overlap / (k1 - k0) if k1 > k0 else math.nan
+        text = (f"EMG {e0:.4f}-{e1:.4f} s, 200-Hz files {k0:.4f}-{k1:.4f} s: start offset {start:+.4f} s, end "
+                f"offset {end:+.4f} s, EMG covers {100 * coverage:.1f} % of the 200-Hz span")
+        if abs(start) > tol or abs(end) > tol:
+            raise DataError(
+                f"{relpath}: EMG time base does not match the 200-Hz files: {text}. GT23's files of one trial "
+                f"share the raw trial's time base and window; an offset means the EMG is misaligned (or in "
+                f"another time base) and its envelopes would be cut at the wrong gait phase. Tolerance "
+                f"{tol:g} s (dataset_options.{self.spec.id}.emg_time_tolerance_s)", **loc, file=relpath)
+        return check_row("emg_time_base", "passed", value=start, unit="s",
+                         expected=f"|offset| <= {tol:g} s at both ends", detail=f"{relpath}: {text}")
+
+    def _knee_moment_check(self, kin: Stream, stances: Mapping[str, list], kinetic: Sequence[str], direction: str,
+                           kin_info: Mapping[str, Any], checks: list[dict], notes: list[str],
+                           loc: Mapping[str, str], relpath: str) -> str:
+        """K1: in FW loading response the knee absorbs energy; stop when the moment's sign says otherwise."""
+        expected = "< 0 J/kg in the FW loading response (K1 absorption, Winter 1991)"
+        sides = [s for s in kinetic if stances.get(s)]
+        if direction != "FW":
+            checks.append(check_row("knee_moment_sign", "not checked", unit="J/kg", expected=expected,
+                                    detail="K1 absorption is a forward-walking pattern; the BW moment sign "
+                                           "follows the angle convention (see the subject's FW trials)"))
+            return "not applicable"
+        if not sides:
+            checks.append(check_row("knee_moment_sign", "not checked", unit="J/kg", expected=expected,
+                                    detail="no complete stance with knee moments"))
+            return "not checked"
+        work = np.concatenate([loading_response_knee_work(kin.time, kin.get(f"{s}_knee_flexion"),
+                                                          kin.get(f"{s}_knee_extensor_moment"), stances[s])
+                               for s in sides])
+        result = sign_verdict(work, expected=-1, margin=_K1_MARGIN_J_PER_KG)
+        flipped = [s for s in sides if s in kin_info["flipped"]]
+        conv = ("flexion-positive (corrected), so its moment was negated" if flipped else
+                "extension-positive, so its moment is read as extensor-positive")
+        what = (f"loading-response knee work (foot strike to the first knee-flexion peak, power "
+                f"-M_ext*dtheta/dt) {result.describe('J/kg')}")
+        if result.verdict == "contradicted":
+            raise DataError(
+                f"{relpath}: knee moment sign contradicts the knee angle convention. Check 1 (angle convention): "
+                f"knee_angle_{sides[0].lower()} in {kin_info['angle_relpath']} is {conv}. Check 2 (physics): in "
+                f"the loading response of forward walking the knee flexes under an internal extensor moment, so "
+                f"knee power is negative there (K1 energy absorption; Winter 1991); with the moment read as above "
+                f"the {what}, i.e. the knee would generate energy. The file's moment sign convention differs from "
+                f"its angle's, or the files are mislabelled; the run stops instead of guessing "
+                f"(docs/methods.md §0.4)", **loc, file=relpath, column=f"knee_angle_{sides[0].lower()}_moment")
+        if result.verdict == "confirmed":
+            checks.append(check_row("knee_moment_sign", "passed", value=result.median, unit="J/kg",
+                                    expected=expected, detail=f"{what}: agrees with the angle convention ({conv})"))
+        else:
+            msg = f"knee moment sign not confirmed by physics: {what} (inconclusive)"
+            notes.append(msg)
+            log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+            checks.append(check_row("knee_moment_sign", "warning", value=result.median, unit="J/kg",
+                                    expected=expected, detail=f"{what}: inconclusive; the angle convention "
+                                                              f"({conv}) is used"))
+        return result.verdict
+
+    def _ankle_check(self, kin: Stream, stances: Mapping[str, list], direction: str, checks: list[dict],
+                     notes: list[str], loc: Mapping[str, str], relpath: str) -> str:
+        """FW push-off: the ankle plantarflexes over the last quarter of stance; a rising angle is flipped."""
+        expected = "< 0 deg over the last 25 % of FW stance (push-off plantarflexion)"
+        cols = [c for c in kin.frame.columns if c.endswith("_ankle_dorsiflexion")]
+        if not cols:
+            return "not checked"
+        if direction != "FW":
+            checks.append(check_row("ankle_angle_sign", "not checked", unit="deg", expected=expected,
+                                    detail="push-off plantarflexion is a forward-walking pattern (see the "
+                                           "subject's FW trials)"))
+            return "not applicable"
+        sides = [s for s in SIDES if stances.get(s) and f"{s}_ankle_dorsiflexion" in kin.frame.columns]
+        if not sides:
+            checks.append(check_row("ankle_angle_sign", "not checked", unit="deg", expected=expected,
+                                    detail="no complete stance"))
+            return "not checked"
+        change = np.concatenate([ankle_pushoff_change(kin.time, kin.get(f"{s}_ankle_dorsiflexion"), stances[s])
+                                 for s in sides])
+        result = sign_verdict(change, expected=-1, margin=_ANKLE_MARGIN_DEG)
+        what = f"ankle angle change over the last 25 % of stance {result.describe('deg')}"
+        if result.verdict == "confirmed":
+            checks.append(check_row("ankle_angle_sign", "passed", value=result.median, unit="deg",
+                                    expected=expected, detail=f"{relpath}: {what}: ankle_angle is "
+                                                              "dorsiflexion-positive as documented"))
+        elif result.verdict == "contradicted":
+            _negate(kin, cols)
+            msg = (f"ankle sign corrected: {what} in {relpath}, i.e. ankle_angle is plantarflexion-positive, not "
+                   f"dorsiflexion-positive as documented: negated")
+            notes.append(msg)
+            log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+            checks.append(check_row("ankle_angle_sign", "corrected", value=result.median, unit="deg",
+                                    expected=expected, detail=f"{relpath}: {what}: plantarflexion-positive, "
+                                                              "negated (and in the subject's BW trials)"))
+        else:
+            msg = f"ankle sign not confirmed: {what} (inconclusive)"
+            notes.append(msg)
+            log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+            checks.append(check_row("ankle_angle_sign", "warning", value=result.median, unit="deg",
+                                    expected=expected, detail=f"{relpath}: {what}: inconclusive, used as "
+                                                              "documented (dorsiflexion positive)"))
+        return result.verdict
+
+    def _subject_conventions(self, subject: str, parts: list[tuple[Trial, dict[str, Any]]]) -> list[Trial]:
+        """Carry the FW sign verdicts over to the subject's BW trials (same files, same model)."""
+        fw = [(t, i) for t, i in parts if i["direction"] == "FW"]
+        ankle = {t.meta.trial: i.get("ankle") for t, i in fw if i.get("ankle") in ("confirmed", "contradicted")}
+        if len(set(ankle.values())) > 1:
+            raise DataError("ankle angle sign differs between the subject's forward trials ("
+                            + ", ".join(f"{t}: {'dorsiflexion' if v == 'confirmed' else 'plantarflexion'}-positive"
+                                        for t, v in ankle.items())
+                            + "); one subject's files should share one convention (docs/methods.md §0.4)",
+                            dataset=self.spec.id, subject=subject)
+        ankle_verdict = next(iter(ankle.values()), None)
+        knee_ok = [t.meta.trial for t, i in fw if i.get("knee_moment") == "confirmed"]
+        out = []
+        for trial, info in parts:
+            if info["direction"] != "BW":
+                out.append(trial)
+                continue
+            rows = trial.checks.to_dict("records")
+            extra_notes = []
+            for row in rows:
+                if row["check"] == "ankle_angle_sign" and row["status"] == "not checked":
+                    cols = [c for c in trial.kinematics.frame.columns if c.endswith("_ankle_dorsiflexion")]
+                    if ankle_verdict == "contradicted":
+                        _negate(trial.kinematics, cols)
+                        row.update(status="corrected",
+                                   detail=f"not checkable in BW; the subject's FW trials ({', '.join(ankle)}) show a "
+                                          "plantarflexion-positive ankle_angle: negated here too")
+                        extra_notes.append("ankle sign corrected as in the subject's FW trials")
+                    elif ankle_verdict == "confirmed":
+                        row.update(status="passed",
+                                   detail=f"not checkable in BW; the subject's FW trials ({', '.join(ankle)}) confirm "
+                                          "dorsiflexion-positive ankle_angle")
+                    else:
+                        row.update(status="warning", detail="not checkable in BW and no FW trial of the subject "
+                                                            "confirms the ankle sign")
+                if row["check"] == "knee_moment_sign" and row["status"] == "not checked" and \
+                        row["detail"].startswith("K1 absorption"):
+                    if knee_ok:
+                        row.update(status="passed",
+                                   detail=f"not checkable in BW (K1 is a forward-walking pattern); the moment sign "
+                                          f"follows the angle convention, which K1 confirms in the subject's FW "
+                                          f"trials ({', '.join(knee_ok)})")
+                    else:
+                        row.update(status="warning",
+                                   detail="not checkable in BW and no FW trial of the subject confirms the knee "
+                                          "moment sign by physics; the angle convention is used")
+            trial.checks = checks_frame(rows)
+            if extra_notes:
+                trial.meta = dataclasses.replace(trial.meta, notes="; ".join(
+                    _unique([*trial.meta.notes.split("; "), *extra_notes])))
+            out.append(trial)
+        return out
 
     # -- direction -------------------------------------------------------------------
     def _direction_check(self, kin: Stream, forces: Stream, sides: Sequence[str], direction: str,
@@ -576,6 +941,15 @@ def _friendly_option_errors(given: Mapping[str, Any], source: str) -> None:
     unit = given.get("emg_unit")
     if unit is not None and unit not in _EMG_UNITS:
         raise ConfigError(f"{source}: 'emg_unit': {unit!r} is not one of {sorted(_EMG_UNITS)}")
+
+
+class _Correction(str):
+    """A note that records an automatic correction of the data (e.g. a sign flipped, rows dropped).
+
+    Corrections go to ``TrialMeta.corrections`` (not ``notes``); the ingest
+    stage logs each as a warning (console) and the report lists them in its
+    QC section.
+    """
 
 
 def _unique(items: Sequence[str]) -> list[str]:
@@ -669,7 +1043,7 @@ def read_masses_file(path: str | os.PathLike, *, relpath: str | None = None,
     note = ""
     if re.search(r"lb", header[mass_col], re.IGNORECASE):
         masses = [m * 0.45359237 for m in masses]
-        note = f"{relpath}: masses converted from lb to kg (header {header[mass_col]!r})"
+        note = _Correction(f"{relpath}: masses converted from lb to kg (header {header[mass_col]!r})")
     height_col = next((j for j in others if re.search(r"height", header[j], re.IGNORECASE)), None)
     heights = (numeric(height_col) if height_col is not None else None) or [math.nan] * len(data)
     out: dict[str, tuple[float, float, str]] = {}
@@ -742,8 +1116,8 @@ def _read_table(path: Path, relpath: str, required: Sequence[str], loc: Mapping[
         if rebuilt is None:
             raise
         rate, keys, resolution = rebuilt
-        notes = [f"{relpath}: time printed with {resolution:g}-s resolution, too coarse for {rate:g} Hz; "
-                 f"rebuilt as t0 + k/{rate:g} from the row count"]
+        notes = [_Correction(f"{relpath}: time printed with {resolution:g}-s resolution, too coarse for {rate:g} Hz; "
+                             f"rebuilt as t0 + k/{rate:g} from the row count")]
         return _Table(relpath, frame, rate, keys, notes)
     return _Table(relpath, checked, rate, keys, notes)
 
@@ -791,7 +1165,7 @@ def _dedupe_time(frame: pd.DataFrame, relpath: str, loc: Mapping[str, str], note
             i = int(np.flatnonzero((same_t & ~dup).to_numpy())[0])
             raise DataError(f"{relpath}: duplicated time {t[i]:.6g} s with different values (data row {i + 1})",
                             **loc, file=relpath)
-        notes.append(f"{relpath}: {int(dup.sum())} exactly duplicated rows dropped")
+        notes.append(_Correction(f"{relpath}: {int(dup.sum())} exactly duplicated rows dropped"))
         frame = frame.loc[~dup].reset_index(drop=True)
     return frame
 
@@ -832,14 +1206,16 @@ def _time_base(t: np.ndarray, relpath: str, loc: Mapping[str, str], *,
     return rate, keys
 
 
-def _check_knee_sign(flex: dict[str, np.ndarray], relpath: str, loc: Mapping[str, str]) -> list[str]:
-    """Check (and if needed flip) knee flexion per side; returns notes.
+def _check_knee_sign(flex: dict[str, np.ndarray], relpath: str,
+                     loc: Mapping[str, str]) -> tuple[list[str], set[str]]:
+    """Check (and if needed flip) knee flexion per side; returns notes and the flipped sides.
 
     In walking the swing-phase knee flexion is the largest excursion: after
     the negation, the 99th percentile should be 30-100 deg and the 1st
     percentile -25..30 deg. The mirror image means the file is flexion-positive.
     """
     notes = []
+    flipped: set[str] = set()
     for s in SIDES:
         f = flex[s]
         v = f[np.isfinite(f)]
@@ -855,17 +1231,17 @@ def _check_knee_sign(flex: dict[str, np.ndarray], relpath: str, loc: Mapping[str
         col = f"knee_angle_{s.lower()}"
         if mirrored:
             flex[s] = -f
+            flipped.add(s)
             msg = (f"knee sign corrected: {col} in {relpath} is flexion-positive (range {-hi:.0f}..{-lo:.0f} deg), "
                    f"not extension-positive as assumed, so it is used as flexion without negation")
-            notes.append(msg)
-            log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+            notes.append(_Correction(msg))
             continue
         raise DataError(f"{relpath}: {col} does not look like a knee angle in degrees with either sign: "
                         f"flexion (-{col}) spans {lo:.1f}..{hi:.1f} deg (1st..99th percentile); expected "
                         f"{_KNEE_MIN_FLEXION[0]:g}..{_KNEE_MIN_FLEXION[1]:g} to "
                         f"{_KNEE_PEAK_FLEXION[0]:g}..{_KNEE_PEAK_FLEXION[1]:g} deg (radians?)",
                         **loc, file=relpath, column=col)
-    return notes
+    return notes, flipped
 
 
 def _check_moment_units(ankle: dict[str, np.ndarray], sides: Sequence[str], mass: float, relpath: str,
@@ -883,8 +1259,7 @@ def _check_moment_units(ankle: dict[str, np.ndarray], sides: Sequence[str], mass
             _ANKLE_PEAK_PER_KG[0] <= peak / mass <= _ANKLE_PEAK_PER_KG[1]:
         msg = (f"moment units corrected: peak |ankle moment| {peak:.1f} in {relpath} means N.m, not N.m/kg, so the "
                f"moments were divided by the body mass {mass:g} kg")
-        notes.append(msg)
-        log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+        notes.append(_Correction(msg))
         return 1.0 / mass
     raise DataError(f"{relpath}: peak |ankle moment| is {peak:.4g}, neither N.m/kg "
                     f"({_ANKLE_PEAK_PER_KG[0]:g}-{_ANKLE_PEAK_PER_KG[1]:g}) nor N.m "
@@ -901,16 +1276,17 @@ def _check_vertical_force(fx: np.ndarray, fy: np.ndarray, fz: np.ndarray, side: 
         fx, fy, fz = -fx, -fy, -fz
         hi = -lo
         msg = f"{side} GRF sign corrected: vertical force in {relpath} was negative (action force), all components negated"
-        notes.append(msg)
-        log.warning("%s %s %s: %s", loc["dataset"], loc["subject"], loc["trial"], msg)
+        notes.append(_Correction(msg))
     weight = mass * G
     if _GRF_PEAK_BW[0] <= hi / weight <= _GRF_PEAK_BW[1]:
         return fx, fy, fz
     if _GRF_PEAK_BW[0] <= hi <= _GRF_PEAK_BW[1]:
-        notes.append(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means body weights; multiplied by m*g")
+        notes.append(_Correction(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means body weights; "
+                                 "multiplied by m*g"))
         return fx * weight, fy * weight, fz * weight
     if _GRF_PEAK_BW[0] * G <= hi <= _GRF_PEAK_BW[1] * G:
-        notes.append(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means N/kg; multiplied by mass")
+        notes.append(_Correction(f"{side} GRF units corrected: peak {hi:.3g} in {relpath} means N/kg; multiplied by "
+                                 "mass"))
         return fx * mass, fy * mass, fz * mass
     raise DataError(f"{relpath}: peak {side} vertical GRF {hi:.4g} is {hi / weight:.3g} body weights for "
                     f"{mass:g} kg; expected {_GRF_PEAK_BW[0]:g}-{_GRF_PEAK_BW[1]:g} for walking (N)",
@@ -921,7 +1297,7 @@ def _check_cop_units(cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, side: str, 
                      notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     h = np.concatenate([np.abs(cx[np.isfinite(cx)]), np.abs(cz[np.isfinite(cz)])])
     if h.size and float(np.percentile(h, 99)) > 5.0:
-        notes.append(f"{side} COP in {relpath} exceeds 5 m: taken as mm and divided by 1000")
+        notes.append(_Correction(f"{side} COP in {relpath} exceeds 5 m: taken as mm and divided by 1000"))
         return cx / 1000.0, cy / 1000.0, cz / 1000.0
     return cx, cy, cz
 
@@ -929,28 +1305,27 @@ def _check_cop_units(cx: np.ndarray, cy: np.ndarray, cz: np.ndarray, side: str, 
 def _early_stance_knee_change(t_force: np.ndarray, fz: np.ndarray, rate: float, t_kin: np.ndarray,
                               flex: np.ndarray) -> list[float]:
     """Knee flexion change (deg) from foot strike to 15 % of stance, per complete stance."""
-    on = np.nan_to_num(fz, nan=0.0) > _CONTACT_N
-    # persistence: ignore contact/no-contact runs shorter than 20 ms
-    min_run = max(1, int(round(0.02 * rate)))
-    edges = np.flatnonzero(np.diff(on.astype(np.int8)) != 0) + 1
-    bounds = np.concatenate([[0], edges, [len(on)]])
-    for a, b in zip(bounds[:-1], bounds[1:]):
-        if b - a < min_run and a > 0:
-            on[a:b] = on[a - 1]
-    d = np.diff(on.astype(np.int8))
-    strikes = np.flatnonzero(d == 1) + 1
-    offs = np.flatnonzero(d == -1) + 1
-    out = []
     finite = np.isfinite(flex)
     if finite.sum() < 2:
-        return out
-    for fs in strikes:
-        later = offs[offs > fs]
-        if not len(later):
-            continue
-        dur = t_force[later[0]] - t_force[fs]
-        if not 0.2 <= dur <= 2.5:
-            continue
+        return []
+    out = []
+    for fs, fo in contacts(fz, rate, threshold_n=_CONTACT_N):
+        dur = t_force[fo] - t_force[fs]
         a, b = np.interp([t_force[fs], t_force[fs] + 0.15 * dur], t_kin[finite], flex[finite])
         out.append(float(b - a))
+    return out
+
+
+def _negate(stream: Stream, columns: Sequence[str]) -> None:
+    for c in columns:
+        stream.frame[c] = -stream.frame[c]
+
+
+def _stances(forces: Stream, sides: Sequence[str]) -> dict[str, list[tuple[float, float]]]:
+    """``(foot strike, foot off)`` times of the complete contacts on each belt with data."""
+    out = {}
+    for s in sides:
+        c = contacts(forces.get(f"{s}_fz"), forces.rate_hz, threshold_n=_CONTACT_N)
+        t = forces.time
+        out[s] = [(float(t[a]), float(t[b])) for a, b in c]
     return out

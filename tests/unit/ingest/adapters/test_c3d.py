@@ -54,7 +54,7 @@ def test_gaitalytics_both_files(run, fixtures_dir):
     assert (small.events["event"] == "foot_strike").sum() == 6
     tread = adapter.read_subject("SI02", fixtures_dir / "gaitalytics")[0]
     assert tread.meta.surface == "treadmill" and tread.emg is None
-    assert "Voltage.RRF" in tread.meta.notes  # map channels missing from this file are reported
+    assert "Voltage.RRF" in tread.meta.missing_emg  # map channels missing from this file are reported
     assert tread.kinematics.has("L_toe_x")  # toe from the LMT2 candidate
 
 
@@ -74,3 +74,18 @@ def test_file_without_condition_pattern_is_a_config_error(run):
     adapter = run.adapter("biomechzoo-esmac")
     with pytest.raises(ConfigError, match="no condition pattern matches file X/Y.c3d"):
         adapter.condition_of("X/Y.c3d")
+
+
+def test_a_truncated_file_is_detected_from_its_own_header(tmp_path, fixtures_dir):
+    """ezc3d reads a cut C3D without complaint and rewrites its header; the file's bytes still say."""
+    import ezc3d
+
+    from retrogait.ingest.adapters.c3d import declared_frames
+
+    src = fixtures_dir / "gaitalytics" / "test_small.c3d"
+    assert declared_frames(src) == ezc3d.c3d(str(src))["data"]["points"].shape[2] == 337
+    cut = tmp_path / "cut.c3d"
+    cut.write_bytes(src.read_bytes()[: src.stat().st_size // 2])
+    assert declared_frames(cut) == 337 > ezc3d.c3d(str(cut))["data"]["points"].shape[2]
+    (tmp_path / "junk.c3d").write_bytes(b"not a c3d file at all")
+    assert declared_frames(tmp_path / "junk.c3d") is None
