@@ -32,7 +32,9 @@ EMG = {"Voltage.RRF": "R_rectus_femoris", "Voltage.LRF": "L_rectus_femoris"}
 def _map() -> dict:
     cmap = yaml.safe_load((REPO / "config" / "maps" / "gaitalytics.yaml").read_text())
     cmap["subject"] = {"pattern": "^(?P<subject>[^/]+)/"}
-    cmap["conditions"] = [{"match": ".", "condition": "walk"}]
+    # the EMG-only files are a second condition, so subject S01 has both levels of the contrast by
+    # design, but no kept cycle at 'run' (no events without kinematics or forces): nothing is testable
+    cmap["conditions"] = [{"match": "emg_only", "condition": "run"}, {"match": ".", "condition": "walk"}]
     # a misspelt label: in no file of the dataset (a console warning, with the label it resembles)
     cmap["emg"]["channels"]["Voltage.RVL_"] = cmap["emg"]["channels"].pop("Voltage.RVL")
     return cmap
@@ -63,9 +65,10 @@ def partial(tmp_path_factory, fixtures_dir):
         "emgonly": _entry(mirror, "emgonly", ["S01/emg_only.c3d"], cmap_path)}}
     (work / "datasets.yaml").write_text(yaml.safe_dump(manifest))
     overrides = {"datasets": ["mixlab", "emgonly"], "manifest": str(work / "datasets.yaml"),
+                 "external_folders": [str(work)],
                  "stats": {"bootstrap": {"n": 99, "seed": 5},
                            "contrasts": [{"id": "walk_vs_run", "factor": "condition", "levels": ["walk", "run"],
-                                          "label": "Walk vs run (applies to no file here)"}]},
+                                          "label": "Walk vs run (no kept cycle at run)"}]},
                  "claims": None, "meta_analysis": {"literature": None, "contrasts": []}}
     proc = run_workflow(work, overrides=overrides, env={"RETROGAIT_MIRROR": str(mirror)})
     return work, proc
@@ -101,5 +104,7 @@ def test_a_mapped_emg_label_in_no_file_is_a_console_warning(partial):
 def test_summary_says_nothing_could_be_tested(partial):
     work, _ = partial
     html = (work / "reports" / "report.html").read_text(encoding="utf-8")
-    assert "Walk vs run (applies to no file here): not applicable" in html
+    summary = html[:html.index(">Quality control</h2>")]
+    assert "Walk vs run (no kept cycle at run)" in summary
+    assert "none could be tested" in summary or "Walk vs run (no kept cycle at run): not applicable" in summary
     assert "measures tested" not in html
