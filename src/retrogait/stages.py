@@ -344,7 +344,10 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
     if len(extra):
         exclusions = pd.concat([exclusions, extra], ignore_index=True).sort_values(
             ["contrast", "dataset", "measure", "subject"], kind="stable", ignore_index=True)
-    claims = score(run.claims, results) if run.claims is not None else pd.DataFrame(columns=SCORECARD_COLUMNS)
+    from retrogait.gait.emg import muscles_excluded
+
+    claims = (score(run.claims, results, excluded_muscles=muscles_excluded(quality)) if run.claims is not None
+              else pd.DataFrame(columns=SCORECARD_COLUMNS))
     spm, clusters = _spm(waveforms, contrasts, alpha=st["alpha"])
     flags = flag_counts(table)
     flag_balance = plausibility_by_contrast(table, contrasts)

@@ -41,7 +41,8 @@ __all__ = ["Claims", "load_claims", "score", "SCORECARD_COLUMNS", "ESTIMATE_COLU
 
 SCORECARD_COLUMNS = ["claim_id", "claim", "source", "measure", "unit", "contrast", "dataset", "expected",
                      "estimate_kind", "estimate", "se", "df", "ci_low", "ci_high", "ci_level", "p",
-                     "p_bonferroni", "m", "adjustment", "n_subjects", "sesoi", "verdict", "reason"]
+                     "p_bonferroni", "m", "adjustment", "n_subjects", "sesoi", "verdict", "reason",
+                     "interpretation"]
 
 #: Columns of the contrasts table behind each estimate kind: (estimate, SE, df, what the CI is).
 ESTIMATE_COLUMNS = {
@@ -80,6 +81,8 @@ def load_claims(path: str | os.PathLike, schema: str | os.PathLike, *, contrasts
         problems.append(f"claim id '{dup}' appears twice")
     for c in data["claims"]:
         who = f"claim '{c['id']}'"
+        if c.get("testable", True) is False:
+            continue  # listed with its reason; the schema forbids a measure, contrast, direction or SESOI
         try:
             kind = describe(c["measure"]).kind
         except KeyError:
@@ -114,7 +117,17 @@ def load_claims(path: str | os.PathLike, schema: str | os.PathLike, *, contrasts
     return Claims(estimate=rule["estimate"], alpha=float(rule.get("alpha", 0.05)), claims=tuple(data["claims"]))
 
 
-def score(claims: Claims, results: pd.DataFrame) -> pd.DataFrame:
+def _emg_exclusion(measure: str, excluded: pd.DataFrame | None) -> str:
+    """Why an EMG claim has no result: its muscle's channels were excluded by QC for every subject."""
+    if excluded is None or excluded.empty or not measure.startswith("emg_"):
+        return ""
+    gone = excluded[excluded["all_excluded"].astype(bool)]
+    hits = [r for r in gone.itertuples(index=False) if measure.endswith(f"_{r.muscle}")]
+    return "; ".join(f"all {r.muscle.replace('_', ' ')} channels excluded by QC in {r.dataset} ({r.reasons})"
+                     for r in hits)
+
+
+def score(claims: Claims, results: pd.DataFrame, *, excluded_muscles: pd.DataFrame | None = None) -> pd.DataFrame:
     """One scorecard row per claim and dataset where its contrast applies.
 
     The rows with a result are one family of ``m`` tests: each interval is
@@ -123,24 +136,37 @@ def score(claims: Claims, results: pd.DataFrame) -> pd.DataFrame:
     mixed-model estimate with its lme4 SE and Satterthwaite df) and
     ``p_bonferroni = min(1, m p)``. A claim whose contrast or measure has no
     result in any dataset gets one row with verdict ``not testable`` and the
-    reason, so nothing disappears from the scorecard.
+    reason, so nothing disappears from the scorecard: among the reasons, an
+    EMG claim whose muscle's channels were excluded by QC for every subject
+    (``excluded_muscles``, :func:`retrogait.gait.emg.muscles_excluded`) and
+    a claim the data cannot test at all (``testable: false`` with its
+    ``why_not`` in the claims file).
     """
     est_col, se_col, df_col, what = ESTIMATE_COLUMNS[claims.estimate]
     rows: list[dict] = []
     tested: list[tuple[dict, Any]] = []
+    nothing = {"dataset": "", "estimate": np.nan, "se": np.nan, "df": np.nan, "ci_low": np.nan, "ci_high": np.nan,
+               "ci_level": np.nan, "p": np.nan, "p_bonferroni": np.nan, "m": 0, "adjustment": "not tested",
+               "n_subjects": 0, "verdict": "not testable"}
     for c in claims.claims:
+        if c.get("testable", True) is False:
+            rows.append({"claim_id": c["id"], "claim": c["claim"], "source": c.get("source", ""), "measure": "",
+                         "unit": "", "contrast": "", "expected": "", "estimate_kind": claims.estimate,
+                         "sesoi": np.nan, **nothing, "reason": c["why_not"],
+                         "interpretation": c.get("interpretation", "")})
+            continue
         base = {"claim_id": c["id"], "claim": c["claim"], "source": c.get("source", ""), "measure": c["measure"],
                 "unit": describe(c["measure"]).unit, "contrast": c["contrast"], "expected": c["expected"],
-                "estimate_kind": claims.estimate, "sesoi": float(c["sesoi"])}
+                "estimate_kind": claims.estimate, "sesoi": float(c["sesoi"]),
+                "interpretation": c.get("interpretation", "")}
         hits = results[(results["contrast"] == c["contrast"]) & (results["measure"] == c["measure"])] \
             if len(results) else results
         if hits.empty:
             why = ("the contrast applies to no dataset of this run" if len(results) == 0
                    or not (results["contrast"] == c["contrast"]).any()
                    else f"no dataset of this run has the measure {c['measure']}")
-            rows.append({**base, "dataset": "", "estimate": np.nan, "se": np.nan, "df": np.nan, "ci_low": np.nan,
-                         "ci_high": np.nan, "ci_level": np.nan, "p": np.nan, "p_bonferroni": np.nan, "m": 0,
-                         "adjustment": "not tested", "n_subjects": 0, "verdict": "not testable", "reason": why})
+            why = _emg_exclusion(c["measure"], excluded_muscles) or why
+            rows.append({**base, **nothing, "reason": why})
             continue
         for r in hits.itertuples(index=False):
             tested.append(({**base, "dataset": r.dataset, "n_subjects": int(r.n_subjects)}, r))

@@ -28,6 +28,7 @@ import pandas as pd
 from retrogait.gait.catalog import HAMSTRINGS, QUADRICEPS, describe
 from retrogait.gait.cycles import node_columns
 from retrogait.gait.emg import co_contraction
+from retrogait.gait.jointwork import moment_arm_at_peak, stance_work
 from retrogait.gait.kneeload import (KAM_LEVER_ARM_DESCRIPTION, MEDIAL_PROXY_DESCRIPTION, PFJModel, kam_lever_arm, kam_summary,
                        medial_contact_proxy, moment_summary, pfj_load, to_percent_bw_ht, vgrf_summary)
 from retrogait.gait.plausibility import check_trial_scale, flag_cycle
@@ -229,9 +230,23 @@ def _cycle_values(trial: Trial, row, pfj: PFJModel
                 lack(["knee_flexion_peak_swing"], why)
             else:
                 v["knee_flexion_peak_swing"] = float(sw.max())
+    if kin.has(f"{side}_hip_flexion"):
+        hip = kin.get(f"{side}_hip_flexion")
+        value, why = _at(t, hip, row.fs_s, f"{side}_hip_flexion")
+        if why:
+            lack(["hip_flexion_at_contact"], why)
+        else:
+            v["hip_flexion_at_contact"] = value
+        hs = hip[stance]
+        why = _gaps(hs, f"{side}_hip_flexion stance")
+        if why:
+            lack(["hip_flexion_peak_stance"], why)
+        else:
+            v["hip_flexion_peak_stance"] = float(hs.max())
     if not row.kinetics_valid:
         return v, methods, missing
     ts = t[stance]
+    _joint_work(kin, side, stance, ts, v, methods, lack, pfj)
     if kin.has(f"{side}_knee_extensor_moment"):
         m = kin.get(f"{side}_knee_extensor_moment")[stance]
         why = _gaps(m, f"{side}_knee_extensor_moment stance") or (None if m.size > 2 else "fewer than 3 stance samples")
@@ -313,6 +328,47 @@ def _cycle_values(trial: Trial, row, pfj: PFJModel
                 v["medial_load_proxy_peak"] = float(np.max(proxy) / (mass * G))
                 methods["medial_load_proxy_peak"] = MEDIAL_PROXY_DESCRIPTION
     return v, methods, missing
+
+
+def _joint_work(kin, side: str, stance: np.ndarray, ts: np.ndarray, v: dict, methods: dict, lack, pfj: PFJModel) -> None:
+    """Knee and hip power and work in stance, hip moment peaks and the quadriceps moment arm at the
+    extensor peak (docs/methods.md §4.10; :mod:`retrogait.gait.jointwork`)."""
+    for joint in ("knee", "hip"):
+        flex_col, mom_col = f"{side}_{joint}_flexion", f"{side}_{joint}_extensor_moment"
+        if not (kin.has(flex_col) and kin.has(mom_col)):
+            continue
+        flex, m = kin.get(flex_col)[stance], kin.get(mom_col)[stance]
+        if joint == "knee":
+            names = ["knee_work_negative_stance", "knee_work_positive_stance", "knee_extensor_work_negative_stance",
+                     "knee_extensor_work_positive_stance", "quadriceps_moment_arm_at_peak_extensor"]
+        else:
+            names = ["hip_extensor_moment_peak", "hip_flexor_moment_peak", "hip_flexor_work_negative_stance",
+                     "hip_extensor_work_positive_stance"]
+        why = (_gaps(flex, f"{flex_col} stance") or _gaps(m, f"{mom_col} stance")
+               or (None if m.size > 2 else "fewer than 3 stance samples"))
+        if why:
+            lack(names, why)
+            continue
+        w = stance_work(flex, m, ts)
+        how = ("P = -M_ext * d(flexion)/dt (rad/s), trapezoidal work over stance, split by the sign of the moment "
+               "(Winter 1991)")
+        if joint == "knee":
+            v.update({"knee_work_negative_stance": w["negative"], "knee_work_positive_stance": w["positive"],
+                      "knee_extensor_work_negative_stance": w["extensor_negative"],
+                      "knee_extensor_work_positive_stance": w["extensor_positive"]})
+            methods["knee_work_"] = methods["knee_extensor_work_"] = how
+            arm = moment_arm_at_peak(flex, m, pfj.sets[1])
+            if np.isfinite(arm):
+                v["quadriceps_moment_arm_at_peak_extensor"] = arm
+                methods["quadriceps_moment_arm_"] = f"moment-arm set {pfj.moment_arm} at the peak extensor moment"
+            else:
+                lack(["quadriceps_moment_arm_at_peak_extensor"], "no extensor moment in stance")
+        else:
+            s = moment_summary(m, ts)
+            v.update({"hip_extensor_moment_peak": s["extensor_peak"], "hip_flexor_moment_peak": s["flexor_peak"],
+                      "hip_flexor_work_negative_stance": w["flexor_negative"],
+                      "hip_extensor_work_positive_stance": w["extensor_positive"]})
+            methods["hip_"] = how
 
 
 def _stride_length(trial: Trial, row) -> tuple[float | None, str]:

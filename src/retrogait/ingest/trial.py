@@ -82,6 +82,8 @@ KINEMATIC_UNITS: dict[str, str] = {
     "knee_extensor_moment": "N.m/kg",  # internal extensor moment, extensor positive
     "knee_adduction_moment": "N.m/kg",  # external adduction moment (KAM), varus positive
     "knee_rotation_moment": "N.m/kg",  # as provided by the source model
+    "hip_flexion": "deg",             # hip flexion positive (thigh ahead of the pelvis), extension negative
+    "hip_extensor_moment": "N.m/kg",  # internal hip extensor moment, extensor positive (same convention as the knee)
 }
 
 #: Marker trajectories used by event detection and lever-arm estimates (m);

@@ -39,7 +39,79 @@ def test_shipped_claims_are_valid(repo_root):
     claims = load_claims(repo_root / "config" / "claims.yaml", repo_root / SCHEMA,
                          contrasts=cfg["stats"]["contrasts"], sesoi=cfg["stats"]["sesoi"])
     assert claims.estimate == "paired" and len(claims.claims) >= 9
-    assert all(float(c["sesoi"]) > 0 for c in claims.claims)
+    testable = [c for c in claims.claims if c.get("testable", True)]
+    assert all(float(c["sesoi"]) > 0 for c in testable)
+    # one SESOI per measure: every claim's equals stats.sesoi, which has every claim's measure
+    sesoi = cfg["stats"]["sesoi"]
+    assert {c["measure"]: float(c["sesoi"]) for c in testable} == \
+        {c["measure"]: float(sesoi[c["measure"]]) for c in testable}
+    assert all(c["why_not"] for c in claims.claims if not c.get("testable", True))
+
+
+def test_shipped_claims_cover_every_claim_of_the_video(repo_root):
+    """Issue 11: each claim of the video through a measure that says what it says, plus the untestable one."""
+    data = yaml.safe_load((repo_root / "config" / "claims.yaml").read_text())
+    by_measure: dict[str, set] = {}
+    for c in data["claims"]:
+        if c.get("testable", True):
+            by_measure.setdefault(c["measure"], set()).add(c["expected"])
+    wanted = {
+        "toe_first_contact": "increase",                    # toes land first (proportion of contacts)
+        "ankle_dorsiflexion_at_contact": "decrease",        # ... and the landing posture where no foot markers
+        "hip_flexion_at_contact": "decrease",               # the leg reaches back
+        "knee_flexion_at_contact": "increase",              # ... with a bent knee
+        "knee_extension_excursion_stance": "increase",      # the knee straightens through stance
+        "knee_flexion_at_toe_off": "decrease",              # the heel leaves with the knee straight
+        "stride_length": "decrease",                        # shorter strides
+        "knee_extensor_work_negative_stance": "decrease",   # quadriceps work lengthening (signed work <= 0)
+        "emg_mean_vastus_lateralis": "increase",            # quadriceps "work harder" (EMG)
+        "hip_flexor_work_negative_stance": "decrease",      # hip flexors lengthening
+        "hip_extensor_work_positive_stance": "increase",    # glutes shortening
+        "quadriceps_moment_arm_at_peak_extensor": "increase",  # "mechanical advantage" (interpretation)
+        "pfj_stress_peak": "decrease", "pfj_force_peak": "decrease",  # less knee stress and compressive force
+    }
+    for measure, expected in wanted.items():
+        assert expected in by_measure.get(measure, set()), measure
+    assert "knee_flexion_mean_stance" not in by_measure  # "straightens" is an excursion, not a mean angle
+    untestable = [c for c in data["claims"] if c.get("testable", True) is False]
+    assert any("control" in c["claim"] and "control" in c["why_not"] for c in untestable)
+
+
+def test_untestable_claim_has_a_reason_and_nothing_to_test(tmp_path, repo_root):
+    nt = dict(id="ctl", claim="easier to control", testable=False, why_not="no measure of control")
+    assert _load(tmp_path, repo_root, [GOOD, nt]).claims[1]["why_not"] == "no measure of control"
+    with pytest.raises(ConfigError, match="why_not"):
+        _load(tmp_path, repo_root, [{k: v for k, v in nt.items() if k != "why_not"}])
+    with pytest.raises(ConfigError):
+        _load(tmp_path, repo_root, [{**nt, "measure": "pfj_stress_peak"}])
+    with pytest.raises(ConfigError):  # a testable claim cannot carry a why_not
+        _load(tmp_path, repo_root, [{**GOOD, "why_not": "because"}])
+    with pytest.raises(ConfigError, match="sesoi"):  # testable by default: needs its SESOI
+        _load(tmp_path, repo_root, [{k: v for k, v in GOOD.items() if k != "sesoi"} | {"testable": True}])
+
+
+def test_untestable_claim_is_on_the_scorecard_with_its_reason():
+    claims = Claims(estimate="paired", alpha=0.05, claims=(
+        dict(GOOD, id="stress"),
+        dict(id="ctl", claim="easier to control", testable=False, why_not="no measure of control")))
+    out = score(claims, _results())
+    nt = out[out["claim_id"] == "ctl"]
+    assert len(nt) == 1 and nt.iloc[0].verdict == "not testable" and nt.iloc[0].reason == "no measure of control"
+    assert nt.iloc[0].measure == "" and math.isnan(nt.iloc[0].sesoi)
+    tested = out[out["verdict"] != "not testable"]
+    assert (tested["m"] == 2).all()  # the untestable claim is not in the Bonferroni family
+
+
+def test_emg_claim_whose_channels_qc_excluded_everywhere_says_so():
+    claims = Claims(estimate="paired", alpha=0.05, claims=(
+        dict(GOOD, id="vl", measure="emg_mean_vastus_lateralis", expected="increase", sesoi=5.0),
+        dict(GOOD, id="rf", measure="emg_mean_rectus_femoris", expected="increase", sesoi=5.0)))
+    excluded = pd.DataFrame({"dataset": ["d1", "d1"], "muscle": ["vastus_lateralis", "rectus_femoris"],
+                             "n_subjects": [3, 3], "n_used": [0, 2], "all_excluded": [True, False],
+                             "reasons": ["flat (6 channels)", "flat (1 channels)"]})
+    out = score(claims, _results(), excluded_muscles=excluded).set_index("claim_id")
+    assert out.loc["vl", "reason"] == "all vastus lateralis channels excluded by QC in d1 (flat (6 channels))"
+    assert out.loc["rf", "reason"] == "no dataset of this run has the measure emg_mean_rectus_femoris"
 
 
 def test_every_claim_needs_a_sesoi(tmp_path, repo_root):

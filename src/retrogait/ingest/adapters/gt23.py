@@ -128,6 +128,8 @@ _DIRECTION_MARGIN_DEG = 5.0            # knee change over the first 15 % of stan
 _MASS_RANGE = (30.0, 250.0)
 _K1_MARGIN_J_PER_KG = 0.002            # |median K1 work| below this is no judgement (J/kg)
 _ANKLE_MARGIN_DEG = 5.0                # |median push-off change| below this is no judgement (deg)
+_HIP_MARGIN_DEG = 10.0                 # |median FW hip flexion change strike - off| below this: no judgement
+_HIP_MOMENT_MARGIN = 0.05              # |median early-stance hip moment| below this is no judgement (N.m/kg)
 
 
 def parse_trial(name: str) -> tuple[str, float, str, int]:
@@ -488,6 +490,8 @@ class GT23Adapter(Adapter):
                                                           checks, notes, loc, rel["moment_filt"])
         if "angle" in tables and kinematics is not None:
             info["ankle"] = self._ankle_check(kinematics, stances, direction, checks, notes, loc, rel["angle"])
+            self._hip_check(kinematics, stances, kinetic, direction, checks, loc,
+                            rel["angle"], rel.get("moment_filt", ""))
 
         notes.append("GT23 processed files have no frontal-plane knee moment and no marker trajectories: "
                      "KAM not available")
@@ -595,6 +599,11 @@ class GT23Adapter(Adapter):
                     # OpenSim ankle_angle: dorsiflexion positive (gt23-format.md 3.1)
                     cols[f"{s}_ankle_dorsiflexion"] = col("angle", f"ankle_angle_{s.lower()}")
                     units[f"{s}_ankle_dorsiflexion"] = "deg"
+                if f"hip_flexion_{s.lower()}" in tables["angle"].frame.columns:
+                    # OpenSim hip_flexion: flexion positive (gt23-format.md 3.1); checked on FW trials
+                    # (flexed at foot strike, extended at foot off: _hip_check)
+                    cols[f"{s}_hip_flexion"] = col("angle", f"hip_flexion_{s.lower()}")
+                    units[f"{s}_hip_flexion"] = "deg"
         if "moment_filt" in tables:
             relpath = tables["moment_filt"].relpath
             knee = {s: col("moment_filt", f"knee_angle_{s.lower()}_moment") for s in SIDES}
@@ -614,6 +623,11 @@ class GT23Adapter(Adapter):
                                  "(flexor-positive in the file)")
                 cols[f"{s}_knee_extensor_moment"] = sign * knee[s] * factor
                 units[f"{s}_knee_extensor_moment"] = "N.m/kg"
+                if f"hip_flexion_{s.lower()}_moment" in tables["moment_filt"].frame.columns:
+                    # the generalised force of the flexion-positive hip_flexion coordinate is flexor-positive:
+                    # the canonical internal extensor moment is its negative (checked: _hip_check)
+                    cols[f"{s}_hip_extensor_moment"] = -col("moment_filt", f"hip_flexion_{s.lower()}_moment") * factor
+                    units[f"{s}_hip_extensor_moment"] = "N.m/kg"
         if "activity_flag" in tables:
             for s, name in (("L", "left"), ("R", "right")):
                 flag = col("activity_flag", name)
@@ -832,6 +846,65 @@ class GT23Adapter(Adapter):
                                     expected=expected, detail=f"{relpath}: {what}: inconclusive, used as "
                                                               "documented (dorsiflexion positive)"))
         return result.verdict
+
+    def _hip_check(self, kin: Stream, stances: Mapping[str, list], kinetic: Sequence[str], direction: str,
+                   checks: list[dict], loc: Mapping[str, str], angle_relpath: str, moment_relpath: str) -> None:
+        """FW: the hip is flexed at foot strike and extended at foot off, under an early-stance extensor moment.
+
+        Two checks on forward-walking trials (docs/methods.md §0.4), each stopping the run when the data
+        contradict the documented convention (hip flexion positive; generalised force flexor-positive,
+        negated into the canonical extensor moment): (1) hip flexion at foot strike minus at foot off > 0
+        (about +40 deg in adult walking: +30 at contact, -10 at toe-off; Winter 2009 ch. 5); (2) the mean
+        internal hip extensor moment over the first 20 % of stance > 0 (the hip extensors hold the trunk
+        in the loading response, H1 of Winter 1991). Not checkable in BW (noted as such).
+        """
+        cols = [f"{s}_hip_flexion" for s in SIDES if kin.has(f"{s}_hip_flexion")]
+        if not cols:
+            return
+        exp_angle = "> 0 deg: hip flexion at FW foot strike minus at foot off (flexed at contact, extended at toe-off)"
+        exp_moment = "> 0 N.m/kg: mean internal hip extensor moment over the first 20 % of FW stance (H1)"
+        have_moment = [s for s in kinetic if kin.has(f"{s}_hip_extensor_moment")]
+        if direction != "FW":
+            checks.append(check_row("hip_angle_sign", "not checked", unit="deg", expected=exp_angle,
+                                    detail="a forward-walking pattern; the BW files share the subject's convention"))
+            if have_moment:
+                checks.append(check_row("hip_moment_sign", "not checked", unit="N.m/kg", expected=exp_moment,
+                                        detail="a forward-walking pattern; the BW files share the subject's "
+                                               "convention"))
+            return
+        change, early = [], []
+        for s in SIDES:
+            if not stances.get(s) or not kin.has(f"{s}_hip_flexion"):
+                continue
+            t, hip = kin.time, kin.get(f"{s}_hip_flexion")
+            ext = kin.get(f"{s}_hip_extensor_moment") if s in have_moment else None
+            for fs, fo in stances[s]:
+                if fs < t[0] or fo > t[-1]:
+                    continue
+                change.append(float(np.interp(fs, t, hip) - np.interp(fo, t, hip)))
+                if ext is not None:
+                    sel = (t >= fs) & (t <= fs + 0.2 * (fo - fs))
+                    early.append(float(np.mean(ext[sel])) if sel.sum() >= 3 else math.nan)
+        for name, values, margin, unit, expected, relpath, column in (
+                ("hip_angle_sign", change, _HIP_MARGIN_DEG, "deg", exp_angle, angle_relpath, "hip_flexion"),
+                ("hip_moment_sign", early, _HIP_MOMENT_MARGIN, "N.m/kg", exp_moment, moment_relpath,
+                 "hip_flexion_moment")):
+            if name == "hip_moment_sign" and not have_moment:
+                continue
+            result = sign_verdict(values, expected=1, margin=margin)
+            what = f"{relpath}: {result.describe(unit)}"
+            if result.verdict == "contradicted":
+                raise DataError(
+                    f"{relpath}: {name.replace('_', ' ')} contradicts the documented convention: {what}; expected "
+                    f"{expected}. The file's hip {'angle' if unit == 'deg' else 'moment'} sign differs from the "
+                    f"OpenSim convention the adapter assumes; the run stops instead of guessing "
+                    f"(docs/methods.md §0.4)", **loc, file=relpath, column=column)
+            status = "passed" if result.verdict == "confirmed" else "warning"
+            if status == "warning":
+                log.warning("%s %s %s: %s not confirmed: %s", loc["dataset"], loc["subject"], loc["trial"], name,
+                            what)
+            checks.append(check_row(name, status, value=result.median, unit=unit, expected=expected,
+                                    detail=what + ("" if status == "passed" else " (inconclusive; used as documented)")))
 
     def _subject_conventions(self, subject: str, parts: list[tuple[Trial, dict[str, Any]]]) -> list[Trial]:
         """Carry the FW sign verdicts over to the subject's BW trials (same files, same model)."""
