@@ -675,9 +675,28 @@ def _scorecard(claims: pd.DataFrame, config) -> Section:
         s.paragraphs.append("Each verdict rests on the dataset in the 'dataset' column (a claim is scored separately "
                             "in every dataset where its contrast applies; the contrast says how): "
                             + "; ".join(f"{d}: {n} claim(s)" for d, n in per.items()) + ".")
-    cols = ["claim", "dataset", "contrast", "measure", "unit", "expected", "sesoi", "estimate", "ci_low", "ci_high",
-            "p_bonferroni", "n_subjects", "verdict", "reason"]
-    s.tables.append(("", claims[[c for c in cols if c in claims.columns]]))
+    untestable = claims[(claims["verdict"] == "not testable") & (claims["measure"].fillna("") == "")]
+    if len(untestable):
+        s.paragraphs.append("Claims the data cannot test (listed with the reason, not in the family): "
+                            + "; ".join(f"“{r.claim}”: {r.reason}" for r in untestable.itertuples(index=False))
+                            + ".")
+    if "interpretation" in claims.columns:
+        read = claims[claims["interpretation"].fillna("") != ""].drop_duplicates("claim_id")
+        if len(read):
+            s.paragraphs.append("Interpretations (the claim's words admit several readings; this is the one "
+                                "tested): " + "; ".join(f"“{r.claim}”: {r.interpretation}"
+                                                        for r in read.itertuples(index=False)) + ".")
+
+    def effect(r) -> str:
+        if not pd.notna(r["estimate"]):
+            return ""
+        return f"{fmt(r['estimate'])} ({fmt(r['ci_low'])} to {fmt(r['ci_high'])}) {r['unit']}"
+
+    table = claims.assign(effect=claims.apply(effect, axis=1) if len(claims) else "")
+    cols = ["claim", "measure", "effect", "expected", "sesoi", "verdict", "reason", "dataset", "contrast",
+            "p_bonferroni", "n_subjects"]
+    s.tables.append(("Effect: BW − FW estimate (Bonferroni-adjusted interval) in the measure's unit",
+                     table[[c for c in cols if c in table.columns]]))
     return s
 
 

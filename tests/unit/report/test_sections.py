@@ -276,3 +276,23 @@ def test_qc_section_shows_data_checks_mass_forms_excluded_muscles_and_crossover_
     assert "flat (1 channels)" in summary and "saturated (1 channels)" in summary and "not testable" in summary
     assert "vastus" not in summary
     assert "ankle_angle_sign corrected in 1 trial(s)" in summary and "body_mass warning" in summary
+
+
+def test_scorecard_rows_give_effect_with_interval_and_unit_and_untestable_reasons():
+    from retrogait.analysis.claims import SCORECARD_COLUMNS
+    from retrogait.report.sections import _scorecard
+
+    tested = dict.fromkeys(SCORECARD_COLUMNS, np.nan)
+    tested.update(claim_id="a", claim="less stress", dataset="gt23", measure="pfj_stress_peak", unit="MPa",
+                  expected="decrease", estimate_kind="paired", estimate=-0.5, ci_low=-0.9, ci_high=-0.1,
+                  verdict="supported", reason="r", m=2, ci_level=1 - 0.05 / 2, sesoi=0.3, interpretation="")
+    moot = dict.fromkeys(SCORECARD_COLUMNS, np.nan)
+    moot.update(claim_id="b", claim="easier to control", dataset="", measure="", unit="", expected="",
+                estimate_kind="paired", verdict="not testable", reason="no measure of control", m=0,
+                interpretation="")
+    read = dict(tested, claim_id="c", claim="mechanical advantage", measure="quadriceps_moment_arm_at_peak_extensor",
+                unit="m", interpretation="moment arm at the peak")
+    text = _text(_scorecard(pd.DataFrame([tested, moot, read], columns=SCORECARD_COLUMNS), {}))
+    assert "-0.500 (-0.900 to -0.100) MPa" in text
+    assert "“easier to control”: no measure of control" in text
+    assert "“mechanical advantage”: moment arm at the peak" in text

@@ -16,11 +16,14 @@ seen them); this module reads them defensively:
   ``time`` column.
 * ``_angle.csv``: ``knee_angle_l/r`` in degrees, **extension positive**, so
   canonical knee flexion is ``-knee_angle``; ``ankle_angle_l/r``
-  dorsiflexion positive.
+  dorsiflexion positive; ``hip_flexion_l/r`` (optional) flexion positive,
+  canonical ``hip_flexion`` as is.
 * ``_moment_filt.csv``: ``knee_angle_l/r_moment`` in N.m/kg, OpenSim sign:
   the generalised force about the coordinate's own positive direction, so
   its sign follows the angle's (extensor-positive while ``knee_angle`` is
   extension-positive; negated together with a flexion-positive angle).
+  ``hip_flexion_l/r_moment`` (optional) is flexor-positive like its
+  coordinate: the canonical internal hip extensor moment is its negative.
 * ``_grf.csv``: ``{L,R}Force{X,Y_Vertical,Z}`` (N) and ``{L,R}COP{X,Y_Vertical,Z}``
   (m) of the two belts of the split-belt treadmill, Y up. One belt per foot,
   so the plates are ``L`` and ``R``. Usually one side is all NaN (one-legged
@@ -48,6 +51,10 @@ Checks on the data itself (docs/methods.md §0.4), recorded in each trial's
   quarter of stance (push-off); a rising angle is plantarflexion-positive and
   is negated in every trial of the subject. BW trials inherit the subject's
   FW verdicts (same files and model).
+* ``hip_angle_sign`` / ``hip_moment_sign`` -- FW trials: the hip is flexed at
+  foot strike and extended at foot off (flexion at strike minus at off > 0),
+  and the internal hip extensor moment is positive over the first 20 % of
+  stance (H1, Winter 1991); a contradiction stops the run. BW: not checked.
 * ``body_mass`` -- the mass the belt forces imply (2 x the mean vertical force
   of the one recorded belt over whole strides / g) against the table's mass:
   warning above ``mass_check.warn_above``, stop above
@@ -433,12 +440,12 @@ class GT23Adapter(Adapter):
         tables: dict[str, _Table] = {}
         if "angle" in paths:
             tables["angle"] = _read_table(paths["angle"], rel["angle"], ["knee_angle_l", "knee_angle_r"], loc,
-                                          optional=["ankle_angle_l", "ankle_angle_r"])
+                                          optional=["ankle_angle_l", "ankle_angle_r", "hip_flexion_l", "hip_flexion_r"])
         if "moment_filt" in paths:
             tables["moment_filt"] = _read_table(
                 paths["moment_filt"], rel["moment_filt"],
                 ["knee_angle_l_moment", "knee_angle_r_moment", "ankle_angle_l_moment", "ankle_angle_r_moment"],
-                loc)
+                loc, optional=["hip_flexion_l_moment", "hip_flexion_r_moment"])
         if "activity_flag" in paths:
             tables["activity_flag"] = _read_table(paths["activity_flag"], rel["activity_flag"],
                                                   ["left", "right"], loc)

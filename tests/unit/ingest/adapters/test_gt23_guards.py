@@ -55,6 +55,35 @@ def test_clean_replica_passes_every_check(ok):
     assert status(ok, "emg_time_base") == {FW: "passed", BW: "passed"}
     assert abs(checks_of(ok, "emg_time_base")[FW]["value"]) < 1e-3
     assert set(status(ok, "activity_flag").values()) == {"passed"}
+    assert status(ok, "hip_angle_sign")[FW] == "passed" and status(ok, "hip_moment_sign")[FW] == "passed"
+    assert checks_of(ok, "hip_angle_sign")[FW]["value"] > 20  # flexed at FW foot strike, extended at foot off
+    assert checks_of(ok, "hip_moment_sign")[FW]["value"] > 0.1  # early-stance hip extensor moment (H1)
+    assert status(ok, "hip_angle_sign")[BW] == "not checked"
+
+
+def test_hip_channels_follow_the_canonical_conventions(ok):
+    """hip_flexion = OpenSim hip_flexion (flexion +); hip_extensor_moment = -hip_flexion_moment (extensor +)."""
+    fw = next(t for t in ok if t.meta.trial == FW)
+    kin = fw.kinematics
+    assert kin.units["L_hip_flexion"] == "deg" and kin.units["L_hip_extensor_moment"] == "N.m/kg"
+    # the replica's FW hip: about +25 deg at foot strike; moment -0.7 (OpenSim, flexor +) early in stance
+    assert np.nanmax(kin.get("L_hip_flexion")) > 20 and np.nanmax(kin.get("L_hip_extensor_moment")) > 0.4
+
+
+@pytest.mark.parametrize("column,check", [("hip_flexion_l", "hip angle sign"),
+                                          ("hip_flexion_l_moment", "hip moment sign")])
+def test_flipped_hip_angle_or_moment_stops_the_run(repo_root, small, column, check):
+    """A hip sign that differs from the OpenSim convention would silently swap flexor and extensor work."""
+    _, raw = small("hip", trials=[FW])
+    suffix = "moment_filt" if column.endswith("_moment") else "angle"
+    rewrite(csv_path(raw, "AB01", FW, suffix), lambda d: d.assign(**{column: -d[column]}))
+    if column == "hip_flexion_l":  # the right hip too: one convention per file
+        rewrite(csv_path(raw, "AB01", FW, suffix), lambda d: d.assign(hip_flexion_r=-d["hip_flexion_r"]))
+    with pytest.raises(DataError) as exc:
+        make(repo_root, subjects=["AB01"], trials=[FW]).read_subject("AB01", raw)
+    msg = str(exc.value)
+    assert f"{check} contradicts the documented convention" in msg and f"AB01_{FW}_{suffix}.csv" in msg
+    assert f"column={column.replace('_l', '')}" in msg or column.replace("_l", "") in msg
 
 
 # ---------------------------------------------------------------------------
