@@ -335,6 +335,11 @@ def test_right_side_kinetics_detected(tmp_path, repo_root, small):
                  ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle", "subtalar_angle")]
     rewrite(csv_path(raw, "AB01", FW, "grf"), lambda d: swap(d, grf_pairs))
     rewrite(csv_path(raw, "AB01", FW, "moment_filt"), lambda d: swap(d, mom_pairs))
+    # the angles follow (a consistent mirror: the left leg's whole record becomes the right leg's), else the
+    # FW hip check sees the right hip at the left foot's stances and stops the run
+    ang_pairs = [(f"{j}_l", f"{j}_r") for j in
+                 ("hip_flexion", "hip_adduction", "hip_rotation", "knee_angle", "ankle_angle", "subtalar_angle")]
+    rewrite(csv_path(raw, "AB01", FW, "angle"), lambda d: swap(d, ang_pairs))
     (t,) = make(repo_root, subjects=["AB01"], trials=[FW]).read_subject("AB01", raw)
     assert t.meta.kinetic_sides == "R" and "kinetics on R only" in t.meta.notes
 
