@@ -108,4 +108,4 @@ def test_summary_says_nothing_could_be_tested(partial):
     assert "Walk vs run (no kept cycle at run)" in summary
     assert ("Walk vs run (no kept cycle at run): not testable on the data of this run: no subject has measures of "
             "kept cycles at both condition = walk and run") in summary
-    assert "measures tested" not in html
+    assert "measures tested in family" not in html
