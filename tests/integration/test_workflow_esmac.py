@@ -121,7 +121,8 @@ def test_contrast_table_has_stable_columns(esmac):
     assert row["ci_low"] <= row["mean_diff"] <= row["ci_high"]
     # every mixed-model row states its df, SE method and random-effects structure
     fitted = res[res["lmm_estimate"].notna()]
-    assert len(fitted) == len(res)
+    unfitted = res[res["lmm_estimate"].isna()]  # e.g. toe_first_contact: 0 % in every ESMAC cycle
+    assert len(fitted) >= len(res) - 2 and unfitted["lmm_note"].str.contains("is constant").all()
     assert fitted["lmm_df"].gt(0).all() and fitted["lmm_df_method"].eq("Satterthwaite (lmerTest)").all()
     assert fitted["lmm_se_method"].str.startswith("lme4 vcov").all()
     assert fitted["lmm_random_effects"].isin(["intercept", "intercept+slope"]).all()

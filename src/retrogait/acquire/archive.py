@@ -61,8 +61,9 @@ and raises :class:`~retrogait.errors.ChecksumError`.
 Fallbacks and other sources, in the order they are tried:
 
 * members already in ``dest`` and matching a known sha256: ``"cached"``;
-* a mirror folder: ``<mirror>/<dataset>/<archive name>`` (members extracted
-  from it) or loose ``<mirror>/<dataset>/<path>`` files (copied); both
+* a mirror folder, looked in first: ``<mirror>/<dataset>/<archive name>``
+  (members extracted from it) or loose ``<mirror>/<dataset>/<path>`` files
+  (copied; members the mirror lacks come from the declared URL); both
   ``"copied"``;
 * a ``file://`` archive URL: members extracted from that file
   (``"copied"``);
@@ -897,32 +898,23 @@ def _extract_local(ctx: _Ctx, jobs: list[_Job], zip_path: Path, *, source: str, 
             _record(ctx, job)
 
 
-def _copy_loose(ctx: _Ctx, jobs: list[_Job], mirror_dir: Path) -> None:
-    """Copy loose members from ``<mirror>/<dataset>/`` and verify them."""
-    found: dict[int, Path] = {}
-    missing: list[str] = []
+def _copy_loose(ctx: _Ctx, jobs: list[_Job], mirror_dir: Path) -> list[_Job]:
+    """Copy the loose members ``<mirror>/<dataset>/`` has and verify them; return the jobs it lacks."""
+    lacking: list[_Job] = []
     for job in jobs:
         candidates = [mirror_dir / job.raw.path]
         if job.requested != job.raw.path:
             candidates.append(mirror_dir / job.requested)
         src = next((c for c in candidates if c.is_file()), None)
         if src is None:
-            missing.append(str(candidates[0]))
-        else:
-            found[job.pos] = src
-    if missing:
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
-        raise FetchError(
-            f"{ctx.dataset}: the mirror has neither the archive {mirror_dir / ctx.archive_name} nor the loose "
-            f"members {missing[:5]}{more} (mirror layout <mirror>/<dataset>/<archive name> or "
-            "<mirror>/<dataset>/<member path>)")
-    for job in jobs:
-        src = found[job.pos]
+            lacking.append(job)
+            continue
         tmp = _tmp_out(ctx, job)
         digest = _copy_hashing(src, tmp, ctx.bar)
         job.result = _place(ctx, job, tmp, digest, member=job.requested, source=f"mirror:{src}",
                             status="copied")
         _record(ctx, job)
+    return lacking
 
 
 def _ranged_member(ctx: _Ctx, job: _Job, index: ArchiveIndex, get_session: Callable[[], requests.Session]) -> None:
@@ -1094,8 +1086,9 @@ def fetch_members(dataset: str, archive_url: str, archive_name: str, members: Se
     dest
         The dataset's raw folder; created only when bytes arrive.
     mirror
-        Mirror folder: the archive or the loose members are taken from
-        ``<mirror>/<dataset>/``; the network is never used.
+        Mirror folder, looked in first: the archive or the loose members
+        are taken from ``<mirror>/<dataset>/``; members it lacks come from
+        the declared archive URL.
     pinned_lock
         Lock committed with the project (``config/locks/<dataset>.lock.json``,
         same format as ``dest/members.lock.json``); used when it exists.
@@ -1254,7 +1247,8 @@ def _cached(ctx: _Ctx, job: _Job) -> bool:
 def _obtain(ctx: _Ctx, todo: list[_Job], *, mirror: Path | None, archive_size: int | None, parallel: int,
             progress: bool, session_factory: Callable[[], requests.Session]) -> None:
     log = ctx.log
-    # 1. mirror
+    # 1. mirror, looked in first: its copy of the archive, else the loose members it has; what it
+    #    lacks comes from the declared archive URL (steps 2-4)
     if mirror is not None:
         mdir = mirror / ctx.dataset
         arch = mdir / ctx.archive_name
@@ -1263,11 +1257,33 @@ def _obtain(ctx: _Ctx, todo: list[_Job], *, mirror: Path | None, archive_size: i
             if arch.is_file():
                 _extract_local(ctx, todo, arch, source=f"mirror:{arch}", status="copied",
                                discard_on_corruption=False)
-            else:
-                _copy_loose(ctx, todo, mdir)
+                return
+            todo = _copy_loose(ctx, todo, mdir)
         finally:
             ctx.bar.close()
+        if not todo:
+            return
+        where = (f"not in the mirror (neither the archive {arch} nor the loose members "
+                 f"<mirror>/<dataset>/<member path>, e.g. {mdir / todo[0].raw.path})")
+        log.info("%s: %d member(s) %s; using the declared archive URL %s", ctx.dataset, len(todo), where,
+                 ctx.archive_url)
+        try:
+            _obtain_declared(ctx, todo, archive_size=archive_size, parallel=parallel, progress=progress,
+                             session_factory=session_factory)
+        except ChecksumError:
+            raise
+        except FetchError as exc:
+            raise FetchError(f"{ctx.dataset}: {len(todo)} member(s) {where}, and the declared archive URL "
+                             f"failed: {exc}") from exc
         return
+    _obtain_declared(ctx, todo, archive_size=archive_size, parallel=parallel, progress=progress,
+                     session_factory=session_factory)
+
+
+def _obtain_declared(ctx: _Ctx, todo: list[_Job], *, archive_size: int | None, parallel: int, progress: bool,
+                     session_factory: Callable[[], requests.Session]) -> None:
+    """Members from the declared archive URL: a ``file://`` archive, an earlier full download, or the network."""
+    log = ctx.log
     # 2. file:// URL
     if urlsplit(ctx.archive_url).scheme.lower() == "file":
         path = _file_url_path(ctx.archive_url)

@@ -6,8 +6,11 @@ sha256. :func:`fetch_files` makes ``dest/<path>`` hold exactly those bytes:
 * a file already at its destination whose size and sha256 match is kept
   (``status="cached"``); one that does not match is reported and replaced,
   never kept;
-* with a mirror folder (offline runs, tests) the file is copied from
-  ``<mirror>/<dataset>/<path>`` (``status="copied"``), with the same checks;
+* with a mirror folder (offline runs, tests) the mirror is looked in
+  first: a file present as ``<mirror>/<dataset>/<path>`` is copied from
+  there (``status="copied"``), with the same checks; a file the mirror
+  lacks comes from its declared URL, as without a mirror;
+* a ``file://`` URL is copied from that path (``status="copied"``);
 * otherwise it is streamed over HTTP(S) into ``dest/.partial/<path>.part``
   and moved into place only after its size and sha256 were verified
   (``status="downloaded"``). Connection errors, timeouts, truncated bodies
@@ -725,9 +728,9 @@ def _check_files(dataset: str, files: object, *, need_url: bool) -> list[RawFile
                              f"got {f.sha256!r}")
         if f.size is not None and (isinstance(f.size, bool) or not isinstance(f.size, int) or f.size < 0):
             raise ValueError(f"{label}: size must be an integer >= 0 or None, got {f.size!r}")
-        if need_url:
-            if not f.url:
-                raise ValueError(f"{label}: no url and no mirror folder; declare its url or {mirror_hint()}")
+        if need_url and not f.url:
+            raise ValueError(f"{label}: no url and no mirror folder; declare its url or {mirror_hint()}")
+        if f.url:
             scheme = urlsplit(f.url).scheme.lower()
             if scheme not in ("http", "https", "file"):
                 raise ValueError(f"{label}: unsupported url scheme {scheme!r} in {f.url!r} "
@@ -795,8 +798,10 @@ def fetch_files(dataset: str, files: Sequence[RawFile], dest: Path, *, mirror: P
         The dataset's raw folder, ``data/raw/<dataset>/``; file ``f`` goes
         to ``dest / f.path``. Created only when bytes arrive.
     mirror
-        Mirror folder (see :func:`resolve_mirror`): files are copied from
-        ``<mirror>/<dataset>/<path>`` and the network is never used.
+        Mirror folder (see :func:`resolve_mirror`), looked in first: a file
+        present as ``<mirror>/<dataset>/<path>`` is copied from there; a file
+        the mirror lacks comes from its declared ``url`` (so a dataset of
+        local ``file://`` files runs beside mirrored ones).
     retries
         Further attempts after a connection error, timeout, truncated body
         or HTTP 5xx (consecutive failures without progress).
@@ -856,8 +861,8 @@ def fetch_files(dataset: str, files: Sequence[RawFile], dest: Path, *, mirror: P
     sizes = [files[i].size for i in todo]
     total = None if any(s is None for s in sizes) else sum(s for s in sizes if s is not None)
     initial = 0
-    if mirror is None:
-        for i in todo:
+    for i in todo:
+        if mirror is None or not (mirror / dataset / files[i].path).is_file():
             p = _partial_path(dest, files[i].path, ".part")
             if p.is_file():
                 initial += p.stat().st_size
@@ -868,12 +873,23 @@ def fetch_files(dataset: str, files: Sequence[RawFile], dest: Path, *, mirror: P
     try:
         for i in todo:
             f = files[i]
-            if mirror is not None:
+            if mirror is not None and (mirror / dataset / f.path).is_file():
                 results[i] = _from_mirror(dataset, f, dest, mirror, bar, log)
-            elif urlsplit(f.url or "").scheme.lower() == "file":
-                results[i] = _from_file_url(dataset, f, dest, bar, log)
+            elif mirror is not None and not f.url:
+                raise FetchError(f"{dataset}/{f.path}: not in the mirror (expected the file "
+                                 f"{mirror / dataset / f.path}, mirror layout <mirror>/<dataset>/<path>) and no "
+                                 "url declared in the manifest to fetch it from")
             else:
-                results[i] = _download(dataset, f, dest, sess, policy, reach, bar, log)
+                try:
+                    if urlsplit(f.url or "").scheme.lower() == "file":
+                        results[i] = _from_file_url(dataset, f, dest, bar, log)
+                    else:
+                        results[i] = _download(dataset, f, dest, sess, policy, reach, bar, log)
+                except FetchError as exc:
+                    if mirror is None or isinstance(exc, ChecksumError):
+                        raise
+                    raise FetchError(f"{dataset}/{f.path}: not in the mirror (expected the file "
+                                     f"{mirror / dataset / f.path}), and its declared url failed: {exc}") from exc
     finally:
         bar.close()
         if own:

@@ -3,9 +3,10 @@
 A run that needs a file can get it from three places: it is already under
 ``data/raw/<dataset>/`` (its provenance record exists), a mirror folder
 holds it (``<mirror>/<dataset>/<path>``, or the dataset's archive there), or
-its host answers over the network. With a mirror the network is never used
-(:func:`retrogait.acquire.fetch.fetch_files`), so a mirror that lacks a
-dataset is a problem even when the network works.
+its host answers over the network (or its ``file://`` URL names a file).
+With a mirror, the mirror is looked in first and the declared URL serves
+what it lacks (:func:`retrogait.acquire.fetch.fetch_files`), so a new local
+dataset runs beside mirrored ones.
 
 :func:`check_sources` answers this for a set of datasets in about a second
 (one HTTP ``HEAD`` per host, all hosts at once, any HTTP answer counts as
@@ -158,23 +159,33 @@ def check_sources(specs: Mapping[str, DatasetSpec], needed: Mapping[str, Sequenc
     """
     out: dict[str, SourceStatus] = {}
     to_probe: dict[str, list[str]] = {}
+    mirror_lacks: dict[str, str] = {}
     for d, spec in specs.items():
         files = list(needed.get(d) or [])
         if not files:
             out[d] = SourceStatus(d, "cached")
-        elif mirror is not None:
-            lacks = _mirror_lacks(spec, files, mirror)
-            out[d] = SourceStatus(d, "unavailable", lacks) if lacks else SourceStatus(d, "mirror")
         else:
-            urls = dataset_urls(spec, files)
+            lacks = _mirror_lacks(spec, files, mirror) if mirror is not None else None
+            if mirror is not None and lacks is None:
+                out[d] = SourceStatus(d, "mirror")
+                continue
+            # not (all) in the mirror: the declared URLs (fetch looks in the mirror first, then there)
+            left = files if mirror is None or spec.archive else [
+                f for f in files if not any(p.is_file() for p in [mirror / spec.id / f.path]
+                                            + ([mirror / spec.id / f.member] if f.member else []))]
+            urls = dataset_urls(spec, left)
             if urls:
                 to_probe[d] = urls
+                if lacks:
+                    mirror_lacks[d] = lacks
             else:
-                out[d] = SourceStatus(d, "unavailable", f"its files have no URL; {MIRROR_ENV} must name a mirror")
+                out[d] = SourceStatus(d, "unavailable", lacks + " and its files have no URL" if lacks else
+                                      f"its files have no URL; {MIRROR_ENV} must name a mirror")
     answers = probe([u for urls in to_probe.values() for u in urls], timeout_s=timeout_s) if to_probe else {}
     for d, urls in to_probe.items():
         bad = [(_host(u), answers.get(_host(u))) for u in urls if answers.get(_host(u))]
-        out[d] = (SourceStatus(d, "unavailable", f"host {bad[0][0]} cannot be reached ({bad[0][1]})")
+        first = f"{mirror_lacks[d]}, and " if d in mirror_lacks else ""
+        out[d] = (SourceStatus(d, "unavailable", f"{first}host {bad[0][0]} cannot be reached ({bad[0][1]})")
                   if bad else SourceStatus(d, "network"))
     return {d: out[d] for d in specs}
 

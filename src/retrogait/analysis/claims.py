@@ -35,7 +35,7 @@ import pandas as pd
 from retrogait.config import load_config
 from retrogait.errors import ConfigError
 from retrogait.gait.catalog import describe
-from retrogait.stats.claims import adjusted_interval, verdict
+from retrogait.stats.claims import adjusted_interval, constant_difference_interval, verdict
 
 __all__ = ["Claims", "load_claims", "score", "SCORECARD_COLUMNS", "ESTIMATE_COLUMNS"]
 
@@ -177,9 +177,17 @@ def score(claims: Claims, results: pd.DataFrame, *, excluded_muscles: pd.DataFra
                   f" ({what}), p_bonferroni = min(1, m p)")
     for base, r in tested:
         est, se, df = (float(getattr(r, col)) for col in (est_col, se_col, df_col))
-        lo, hi, p, p_adj = adjusted_interval(est, se, df, alpha=alpha, m=m)
+        constant = claims.estimate == "paired" and se == 0 and base["n_subjects"] >= 1
+        if constant:  # every pairing unit differs by the same amount: no t interval, the sign-test one
+            lo, hi, p, p_adj = constant_difference_interval(est, base["n_subjects"], alpha=alpha, m=m)
+        else:
+            lo, hi, p, p_adj = adjusted_interval(est, se, df, alpha=alpha, m=m)
         v, reason = verdict(estimate=est, ci_low=lo, ci_high=hi, expected=base["expected"], sesoi=base["sesoi"],
                             level=level)
+        if constant:
+            reason = (f"all {base['n_subjects']} paired differences equal {est:.6g} (zero variance, no t interval): "
+                      "distribution-free interval for the median difference (sign test), "
+                      + ("the point itself; " if np.isfinite(lo) else "too few pairs for this level; ") + reason)
         rows.append({**base, "estimate": est, "se": se, "df": df, "ci_low": lo, "ci_high": hi,
                      "ci_level": 1 - alpha / m, "p": p, "p_bonferroni": p_adj, "m": m, "adjustment": adjustment,
                      "verdict": v, "reason": reason})

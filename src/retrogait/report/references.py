@@ -312,6 +312,10 @@ _ALL = [
               "Bootstrap-based improvements for inference with clustered errors", "Rev Econ Stat", "90(3):414-427",
               doi="10.1162/rest.90.3.414",
               note="cluster bootstrap-t with few clusters (§6.2)"),
+    Reference("Conover1999", "Conover WJ", 1999, "Practical Nonparametric Statistics, 3rd ed", "Wiley", "",
+              url="https://search.worldcat.org/search?q=isbn%3A9780471160687",
+              note="sign test and the order-statistic interval for the median (§3.4): the claims interval when "
+                   "all paired differences are equal (§8); a book, no DOI"),
     Reference("Dunn1961", "Dunn OJ", 1961, "Multiple comparisons among means", "J Am Stat Assoc", "56(293):52-64",
               doi="10.1080/01621459.1961.10482090",
               note="Bonferroni-adjusted simultaneous intervals of the claims family (§8)"),

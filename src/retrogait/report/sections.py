@@ -131,8 +131,9 @@ def _summary(config, trials, cycles, results, contrasts, alpha, contrast_notes=N
             s.paragraphs.append(f"{c.label}: not run: {contrast_notes[c.id]}.")
             continue
         if r.empty:
-            s.paragraphs.append(f"{c.label}: not applicable to the data of this run (no dataset has both "
-                                f"{c.factor} = {c.levels[0]} and {c.levels[1]} within subjects).")
+            s.paragraphs.append(f"{c.label}: not testable on the data of this run: no subject has measures of "
+                                f"kept cycles at both {c.factor} = {c.levels[0]} and {c.levels[1]} (a trial without "
+                                "a kept gait cycle gives no measure; see Quality control).")
             continue
         p_col = "lmm_p" if c.covariates else "p_t"
         candidates = r[r["role"] == "tested"] if "role" in r.columns else r
@@ -502,11 +503,11 @@ def _qc(trials, cycles, quality, exclusions, measures=None, checks=None, flags=N
             counts = (rej.assign(reason=rej["qc_reason"].fillna("").replace("", "unspecified"))
                       .groupby(["dataset", "condition", "reason"]).size().rename("cycles").reset_index())
             s.tables.append(("Rejected cycles by condition and reason", counts))
-        flags = cycles[(cycles["qc_status"] == "kept") & ~cycles["kinetics_valid"].astype(bool)
-                       & cycles["qc_flags"].fillna("").str.contains("kinetics excluded")]
-        if len(flags):
+        no_kinetics = cycles[(cycles["qc_status"] == "kept") & ~cycles["kinetics_valid"].astype(bool)
+                             & cycles["qc_flags"].fillna("").str.contains("kinetics excluded")]
+        if len(no_kinetics):
             s.tables.append(("Kept cycles whose kinetics were excluded (e.g. a foot on the other belt)",
-                             flags[["dataset", "subject", "trial", "condition", "side", "cycle", "qc_flags"]]))
+                             no_kinetics[["dataset", "subject", "trial", "condition", "side", "cycle", "qc_flags"]]))
         methods = cycles[cycles["qc_status"] == "kept"].groupby(["dataset", "event_method", "kind"]).size() \
             .rename("cycles").reset_index()
         s.tables.append(("Event detection method of kept cycles", methods))

@@ -6,7 +6,7 @@ term, stable snake_case columns) or, for :func:`spm_paired`, an
 level minus reference). Nothing here imports snakemake.
 """
 
-from retrogait.stats.claims import EXPECTED, VERDICTS, adjusted_interval, score_claims, verdict
+from retrogait.stats.claims import EXPECTED, VERDICTS, adjusted_interval, constant_difference_interval, score_claims, verdict
 from retrogait.stats.equivalence import tost_paired
 from retrogait.stats.meta import POOLED_LABEL, effect_from_paired, random_effects, smd_from_summary
 from retrogait.stats.mixed import mixed_model
@@ -21,5 +21,5 @@ __all__ = [
     "tost_paired",
     "SPMResult", "spm_paired", "spm_family",
     "smd_from_summary", "random_effects", "effect_from_paired", "POOLED_LABEL",
-    "verdict", "adjusted_interval", "score_claims", "EXPECTED", "VERDICTS",
+    "verdict", "adjusted_interval", "constant_difference_interval", "score_claims", "EXPECTED", "VERDICTS",
 ]

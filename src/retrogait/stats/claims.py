@@ -46,7 +46,7 @@ from scipy import stats
 
 from retrogait.stats.paired import _check_alpha
 
-__all__ = ["verdict", "adjusted_interval", "score_claims", "EXPECTED", "VERDICTS"]
+__all__ = ["verdict", "adjusted_interval", "constant_difference_interval", "score_claims", "EXPECTED", "VERDICTS"]
 
 EXPECTED = ("increase", "decrease", "equivalent")
 VERDICTS = ("supported", "contradicted", "negligible", "inconclusive")
@@ -77,6 +77,41 @@ def adjusted_interval(estimate: float, se: float, df: float, *, alpha: float = 0
     crit = float(stats.t.isf(alpha / (2.0 * m), df))
     p = float(2.0 * stats.t.sf(abs(est / se), df))
     return est - crit * se, est + crit * se, p, min(1.0, m * p)
+
+
+def constant_difference_interval(estimate: float, n: int, *, alpha: float = 0.05,
+                                 m: int = 1) -> tuple[float, float, float, float]:
+    """Interval and p of ``n`` paired differences that are all equal (zero variance), Bonferroni over ``m``.
+
+    The t interval is undefined (SE = 0; R's ``t.test`` stops with "data are
+    essentially constant"). The distribution-free interval for the median
+    difference from the order statistics (the sign-test inversion,
+    [Conover1999]_ §3.4) needs only the signs: with all ``n`` differences
+    equal to ``estimate`` it is the point ``[estimate, estimate]`` at every
+    level the sample can reach, i.e. when the exact two-sided sign-test p of
+    ``n`` same-signed differences, ``2 · 0.5^n``, is at most ``alpha / m``;
+    below that ``n`` no interval at the level exists (NaN: inconclusive).
+    ``p`` is that sign-test p (1 when ``estimate`` is 0), ``p_bonferroni =
+    min(1, m p)``.
+
+    References
+    ----------
+    .. [Conover1999] Conover WJ (1999). Practical Nonparametric Statistics,
+       3rd ed. Wiley. Section 3.4 (the sign test and the confidence interval
+       for the median).
+    """
+    alpha = _check_alpha(alpha)
+    if isinstance(m, bool) or not isinstance(m, (int, np.integer)) or m < 1:
+        raise ValueError(f"constant_difference_interval: m must be an integer >= 1; got {m!r}")
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"constant_difference_interval: n must be an integer >= 1; got {n!r}")
+    est = float(estimate)
+    if not math.isfinite(est):
+        return math.nan, math.nan, math.nan, math.nan
+    p = 1.0 if est == 0 else min(1.0, 2.0 * 0.5 ** int(n))
+    reach = min(1.0, 2.0 * 0.5 ** int(n)) <= alpha / m
+    lo, hi = (est, est) if reach else (math.nan, math.nan)
+    return lo, hi, p, min(1.0, m * p)
 
 
 def verdict(*, estimate: float, ci_low: float, ci_high: float, expected: str, sesoi: float,

@@ -289,14 +289,36 @@ def test_mirror_copy_uses_no_network(tmp_path, blobs):
     assert [r["status"] for r in again] == ["cached"] * len(files)
 
 
-def test_mirror_missing_file_names_expected_path(tmp_path, blobs):
+def test_mirror_first_then_the_declared_url(tmp_path, blobs):
+    """A file the mirror lacks comes from its declared URL (a local dataset runs beside mirrored ones)."""
+    lacking = "S01/trial_b.c3d"
+    mirror = _make_mirror(tmp_path / "mirror", {k: v for k, v in blobs.items() if k != lacking})
+    elsewhere = _make_mirror(tmp_path / "lab", {lacking: blobs[lacking]}) / DS
+    files = [RawFile(path=p, url=(elsewhere / p).as_uri() if p == lacking else f"{closed_port_url('never')}/{p}",
+                     sha256=hashlib.sha256(b).hexdigest(), size=len(b)) for p, b in blobs.items()]
+    recs = {r["path"]: r for r in fetch_files(DS, files, tmp_path / DS, mirror=mirror, **FAST)}
+    assert recs[lacking]["source"] == (elsewhere / lacking).as_uri() and recs[lacking]["status"] == "copied"
+    others = [p for p in blobs if p != lacking]
+    assert others and all(recs[p]["source"] == f"mirror:{(mirror / DS / p).resolve()}" for p in others)
+    assert all((tmp_path / DS / p).read_bytes() == b for p, b in blobs.items())
+
+
+def test_mirror_missing_file_without_url_names_expected_path(tmp_path, blobs):
     mirror = _make_mirror(tmp_path / "mirror", {k: v for k, v in blobs.items() if k != "S01/trial_b.c3d"})
-    files = _declared(blobs, "https://example.org/data")
+    files = [RawFile(path=p, url=None, sha256=hashlib.sha256(b).hexdigest(), size=len(b)) for p, b in blobs.items()]
     with pytest.raises(FetchError) as ei:
         fetch_files(DS, files, tmp_path / DS, mirror=mirror, **FAST)
     msg = str(ei.value)
     assert str(mirror.resolve() / DS / "S01/trial_b.c3d") in msg
-    assert "<mirror>/<dataset>/<path>" in msg
+    assert "<mirror>/<dataset>/<path>" in msg and "no url declared" in msg
+
+
+def test_mirror_missing_file_with_unreachable_url_fails_with_the_network_message(tmp_path, blobs):
+    mirror = _make_mirror(tmp_path / "mirror", {k: v for k, v in blobs.items() if k != "S01/trial_b.c3d"})
+    files = _declared(blobs, closed_port_url("data"))
+    with pytest.raises(FetchError, match="cannot be reached") as ei:
+        fetch_files(DS, files, tmp_path / DS, mirror=mirror, **FAST)
+    assert f"not in the mirror (expected the file {mirror.resolve() / DS / 'S01/trial_b.c3d'})" in str(ei.value)
 
 
 def test_corrupted_mirror_file(tmp_path, blobs):

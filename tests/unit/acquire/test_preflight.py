@@ -57,16 +57,28 @@ def test_sources_cached_mirror_network_and_unavailable(tmp_path):
     assert status == {"done": SourceStatus("done", "cached"), "up": SourceStatus("up", "network"),
                       "down": SourceStatus("down", "unavailable", f"host {dead.split('/')[2]} cannot be reached "
                                                                   "(connection refused)")}
-    # with a mirror the network is never asked: the mirror must hold every missing file
+    # with a mirror, the mirror is looked in first; only what it lacks is asked for at its declared URL
     specs = {"inmirror": _spec("inmirror", [dead, dead]), "elsewhere": _spec("elsewhere", [dead])}
     needed = {d: list(s.files) for d, s in specs.items()}
     asked = []
-    status = check_sources(specs, needed, mirror=mirror, probe=lambda *a, **k: asked.append(a) or {})
-    assert asked == []
-    assert status["inmirror"].source == "unavailable" and "s1/f1.c3d" in status["inmirror"].detail
-    assert status["elsewhere"].detail == f"the mirror {mirror} has no folder elsewhere/"
+
+    def probe(urls, **_):
+        asked.append(sorted(urls))
+        return {u.split("/")[2]: "connection refused" for u in urls}
+
+    status = check_sources(specs, needed, mirror=mirror, probe=probe)
+    assert asked == [[dead, dead]]  # s1/f1 of inmirror and s0/f0 of elsewhere, never inmirror's s0/f0
+    assert status["inmirror"].source == "unavailable"
+    assert status["inmirror"].detail.startswith(f"the mirror lacks {mirror / 'inmirror' / 's1' / 'f1.c3d'}, and host ")
+    assert status["elsewhere"].detail == (f"the mirror {mirror} has no folder elsewhere/, and host "
+                                          f"{dead.split('/')[2]} cannot be reached (connection refused)")
     status = check_sources(specs, {"inmirror": needed["inmirror"][:1]}, mirror=mirror)
     assert status["inmirror"].source == "mirror" and status["elsewhere"].source == "cached"
+    # a new local dataset (file:// URLs) beside mirrored ones: its files are found at their URL
+    (tmp_path / "local.c3d").write_bytes(b"x")
+    local = {"local": _spec("local", [(tmp_path / "local.c3d").as_uri()])}
+    status = check_sources(local, {"local": list(local["local"].files)}, mirror=mirror)
+    assert status["local"] == SourceStatus("local", "network")
 
 
 def test_an_archive_in_the_mirror_covers_its_members(tmp_path):

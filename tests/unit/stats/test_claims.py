@@ -69,6 +69,22 @@ def test_adjusted_interval_is_bonferroni_t():
         lo, hi, _, p_adj = adjusted_interval(est, 0.4, 11, alpha=0.05, m=5)
         assert (lo > 0) == (p_adj < 0.05)
     assert all(math.isnan(v) for v in adjusted_interval(1.0, 0.0, 11))
+
+
+def test_constant_differences_get_the_sign_test_interval():
+    from retrogait.stats import constant_difference_interval
+
+    # 14 pairs all +100: sign-test p = 2 * 0.5**14 = 1.2207e-4 (R: binom.test(14, 14)$p.value)
+    lo, hi, p, p_adj = constant_difference_interval(100.0, 14, alpha=0.05, m=5)
+    assert (lo, hi) == (100.0, 100.0) and p == pytest.approx(1.220703125e-4, rel=1e-12)
+    assert p_adj == pytest.approx(5 * 1.220703125e-4)
+    assert verdict(estimate=100.0, ci_low=lo, ci_high=hi, expected="increase", sesoi=20.0)[0] == "supported"
+    # 6 pairs: 2 * 0.5**6 = 0.03125 > 0.05 / 5, so no interval at the Bonferroni level exists
+    lo, hi, p, p_adj = constant_difference_interval(100.0, 6, alpha=0.05, m=5)
+    assert math.isnan(lo) and math.isnan(hi) and p == 0.03125 and p_adj == 0.15625
+    assert constant_difference_interval(0.0, 14)[2] == 1.0
+    with pytest.raises(ValueError, match="n must be"):
+        constant_difference_interval(1.0, 0)
     with pytest.raises(ValueError, match="m must be"):
         adjusted_interval(1.0, 0.4, 11, m=0)
 
