@@ -23,6 +23,7 @@ import pyarrow.parquet as pq
 
 __all__ = [
     "atomic_path",
+    "default_file_mode",
     "write_parquet",
     "read_parquet",
     "read_units",
@@ -39,6 +40,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it into place on success.
 
     On any exception the temporary file is removed and ``path`` is untouched.
+    The file gets the mode an ordinary ``open(path, "w")`` would give it,
+    ``0o666 & ~umask`` (:func:`tempfile.mkstemp` creates it ``0o600``, which
+    would hide a report from colleagues or a web server on a shared machine).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,11 +51,24 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, default_file_mode())
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def current_umask() -> int:
+    """The process umask (read by setting it and restoring it at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def default_file_mode() -> int:
+    """Mode of a new regular file under the current umask: ``0o666 & ~umask``."""
+    return 0o666 & ~current_umask()
 
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike, *,

@@ -524,14 +524,16 @@ def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str |
     stride = F.subject_mean_curves(wav, domain="stride", nodes=nodes)
     stance = F.subject_mean_curves(wav, domain="stance", nodes=nodes)
     kin_curves, kin_domain = (stride, "stride") if len(stride) else (stance, "stance")
-    F.save(F.plot_waveforms(kin_curves, F.KINEMATIC_VARIABLES, domain=kin_domain, nodes=nodes,
+    # every condition of the dataset, so a condition has one colour in all its figures (report/style.py)
+    conditions = sorted({str(c) for c in wav["condition"].unique()}) if len(wav) else []
+    F.save(F.plot_waveforms(kin_curves, F.KINEMATIC_VARIABLES, domain=kin_domain, nodes=nodes, conditions=conditions,
                             title=f"{dataset}: knee kinematics (mean ± SD across subjects)"),
            out["waveforms_kinematics"])
-    F.save(F.plot_waveforms(stance, F.KINETIC_VARIABLES, domain="stance", nodes=nodes,
+    F.save(F.plot_waveforms(stance, F.KINETIC_VARIABLES, domain="stance", nodes=nodes, conditions=conditions,
                             title=f"{dataset}: knee kinetics and load over stance (mean ± SD across subjects)"),
            out["waveforms_kinetics"])
     emg_vars = sorted(v for v in set(kin_curves["variable"]) if v.startswith("emg_")) if len(kin_curves) else []
-    F.save(F.plot_waveforms(kin_curves, emg_vars, domain=kin_domain, ncols=4, nodes=nodes,
+    F.save(F.plot_waveforms(kin_curves, emg_vars, domain=kin_domain, ncols=4, nodes=nodes, conditions=conditions,
                             title=f"{dataset}: EMG linear envelopes, % of subject reference (mean ± SD)"),
            out["waveforms_emg"])
     contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]

@@ -19,6 +19,7 @@ from retrogait.gait.cycles import CycleSettings
 from retrogait.io import read_parquet
 from retrogait.acquire.manifest import DatasetSpec
 from retrogait.gait.catalog import describe
+from retrogait.gait.catalog import label as measure_label
 from retrogait.gait.emg import muscles_excluded
 from retrogait.report.render import Figure, Section, fmt
 
@@ -27,25 +28,32 @@ __all__ = ["QUESTION", "build_sections", "FIGURE_CAPTIONS"]
 QUESTION = ("How does walking backward change knee load and muscle activation compared with walking "
             "forward? This report answers from public data, processing every gait cycle the same way.")
 
+#: Colour words in the captions come from report/style.py (forward blue, backward orange).
+_COLOURS = ("Colours: forward walking blue, backward walking orange (several speeds of one direction: darker = "
+            "faster); other conditions in the colour-blind palette, the same in every figure of a dataset.")
+
 FIGURE_CAPTIONS = {
     "waveforms_kinematics": ("Knee flexion", "Mean ± SD across subjects of subject-mean knee flexion curves "
-                             "(flexion positive), time-normalised to 101 points per cycle, by condition."),
+                             "(flexion positive), time-normalised to 101 points per cycle, by condition. " + _COLOURS),
     "waveforms_kinetics": ("Knee moments and load over stance", "Internal knee extensor moment, external knee "
                            "adduction moment, vertical GRF (body weights) and patellofemoral stress, over stance "
-                           "(foot strike to foot off on a force plate or belt), mean ± SD across subjects."),
+                           "(foot strike to foot off on a force plate or belt), mean ± SD across subjects. "
+                           + _COLOURS),
     "waveforms_emg": ("EMG envelopes", "Linear envelopes normalised to one reference per subject, side and "
-                      "muscle spanning all conditions (% of reference), mean ± SD across subjects."),
+                      "muscle spanning all conditions (% of reference), mean ± SD across subjects. " + _COLOURS),
     "paired_measures": ("Paired subject means", "Each grey line joins one subject's means at the two levels of "
-                        "a contrast; red: mean with 95 % CI."),
+                        "a contrast; black: mean with 95 % CI."),
     "qc_overview": ("Quality control", "Gait cycles kept and rejected per subject, rejected cycles by first "
                     "reason."),
-    "spm_knee": ("SPM1D, knee", "Mean ± SD across subjects of subject-mean curves at the two levels of the "
-                 "contrast (knee flexion over the stride; moments, vertical GRF, patellofemoral force and stress over "
-                 "stance); grey: supra-threshold clusters of the paired SPM{t}, with their p values "
-                 "(Šidák-corrected across the variables of the family)."),
-    "spm_emg": ("SPM1D, EMG", "Mean ± SD across subjects of subject-mean EMG envelopes at the two levels of the "
-                "contrast; grey: supra-threshold clusters of the paired SPM{t}, with their p values "
-                "(Šidák-corrected across muscles)."),
+    "spm_knee": ("SPM1D, knee", "Upper panels: mean ± SD across subjects of subject-mean curves at the two levels "
+                 "of the contrast (knee flexion over the stride; moments, vertical GRF, patellofemoral force and "
+                 "stress over stance); grey: supra-threshold clusters, with their p values. Lower panels: the paired "
+                 "SPM{t} curve (black) and its critical threshold ±t* (dashed; Šidák-corrected across the variables "
+                 "of the family); the test is significant where the curve crosses the threshold. " + _COLOURS),
+    "spm_emg": ("SPM1D, EMG", "Upper panels: mean ± SD across subjects of subject-mean EMG envelopes at the two "
+                "levels of the contrast; grey: supra-threshold clusters, with their p values. Lower panels: the "
+                "paired SPM{t} curve (black) and its critical threshold ±t* (dashed; Šidák-corrected across "
+                "muscles). " + _COLOURS),
 }
 
 
@@ -685,9 +693,10 @@ def _figure_caption(stem: str, contrasts_by_id: Mapping[str, Contrast]) -> tuple
     """(title, caption, contrast id or None) of a figure file stem."""
     if stem.startswith("forest_"):
         measure = stem[len("forest_"):]
-        return (f"Forest plot, {measure}", "Hedges' g (BW − FW) with 95 % CI of each published study (circles) "
-                "and dataset of this run (squares), marker area ∝ random-effects weight; diamonds: pooled "
-                "estimate per stratum. Walking and running are never pooled together.", None)
+        return (f"Forest plot, {measure_label(measure)}", "Hedges' g (BW − FW) with 95 % CI of each published study "
+                "(green circles) and dataset of this run (vermillion squares), marker area ∝ random-effects "
+                "weight; diamonds: pooled estimate per stratum (black: walking, grey: running). Walking and "
+                "running are never pooled together.", None)
     if stem.startswith("spm_"):
         for family in ("knee", "emg"):
             if stem.endswith(f"_{family}"):
