@@ -560,9 +560,12 @@ def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str |
 def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                inputs: Mapping[str, Sequence[str | os.PathLike]], output: str | os.PathLike) -> None:
     """Render ``reports/report.html`` from the run's tables and figures."""
-    from retrogait.codeversion import LOCK_FILE, lock_status
+    import pandas as pd
+
+    from retrogait.analysis.contrasts import Contrast
+    from retrogait.codeversion import LOCK_FILE, lock_status, run_metadata
     from retrogait.report.render import render_report, software_versions
-    from retrogait.report.sections import QUESTION, build_sections
+    from retrogait.report.sections import build_sections, headline
 
     run = load_run(config, root=root, eager=False)
     tables = {k: inputs[k] for k in ("trials", "cycles", "measures", "emg_quality", "emg_references",
@@ -580,5 +583,11 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                                                        if k in inputs}},
                               figures=inputs["figures"], contrast_notes=run.contrast_notes,
                               dataset_limitations={d: run.adapter(d).limitations() for d in run.datasets})
-    render_report(title=run.config["report"]["title"], question=QUESTION, sections=sections,
-                  software=software_versions(lock_status(Path(root) / LOCK_FILE)), output=output)
+    trials = pd.concat([read_parquet(p)[0] for p in inputs["trials"]], ignore_index=True) \
+        if inputs["trials"] else pd.DataFrame()
+    title, question, _ = headline(run.config["report"]["title"], trials,
+                                  [Contrast.from_config(c) for c in run.config["stats"]["contrasts"]],
+                                  read_parquet(inputs["contrasts"][0])[0])
+    render_report(title=title, question=question, sections=sections,
+                  software=software_versions(lock_status(Path(root) / LOCK_FILE)), output=output,
+                  metadata=run_metadata(run.config, root=root))

@@ -23,7 +23,8 @@ from retrogait.gait.catalog import label as measure_label
 from retrogait.gait.emg import muscles_excluded
 from retrogait.report.render import Figure, Section, fmt
 
-__all__ = ["QUESTION", "build_sections", "FIGURE_CAPTIONS"]
+__all__ = ["QUESTION", "build_sections", "FIGURE_CAPTIONS", "headline", "direction_pairs", "claim_answers",
+           "qc_counts", "agreement_table", "NO_PAIR_NOTICE"]
 
 QUESTION = ("How does walking backward change knee load and muscle activation compared with walking "
             "forward? This report answers from public data, processing every gait cycle the same way.")
@@ -98,6 +99,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
     alpha = float(config["stats"]["alpha"])
     summary = _summary(config, trials, cycles, results, contrasts, alpha, contrast_notes or {})
     summary.paragraphs += _qc_summary(quality, checks)
+    summary.tables += qc_counts(cycles, quality, exclusions, flags)
     for p in prov:
         comment = replica_comment(pd.DataFrame(p["files"]))
         if comment:
@@ -105,6 +107,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
                                          f"(\"{comment}\"); its results demonstrate the pipeline only.")
             break
     return [
+        _answer(claims, trials, results, contrasts, alpha),
         summary,
         _datasets(config, specs, prov, trials),
         _methods(config, contrasts, measures, references),
@@ -118,6 +121,199 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
         _limitations(trials, cycles, measures, results, contrasts, dataset_limitations or {}),
         _references(),
     ]
+
+
+# -- top of the report ---------------------------------------------------------------
+NO_PAIR_NOTICE = ("NO BACKWARD WALKING IN THIS RUN. None of its datasets has forward and backward walking "
+                  "({datasets}), so this report cannot say how walking backward changes knee load or muscle "
+                  "activation. It shows what the pipeline finds for the comparisons these data allow "
+                  "({contrasts}); to answer the question, run a dataset with both directions (e.g. gt23 or "
+                  "bandai-namco).")
+
+
+def direction_pairs(trials: pd.DataFrame) -> list[str]:
+    """Datasets of the run with a subject (or pairing unit) that walked both forward (FW) and backward (BW)."""
+    if trials is None or trials.empty or "direction" not in trials.columns:
+        return []
+    both = trials.groupby(["dataset", "subject"])["direction"].agg(lambda d: {"FW", "BW"} <= set(map(str, d)))
+    return sorted({d for (d, _), ok in both.items() if ok})
+
+
+def headline(title: str, trials: pd.DataFrame, contrasts: Sequence[Contrast] = (),
+             results: pd.DataFrame | None = None) -> tuple[str, str, str]:
+    """(title, question, notice) for the top of the report.
+
+    A run without any forward/backward pair keeps neither the configured
+    title's promise nor the question: the title says so and ``notice`` is
+    the prominent sentence shown first (empty when the run has a pair).
+    """
+    if direction_pairs(trials):
+        return title, QUESTION, ""
+    datasets = ", ".join(sorted(set(trials["dataset"]))) if len(trials) else "no data"
+    ran = sorted(set(results["contrast"])) if results is not None and len(results) else []
+    labels = [c.label for c in contrasts if c.id in ran] or ["none"]
+    notice = NO_PAIR_NOTICE.format(datasets=datasets, contrasts="; ".join(labels))
+    return (f"Gait analysis of {datasets}: no backward walking in this run",
+            "The question of this pipeline, how walking backward changes knee load and muscle activation "
+            "compared with walking forward, cannot be answered from this run: it holds no backward walking.",
+            notice)
+
+
+_VERDICT_WORDS = {
+    "supported": "Yes",
+    "contradicted": "No, the opposite",
+    "negligible": "No meaningful difference",
+    "inconclusive": "Not settled",
+    "not testable": "Cannot be checked here",
+}
+
+
+def claim_answers(claims: pd.DataFrame) -> pd.DataFrame:
+    """One plain-language row per claim and dataset: the claim, what the data show, how sure, where.
+
+    Built from the scorecard (:mod:`retrogait.analysis.claims`) without
+    changing it: ``answer`` is the verdict in words, ``what_the_data_show``
+    the estimate with its unit and adjusted interval, ``how_sure`` what the
+    interval means for that verdict.
+    """
+    cols = ["claim", "answer", "what_the_data_show", "how_sure", "dataset"]
+    if claims is None or claims.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for r in claims.to_dict("records"):
+        v = str(r.get("verdict", ""))
+        unit = str(r.get("unit") or "")
+        what = measure_label(r.get("measure", ""))
+        est, lo, hi = (r.get(k) for k in ("estimate", "ci_low", "ci_high"))
+        n = r.get("n_subjects")
+        n_txt = f"{int(n)} subjects" if n is not None and pd.notna(n) and int(n) > 0 else "no subjects"
+        if v == "not testable" or est is None or pd.isna(est):
+            shows = f"{what}: not estimated ({r.get('reason', '')})"
+            sure = "-"
+        else:
+            direction = "higher" if est > 0 else "lower" if est < 0 else "unchanged"
+            shows = (f"{what} is {fmt(abs(est))} {unit} {direction} walking backward than forward "
+                     f"(BW − FW = {fmt(est)} {unit}; {n_txt})")
+            band = f"± {fmt(r.get('sesoi'))} {unit}" if pd.notna(r.get("sesoi")) else "the SESOI"
+            level = f"{100 * float(r['ci_level']):.4g} %" if pd.notna(r.get("ci_level")) else "adjusted"
+            interval = f"{level} interval {fmt(lo)} to {fmt(hi)} {unit}, adjusted for all claims together"
+            sure = {
+                "supported": f"Confident: the {interval} is entirely on the expected side of 0.",
+                "contradicted": f"Confident: the {interval} is entirely on the other side of 0.",
+                "negligible": f"Confident it is small: the {interval} lies inside {band}, the smallest change "
+                              "that would matter.",
+                "inconclusive": f"Not sure: the {interval} is too wide to decide (it includes 0 or reaches "
+                                f"beyond {band}).",
+            }.get(v, str(r.get("reason", "")))
+        rows.append({"claim": r.get("claim", ""), "answer": _VERDICT_WORDS.get(v, v), "what_the_data_show": shows,
+                     "how_sure": sure, "dataset": r.get("dataset", "")})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _answer(claims: pd.DataFrame, trials: pd.DataFrame, results: pd.DataFrame, contrasts: Sequence[Contrast],
+            alpha: float) -> Section:
+    """The answer in plain words, first: one row per claim and dataset, then the notice if no pair."""
+    s = Section("The answer in brief")
+    _, _, notice = headline("", trials, contrasts, results)
+    if notice:
+        s.notice = notice
+    answers = claim_answers(claims)
+    if answers.empty:
+        s.paragraphs.append("No claims are configured (config/claims.yaml), so there is no one-line answer; the "
+                            "summary below lists what differs.")
+        return s
+    tested = answers[answers["answer"] != _VERDICT_WORDS["not testable"]]
+    if notice and tested.empty:
+        s.paragraphs.append("None of the claims about backward walking can be checked in this run (listed for "
+                            "completeness).")
+    else:
+        s.paragraphs.append("Each row is one popular claim about backward walking, checked on one dataset of this "
+                            "run. 'Confident' means the claims' jointly adjusted interval decides it (all claims "
+                            "together at 95 %); 'Not sure' means the data are compatible with both answers. The "
+                            "details for researchers follow: the summary, methods, quality control and results.")
+    s.tables.append(("Claims checked in this run", answers))
+    return s
+
+
+# -- quality control in the summary -----------------------------------------------------
+def qc_counts(cycles: pd.DataFrame, quality: pd.DataFrame, exclusions: pd.DataFrame,
+              flags: pd.DataFrame | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """Summary tables: excluded cycles by rule x condition and by subject, excluded EMG channels by subject x
+    muscle, values flagged by plausibility rules, and the subjects each test lacks."""
+    out: list[tuple[str, pd.DataFrame]] = []
+    if cycles is not None and len(cycles):
+        rej = cycles[cycles["qc_status"] != "kept"]
+        if len(rej):
+            reason = rej["qc_reason"].fillna("").astype(str).str.split(";").str[0].str.strip().replace("", "unspecified")
+            by_rule = (rej.assign(rule=reason).groupby(["dataset", "rule", "condition"]).size().unstack(
+                "condition", fill_value=0))
+            by_rule.columns.name = None
+            out.append(("Gait cycles rejected, by rule (first reason) and condition", by_rule.reset_index()))
+            kept = cycles[cycles["qc_status"] == "kept"].groupby(["dataset", "subject"]).size().rename("kept")
+            gone = rej.groupby(["dataset", "subject"]).size().rename("rejected")
+            per_subject = pd.concat([kept, gone], axis=1).fillna(0).astype(int).reset_index()
+            per_subject = per_subject[per_subject["rejected"] > 0]
+            out.append(("Gait cycles rejected, by subject", per_subject))
+    if flags is not None and len(flags) and {"n_flagged", "rule", "condition"} <= set(flags.columns):
+        f = flags[flags["n_flagged"] > 0]
+        if len(f):
+            t = f.pivot_table(index=["dataset", "rule"], columns="condition", values="n_flagged", aggfunc="sum",
+                              fill_value=0)
+            t.columns.name = None
+            out.append(("Kept cycles with values removed by a plausibility rule (only the family the rule governs), "
+                        "by rule and condition", t.reset_index()))
+    if quality is not None and len(quality) and "status" in quality.columns:
+        bad = quality[quality["status"] != "used"]
+        if len(bad):
+            muscle = bad["muscle"] if "muscle" in bad.columns else bad["channel"]
+            t = bad.assign(muscle=muscle.astype(str)).groupby(["dataset", "subject", "muscle"]).size().unstack(
+                "muscle", fill_value=0)
+            t.columns.name = None
+            out.append(("EMG channel-trials excluded, by subject and muscle (reasons in Quality control)",
+                        t.reset_index()))
+    if exclusions is not None and len(exclusions):
+        g = exclusions.groupby(["contrast", "dataset", "subject"]).agg(
+            measures=("measure", "nunique"), why=("reason", lambda r: "; ".join(sorted(set(map(str, r)))[:2])))
+        lacks = g.reset_index().groupby(["contrast", "dataset"]).apply(
+            lambda d: pd.Series({"subjects_lacking": ", ".join(f"{r.subject} ({r.measures} measure(s))"
+                                                               for r in d.itertuples()),
+                                 "reasons": "; ".join(sorted(set("; ".join(d["why"]).split("; "))))}),
+            include_groups=False).reset_index()
+        out.append(("Subjects each test lacks (per contrast and dataset; the full list is in Quality control)",
+                    lacks))
+    return out
+
+
+def agreement_table(results: pd.DataFrame, contrast: Contrast, alpha: float) -> pd.DataFrame:
+    """Measures where the primary and the sensitivity estimate disagree, or the mixed model is not usable.
+
+    Disagreement: one is significant after Holm and the other not, or the
+    two estimates have opposite signs. A mixed model that did not converge
+    (``lmm_converged`` false) or is singular is flagged whatever its p.
+    """
+    cols = ["dataset", "measure", "unit", "mean_diff", "p_holm", "lmm_estimate", "lmm_p_holm", "agreement"]
+    r = results[results["contrast"] == contrast.id] if len(results) else results
+    if r.empty or "lmm_p_holm" not in r.columns or "p_holm" not in r.columns:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for row in r.to_dict("records"):
+        notes = []
+        conv = row.get("lmm_converged")
+        if conv is not None and pd.notna(conv) and not bool(conv):
+            notes.append("mixed model NOT CONVERGED: its estimate and p are not usable")
+        sing = row.get("lmm_singular")
+        if sing is not None and pd.notna(sing) and bool(sing):
+            notes.append("mixed model singular (random-effects variance at 0)")
+        ph, lh = row.get("p_holm"), row.get("lmm_p_holm")
+        if pd.notna(ph) and pd.notna(lh) and (ph < alpha) != (lh < alpha):
+            which = "paired" if ph < alpha else "mixed model"
+            notes.append(f"only the {which} test is significant after Holm")
+        md, le = row.get("mean_diff"), row.get("lmm_estimate")
+        if pd.notna(md) and pd.notna(le) and md * le < 0:
+            notes.append("the two estimates have opposite signs")
+        if notes:
+            rows.append({**{k: row.get(k) for k in cols[:-1]}, "agreement": "; ".join(notes)})
+    return pd.DataFrame(rows, columns=cols)
 
 
 # -- sections -------------------------------------------------------------------
@@ -142,7 +338,8 @@ def _summary(config, trials, cycles, results, contrasts, alpha, contrast_notes=N
             s.paragraphs.append(f"{c.label}: not applicable to the data of this run (no dataset has both "
                                 f"{c.factor} = {c.levels[0]} and {c.levels[1]} within subjects).")
             continue
-        p_col = "lmm_p" if c.covariates else "p_t"
+        primary = c.primary
+        p_col = "lmm_p" if primary == "mixed" else "p_t"
         candidates = r[r["role"] == "tested"] if "role" in r.columns else r
         derived = len(r) - len(candidates)
         also = f" ({derived} derived measure(s) reported, not tested)" if derived else ""
@@ -154,28 +351,41 @@ def _summary(config, trials, cycles, results, contrasts, alpha, contrast_notes=N
             continue
         untested = (f" ({len(candidates) - len(tested)} more could not be tested)"
                     if len(tested) < len(candidates) else "")
-        if c.covariates:  # the adjusted effect is the mixed model's; paired means ignore the covariate
-            sig = r[r["lmm_p_holm"] < alpha]
-            s.paragraphs.append(
-                f"{c.label} ({c.describe()}): {len(tested)} measures tested in family '{c.family}'{untested}{also}; "
-                f"{len(sig)} differ after Holm adjustment within the family and dataset (mixed model adjusted for "
-                f"{', '.join(c.covariates)}, t test with Satterthwaite df, alpha = {alpha}).")
-            for row in sig.itertuples(index=False):
-                s.paragraphs.append(
-                    f"• {row.dataset}: {row.measure} {row.level_a} − {row.level_b} = {fmt(row.lmm_estimate)} "
-                    f"{row.unit} adjusted (unadjusted 95 % CI {fmt(row.lmm_ci_low)} to {fmt(row.lmm_ci_high)}, "
-                    f"df = {fmt(row.lmm_df)}; bootstrap-t {fmt(row.lmm_boot_ci_low)} to {fmt(row.lmm_boot_ci_high)}; "
-                    f"Holm p = {fmt(row.lmm_p_holm)}; {row.lmm_random_effects}; n = {row.n_subjects})")
-            continue
-        sig = r[r["p_holm"] < alpha]
-        head = (f"{c.label} ({c.describe()}): {len(tested)} measures tested in family '{c.family}'{untested}{also}; "
-                f"{len(sig)} differ after Holm adjustment within the family and dataset (paired t, alpha = {alpha}).")
-        s.paragraphs.append(head)
+        sensitivity = "paired t on subject means" if primary == "mixed" else "mixed model on cycle values"
+        if primary == "mixed":
+            sig = tested[tested["lmm_p_holm"] < alpha]
+            other = tested[tested["p_holm"] < alpha] if "p_holm" in tested.columns else tested.iloc[:0]
+            how = (f"mixed model{' adjusted for ' + ', '.join(c.covariates) if c.covariates else ''}, t test with "
+                   f"Satterthwaite df, alpha = {alpha}")
+        else:
+            sig = tested[tested["p_holm"] < alpha]
+            other = tested[tested["lmm_p_holm"] < alpha] if "lmm_p_holm" in tested.columns else tested.iloc[:0]
+            how = f"paired t on subject means, alpha = {alpha}"
+        s.paragraphs.append(
+            f"{c.label} ({c.describe()}): {len(tested)} measures tested in family '{c.family}'{untested}{also}; "
+            f"{len(sig)} differ after Holm adjustment within the family and dataset (primary estimate ({how}); "
+            f"config key stats.contrasts[].primary = {primary}). Sensitivity analysis ({sensitivity}): {len(other)} "
+            "differ.")
         for row in sig.itertuples(index=False):
-            s.paragraphs.append(
-                f"• {row.dataset}: {row.measure} {row.level_a} − {row.level_b} = {fmt(row.mean_diff)} {row.unit} "
-                f"(unadjusted 95 % CI {fmt(row.ci_low)} to {fmt(row.ci_high)}; d_z = {fmt(row.dz)}; "
-                f"Holm p = {fmt(row.p_holm)}; n = {row.n_subjects})")
+            name = f"{measure_label(row.measure)} ({row.measure})"
+            if primary == "mixed":
+                s.paragraphs.append(
+                    f"• {row.dataset}: {name} {row.level_a} − {row.level_b} = {fmt(row.lmm_estimate)} {row.unit}"
+                    f"{' adjusted' if c.covariates else ''} (unadjusted 95 % CI {fmt(row.lmm_ci_low)} to "
+                    f"{fmt(row.lmm_ci_high)} {row.unit}, df = {fmt(row.lmm_df)}; bootstrap-t "
+                    f"{fmt(row.lmm_boot_ci_low)} to {fmt(row.lmm_boot_ci_high)}; Holm p = {fmt(row.lmm_p_holm, p=True)}; "
+                    f"{row.lmm_random_effects}; n = {row.n_subjects})")
+            else:
+                s.paragraphs.append(
+                    f"• {row.dataset}: {name} {row.level_a} − {row.level_b} = {fmt(row.mean_diff)} {row.unit} "
+                    f"(unadjusted 95 % CI {fmt(row.ci_low)} to {fmt(row.ci_high)} {row.unit}; d_z = {fmt(row.dz)}; "
+                    f"Holm p = {fmt(row.p_holm, p=True)}; n = {row.n_subjects})")
+        disagree = agreement_table(results, c, alpha)
+        if len(disagree):
+            s.paragraphs.append(f"{c.label}: the primary and the sensitivity analysis disagree, or the mixed model "
+                                f"is not usable, for {len(disagree)} measure(s) (table below); read those results "
+                                "with care.")
+            s.tables.append((f"{c.label}: where paired and mixed-model answers differ", disagree))
     return s
 
 
@@ -594,36 +804,74 @@ def _data_checks(s: Section, checks: pd.DataFrame) -> None:
                          "(median over trials)", by_subject))
 
 
+#: Columns of the results tables, split so each fits a page: paired, effect sizes, mixed model.
+PAIRED_COLUMNS = ["dataset", "measure", "unit", "role", "n_subjects", "mean_a", "mean_b", "mean_diff", "ci_low",
+                  "ci_high", "p_t", "p_wilcoxon", "p_holm"]
+EFFECT_SIZE_COLUMNS = ["dataset", "measure", "n_subjects", "dz", "dz_ci_low", "dz_ci_high", "g_av"]
+MIXED_COLUMNS = ["dataset", "measure", "unit", "lmm_estimate", "lmm_se", "lmm_df", "lmm_ci_low", "lmm_ci_high",
+                 "lmm_boot_ci_low", "lmm_boot_ci_high", "lmm_p", "lmm_p_holm", "lmm_random_effects", "lmm_flag"]
+MIXED_COVARIATE_COLUMNS = ["dataset", "measure", "unit", "lmm_speed_mps_estimate", "lmm_speed_mps_ci_low",
+                           "lmm_speed_mps_ci_high"]
+EQUIVALENCE_COLUMNS = ["dataset", "measure", "unit", "mean_diff", "sesoi", "tost_ci90_low", "tost_ci90_high",
+                       "tost_p", "equivalent"]
+
+
+def lmm_flags(r: pd.DataFrame) -> pd.Series:
+    """Per row: why a mixed-model estimate must not be read as it is (not converged, singular), or ''."""
+    def one(row) -> str:
+        out = []
+        conv = row.get("lmm_converged")
+        if conv is not None and pd.notna(conv) and not bool(conv):
+            out.append("NOT CONVERGED")
+        sing = row.get("lmm_singular")
+        if sing is not None and pd.notna(sing) and bool(sing):
+            out.append("singular")
+        if pd.isna(row.get("lmm_estimate")) and str(row.get("lmm_note") or ""):
+            out.append("not fitted")
+        return ", ".join(out)
+    return pd.Series([one(row) for row in r.to_dict("records")], index=r.index, dtype=object)
+
+
 def _results(results, contrasts, alpha) -> Section:
     s = Section("Results")
     if results.empty:
         s.paragraphs.append("No contrast applies to the data of this run.")
         return s
-    cols = ["dataset", "measure", "unit", "role", "n_subjects", "mean_a", "mean_b", "mean_diff", "ci_low",
-            "ci_high", "dz", "dz_ci_low", "dz_ci_high", "g_av", "p_t", "p_wilcoxon", "p_holm", "lmm_estimate",
-            "lmm_se", "lmm_df", "lmm_ci_low", "lmm_ci_high", "lmm_boot_ci_low", "lmm_boot_ci_high", "lmm_p",
-            "lmm_p_holm", "lmm_random_effects", "lmm_speed_mps_estimate", "lmm_speed_mps_ci_low",
-            "lmm_speed_mps_ci_high"]
     for c in contrasts:
         r = results[results["contrast"] == c.id]
         if r.empty:
             continue
+        r = r.assign(lmm_flag=lmm_flags(r))
         sub = Section(c.label)
         tested = r[r["role"] == "tested"] if "role" in r.columns else r
         m = int(tested["m_family"].max()) if "m_family" in tested.columns and len(tested) else len(tested)
+        primary, sensitivity = (("Mixed model", "Paired analysis") if c.primary == "mixed"
+                                else ("Paired analysis", "Mixed model"))
         sub.paragraphs.append(
-            f"Effect = {c.levels[0]} − {c.levels[1]} ({c.describe()}). mean_a/mean_b: means of subject means. "
-            f"Every CI is a per-test {100 * (1 - alpha):g} % interval, not adjusted for multiplicity. p_holm: "
-            f"paired-t p Holm-adjusted within family '{c.family}' and dataset (over {m} tests per dataset); "
-            "lmm_p_holm: the same for the mixed model. lmm_*: mixed-model estimate with lme4's SE (sigma² "
-            "(X'V⁻¹X)⁻¹ at the REML estimate), t interval and p with Satterthwaite df (lmm_df), the random-effects "
-            "structure used (lmm_random_effects) and a cluster bootstrap-t interval (lmm_boot_ci_*). "
-            "role = derived: an algebraic function of a tested measure, reported but not tested "
-            "(contrasts table: tested_as).")
-        sub.tables.append(("", r[[k for k in cols if k in r.columns and r[k].notna().any()]]))
+            f"Effect = {c.levels[0]} − {c.levels[1]} ({c.describe()}). Primary estimate: {primary.lower()} "
+            f"(config stats.contrasts[].primary); {sensitivity.lower()}: sensitivity analysis. Every CI is a "
+            f"per-test {100 * (1 - alpha):g} % interval, not adjusted for multiplicity; Holm p values are adjusted "
+            f"within family '{c.family}' and dataset (over {m} tests per dataset). A derived measure (role = "
+            "derived) is an algebraic function of a tested measure, reported but not tested.")
+
+        def part(cols: list[str]) -> pd.DataFrame:
+            keep = [k for k in cols if k in r.columns and (k in ("dataset", "measure") or r[k].notna().any()
+                                                           and (r[k].astype(str) != "").any())]
+            return r[keep]
+
+        paired = ("Paired analysis: means of subject means at each level, mean difference with its CI, paired "
+                  "t, Wilcoxon signed-rank and Holm-adjusted p", part(PAIRED_COLUMNS))
+        mixed = ("Mixed model on cycle values (lme4-equivalent REML, Satterthwaite df, cluster bootstrap-t "
+                 "interval); Flag: not converged or singular fits, whose numbers must not be used", part(MIXED_COLUMNS))
+        ordered = [mixed, paired] if c.primary == "mixed" else [paired, mixed]
+        sub.tables.append((f"{primary} (primary). " + ordered[0][0], ordered[0][1]))
+        sub.tables.append((f"{sensitivity} (sensitivity). " + ordered[1][0], ordered[1][1]))
+        if "lmm_speed_mps_estimate" in r.columns and r["lmm_speed_mps_estimate"].notna().any():
+            sub.tables.append(("Mixed model: the speed covariate's slope (per m/s)", part(MIXED_COVARIATE_COLUMNS)))
+        sub.tables.append(("Standardised effect sizes (Cohen's d_z with its CI, Hedges' g_av)",
+                           part(EFFECT_SIZE_COLUMNS)))
         if "sesoi" in r.columns and r["sesoi"].notna().any():
-            eq = r[r["sesoi"].notna()][["dataset", "measure", "unit", "mean_diff", "sesoi", "tost_ci90_low",
-                                        "tost_ci90_high", "tost_p", "equivalent"]]
+            eq = r[r["sesoi"].notna()][[k for k in EQUIVALENCE_COLUMNS if k in r.columns]]
             sub.tables.append(("Equivalence (TOST within ± the smallest effect size of interest; per-test 90 % CI, "
                                "no multiplicity adjustment)", eq))
         notes = r.loc[r["lmm_note"].fillna("") != "", ["dataset", "measure", "lmm_note"]] \
