@@ -204,7 +204,9 @@ COLUMN_LABELS = {
     "contrast": "Contrast", "expected": "Expected", "estimate": "Estimate", "p_bonferroni": "p (Bonferroni)",
     "verdict": "Verdict", "reason": "Reason", "condition": "Condition", "subject": "Subject", "trial": "Trial",
     "reason_or_rule": "Rule", "muscle": "Muscle", "channel": "Channel", "cycles": "Cycles",
-    "agreement": "Paired vs mixed model",
+    "agreement": "Paired vs mixed model", "answer": "Answer", "what_the_data_show": "What the data show",
+    "how_sure": "How sure", "subjects_lacking": "Subjects lacking", "reasons": "Reasons", "kept": "Kept",
+    "rejected": "Rejected", "rule": "Rule",
 }
 
 #: Columns whose values are measure (or waveform variable) code names: shown with their plain label.
@@ -238,7 +240,7 @@ def table_html(df: pd.DataFrame, *, digits: int = 3, max_rows: int = 500, name: 
     (:data:`COLUMN_LABELS`); measure names show their plain label first
     (:func:`retrogait.gait.catalog.label`). The whole table (all rows, full
     precision) is embedded as CSV (:func:`csv_data_uri`) under the download
-    name ``<name>.csv``. ``collapse`` (default: more than 25 rows) puts the
+    name ``<name>.csv``. ``collapse`` (default: more than 60 rows) puts the
     table in a ``<details>`` element that the print stylesheet opens.
     """
     shown = df.head(max_rows)
@@ -263,7 +265,7 @@ def table_html(df: pd.DataFrame, *, digits: int = 3, max_rows: int = 500, name: 
                    ).format(head, body)
     note = Markup("<p class='note'>{} more rows in the CSV.</p>").format(more) if more else Markup("")
     if collapse is None:
-        collapse = len(df) > 25
+        collapse = len(df) > 60
     if collapse:
         return str(Markup("<details class='long'><summary>Show the table ({} rows)</summary>{}{}</details>"
                           "<p class='csvline'>{}</p>").format(len(df), table, note, link))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -100,14 +101,17 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
     summary = _summary(config, trials, cycles, results, contrasts, alpha, contrast_notes or {})
     summary.paragraphs += _qc_summary(quality, checks)
     summary.tables += qc_counts(cycles, quality, exclusions, flags)
+    answer = _answer(claims, trials, results, contrasts, alpha)
     for p in prov:
         comment = replica_comment(pd.DataFrame(p["files"]))
         if comment:
-            summary.paragraphs.insert(0, f"REPLICA DATA: dataset {p['dataset']} was read from a synthetic replica "
-                                         f"(\"{comment}\"); its results demonstrate the pipeline only.")
+            text = (f"REPLICA DATA: dataset {p['dataset']} was read from a synthetic replica (\"{comment}\"); its "
+                    "results demonstrate the pipeline only and say nothing about real walking.")
+            summary.paragraphs.insert(0, text)
+            answer.notice = f"{answer.notice} {text}".strip()
             break
-    return [
-        _answer(claims, trials, results, contrasts, alpha),
+    return [_for_readers(sec) for sec in [
+        answer,
         summary,
         _datasets(config, specs, prov, trials),
         _methods(config, contrasts, measures, references),
@@ -120,7 +124,34 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
         _figures(figures, spm, contrasts),
         _limitations(trials, cycles, measures, results, contrasts, dataset_limitations or {}),
         _references(),
-    ]
+    ]]
+
+
+#: Where readers find the full methods (the project's documentation, docs/methods.md of the repository).
+METHODS_URL = "https://github.com/retrogait/retrogait/blob/main/docs/methods.md"
+_DOCS_RE = re.compile(r"docs/methods\.md\s*")
+
+
+def reader_text(text: str) -> str:
+    """Report prose for readers: a citation of ``docs/methods.md §x`` becomes "project documentation §x"."""
+    return _DOCS_RE.sub("project documentation ", str(text))
+
+
+def _for_readers(s: Section) -> Section:
+    """Apply :func:`reader_text` to every paragraph, item, caption and text cell of a section (recursively)."""
+    s.paragraphs = [reader_text(p) for p in s.paragraphs]
+    s.items = [(k, reader_text(v)) for k, v in s.items]
+    tables = []
+    for caption, df in s.tables:
+        if len(df):
+            df = df.copy()
+            for col in df.columns:
+                if df[col].dtype == object:
+                    df[col] = df[col].map(lambda v: reader_text(v) if isinstance(v, str) else v)
+        tables.append((reader_text(caption), df))
+    s.tables = tables
+    s.subsections = [_for_readers(sub) for sub in s.subsections]
+    return s
 
 
 # -- top of the report ---------------------------------------------------------------
@@ -129,6 +160,12 @@ NO_PAIR_NOTICE = ("NO BACKWARD WALKING IN THIS RUN. None of its datasets has for
                   "activation. It shows what the pipeline finds for the comparisons these data allow "
                   "({contrasts}); to answer the question, run a dataset with both directions (e.g. gt23 or "
                   "bandai-namco).")
+
+
+def p_phrase(p: float) -> str:
+    """``"< 0.001"`` or ``"= 0.046"``: a p value after the letter p in a sentence."""
+    text = fmt(p, p=True)
+    return text if text.startswith("<") or not text else f"= {text}"
 
 
 def direction_pairs(trials: pd.DataFrame) -> list[str]:
@@ -366,20 +403,12 @@ def _summary(config, trials, cycles, results, contrasts, alpha, contrast_notes=N
             f"{len(sig)} differ after Holm adjustment within the family and dataset (primary estimate ({how}); "
             f"config key stats.contrasts[].primary = {primary}). Sensitivity analysis ({sensitivity}): {len(other)} "
             "differ.")
-        for row in sig.itertuples(index=False):
-            name = f"{measure_label(row.measure)} ({row.measure})"
-            if primary == "mixed":
-                s.paragraphs.append(
-                    f"• {row.dataset}: {name} {row.level_a} − {row.level_b} = {fmt(row.lmm_estimate)} {row.unit}"
-                    f"{' adjusted' if c.covariates else ''} (unadjusted 95 % CI {fmt(row.lmm_ci_low)} to "
-                    f"{fmt(row.lmm_ci_high)} {row.unit}, df = {fmt(row.lmm_df)}; bootstrap-t "
-                    f"{fmt(row.lmm_boot_ci_low)} to {fmt(row.lmm_boot_ci_high)}; Holm p = {fmt(row.lmm_p_holm, p=True)}; "
-                    f"{row.lmm_random_effects}; n = {row.n_subjects})")
-            else:
-                s.paragraphs.append(
-                    f"• {row.dataset}: {name} {row.level_a} − {row.level_b} = {fmt(row.mean_diff)} {row.unit} "
-                    f"(unadjusted 95 % CI {fmt(row.ci_low)} to {fmt(row.ci_high)} {row.unit}; d_z = {fmt(row.dz)}; "
-                    f"Holm p = {fmt(row.p_holm, p=True)}; n = {row.n_subjects})")
+        if len(sig):
+            cols = (["dataset", "measure", "unit", "lmm_estimate", "lmm_ci_low", "lmm_ci_high", "lmm_p_holm",
+                     "n_subjects"] if primary == "mixed" else
+                    ["dataset", "measure", "unit", "mean_diff", "ci_low", "ci_high", "dz", "p_holm", "n_subjects"])
+            s.tables.append((f"{c.label}: measures that differ ({c.levels[0]} − {c.levels[1]}, primary estimate, "
+                             "unadjusted 95 % CI, Holm-adjusted p)", sig[[k for k in cols if k in sig.columns]]))
         disagree = agreement_table(results, c, alpha)
         if len(disagree):
             s.paragraphs.append(f"{c.label}: the primary and the sensitivity analysis disagree, or the mixed model "
@@ -476,6 +505,8 @@ def _methods(config, contrasts, measures, references) -> Section:
     settings = CycleSettings.from_config(config)
     ev, env, qp = settings.events, settings.envelope, settings.quality
     s = Section("Methods")
+    s.paragraphs.append("Every step below is described with its equations and references in the project "
+                        f"documentation ({METHODS_URL}); '§' numbers refer to its sections.")
     s.subsections.append(Section("Gait events and cycles", items=[
         ("Force-based events", f"vertical GRF of each plate or belt, zero-lag low-pass {ev.force_lowpass_hz} Hz, "
                                f"contact when Fz > {ev.force_threshold_n} N for at least {ev.min_state_s * 1000:g} ms "
@@ -584,16 +615,15 @@ def _methods(config, contrasts, measures, references) -> Section:
                         "the structure does not change with the outcome's unit). Fitted by REML with the package's "
                         "profiled-REML engine (the criterion lme4 minimises; several starts; convergence on the "
                         "projected gradient), cross-checked against statsmodels MixedLM (the higher REML "
-                        "criterion wins; lmm_fitter says whose). SE: lme4's vcov, sigma² (X'V⁻¹X)⁻¹ at the REML "
+                        "criterion wins). SE: lme4's vcov, sigma² (X'V⁻¹X)⁻¹ at the REML "
                         "estimate (lmm_se_method); t tests and 95 % CIs with Satterthwaite degrees of freedom "
-                        "computed as lmerTest does (Kuznetsova et al. 2017; lmm_df). Agreement with "
-                        "lme4/lmerTest is checked in the unit tests against R reference numbers (docs/methods.md "
-                        "§6.2)."),
+                        "computed as lmerTest does (Kuznetsova et al. 2017). Estimates, SEs, df and p values "
+                        "agree with lme4/lmerTest (Bates et al. 2015) on reference data."),
         ("Cluster bootstrap", f"subject-level cluster bootstrap-t ({boot['n']} resamples, seed {boot['seed']}): "
                               "subjects resampled, the same model refitted by the engine, the CI from the quantiles "
                               "of (estimate* − estimate)/SE*, SE* the cluster-robust (sandwich) SE of each refit "
                               "(Davison & Hinkley 1997 §5.2.1; Cameron, Gelbach & Miller 2008): percentile "
-                              "intervals under-cover with about 12 subjects (bench/bootstrap_coverage.py)."),
+                              "intervals under-cover with about 12 subjects."),
         ("Covariate-adjusted contrasts", "covariates enter the mixed model only: for a contrast with a speed "
                                         "covariate the paired columns compare subject means pooled over each "
                                         "level's own speeds (unadjusted), and the speed-adjusted direction effect "
