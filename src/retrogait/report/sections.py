@@ -129,7 +129,7 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
 
 #: Where readers find the full methods (the project's documentation, docs/methods.md of the repository).
 METHODS_URL = "https://github.com/retrogait/retrogait/blob/main/docs/methods.md"
-_DOCS_RE = re.compile(r"docs/methods\.md\s*")
+_DOCS_RE = re.compile(r"(?<![/\w])docs/methods\.md\s*")
 
 
 def reader_text(text: str) -> str:
@@ -284,6 +284,8 @@ def qc_counts(cycles: pd.DataFrame, quality: pd.DataFrame, exclusions: pd.DataFr
             reason = rej["qc_reason"].fillna("").astype(str).str.split(";").str[0].str.strip().replace("", "unspecified")
             by_rule = (rej.assign(rule=reason).groupby(["dataset", "rule", "condition"]).size().unstack(
                 "condition", fill_value=0))
+            # every condition as a column, 0 where a rule rejected nothing: a one-sided rule shows
+            by_rule = by_rule.reindex(columns=sorted(set(cycles["condition"].astype(str))), fill_value=0)
             by_rule.columns.name = None
             out.append(("Gait cycles rejected, by rule (first reason) and condition", by_rule.reset_index()))
             kept = cycles[cycles["qc_status"] == "kept"].groupby(["dataset", "subject"]).size().rename("kept")
@@ -449,6 +451,8 @@ def _datasets(config, specs, prov, trials) -> Section:
                      ("Homepage", spec.homepage or ""), ("Adapter", spec.adapter),
                      ("Subjects / trials", f"{t['subject'].nunique() if len(t) else 0} / {len(t)}")]
         files = pd.DataFrame(by_ds.get(d, []))
+        if len(files) and "source" in files.columns:
+            files["source"] = [public_source(x, d) for x in files["source"]]
         if len(files):
             files = files.sort_values(["subject", "path"])
             sub.paragraphs.extend(_provenance_text(spec, files))
@@ -457,6 +461,25 @@ def _datasets(config, specs, prov, trials) -> Section:
             sub.tables.append(("Files and checksums", files[cols]))
         s.subsections.append(sub)
     return s
+
+
+def public_source(source: object, dataset: str) -> str:
+    """A file's source without the local folders of this machine (``mirror:`` and ``file:`` sources).
+
+    ``mirror:/home/me/mirror/gt23/AB01/x.csv`` becomes ``mirror:gt23/AB01/x.csv``
+    (from the dataset's folder on), ``file:///home/me/x.c3d`` becomes
+    ``file:x.c3d``; network URLs are kept as they are (they are public).
+    """
+    text = str(source)
+    for prefix in ("mirror:", "file://", "file:"):
+        if text.startswith(prefix):
+            path = text[len(prefix):]
+            parts = [p for p in path.replace("\\", "/").split("/") if p]
+            kind = prefix.split(":")[0]
+            if dataset in parts:
+                return f"{kind}:{'/'.join(parts[parts.index(dataset):])}"
+            return f"{kind}:{parts[-1] if parts else ''}"
+    return text
 
 
 def replica_comment(files: pd.DataFrame) -> str | None:
