@@ -247,6 +247,9 @@ def table_html(df: pd.DataFrame, *, digits: int = 3, max_rows: int = 500, name: 
     cols = [str(c) for c in df.columns]
     numeric = [(_numeric(df[c]) or _is_p_column(c)) and not df[c].dtype == object for c in df.columns]
     rows = format_table(shown, digits=digits)
+    # text columns with long unbreakable tokens (checksums, paths, URLs) may break anywhere
+    long_token = [not isnum and any(len(tok) > 24 for r in rows for tok in str(r[i]).split())
+                  for i, isnum in enumerate(numeric)]
     head = Markup("").join(
         Markup("<th class='{}' scope='col'>{}{}</th>").format(
             "num" if isnum else "txt", COLUMN_LABELS.get(c, c),
@@ -254,8 +257,8 @@ def table_html(df: pd.DataFrame, *, digits: int = 3, max_rows: int = 500, name: 
         for c, isnum in zip(cols, numeric))
     body = Markup("").join(
         Markup("<tr>{}</tr>").format(Markup("").join(
-            Markup("<td class='{}'>{}</td>").format("num" if isnum else "txt", _cell_html(c, v))
-            for c, v, isnum in zip(cols, r, numeric)))
+            Markup("<td class='{}'>{}</td>").format("num" if isnum else "txt brk" if brk else "txt", _cell_html(c, v))
+            for c, v, isnum, brk in zip(cols, r, numeric, long_token)))
         for r in rows)
     more = max(len(df) - max_rows, 0)
     safe_name = re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("_") or "table"

@@ -50,11 +50,11 @@ FIGURE_CAPTIONS = {
     "spm_knee": ("SPM1D, knee", "Upper panels: mean ± SD across subjects of subject-mean curves at the two levels "
                  "of the contrast (knee flexion over the stride; moments, vertical GRF, patellofemoral force and "
                  "stress over stance); grey: supra-threshold clusters, with their p values. Lower panels: the paired "
-                 "SPM{t} curve (black) and its critical threshold ±t* (dashed; Šidák-corrected across the variables "
+                 "SPM{t} curve (black) and its critical threshold ±t* (dark red, dashed; Šidák-corrected across the variables "
                  "of the family); the test is significant where the curve crosses the threshold. " + _COLOURS),
     "spm_emg": ("SPM1D, EMG", "Upper panels: mean ± SD across subjects of subject-mean EMG envelopes at the two "
                 "levels of the contrast; grey: supra-threshold clusters, with their p values. Lower panels: the "
-                "paired SPM{t} curve (black) and its critical threshold ±t* (dashed; Šidák-corrected across "
+                "paired SPM{t} curve (black) and its critical threshold ±t* (dark red, dashed; Šidák-corrected across "
                 "muscles). " + _COLOURS),
 }
 

@@ -23,7 +23,7 @@ from retrogait.analysis.contrasts import Contrast
 from retrogait.analysis.waveforms import (_NODE_RE, DEFAULT_DOMAINS, _domain_for, _one_dataset,
                                           subject_curves)
 from retrogait.report.figures import WAVEFORM_TITLES
-from retrogait.report.style import level_colours
+from retrogait.report.style import THRESHOLD_COLOUR, level_colours
 from retrogait.stats.waveforms import spm_paired
 
 __all__ = ["plot_contrast_waveforms"]
@@ -219,10 +219,10 @@ def _plot_spm_t(ax: plt.Axes, ya: np.ndarray, yb: np.ndarray, row: Mapping | Non
     ax.plot(x, t, color="black", lw=1.1, label="SPM{t}")
     if np.isfinite(zstar):
         for sgn in (1, -1):
-            ax.axhline(sgn * zstar, color="#d55e00", ls="--", lw=1.0)
+            ax.axhline(sgn * zstar, color=THRESHOLD_COLOUR, ls="--", lw=1.0)
             ax.fill_between(x, sgn * zstar, t, where=(sgn * t > zstar), color="0.6", lw=0, interpolate=True)
         ax.text(0.99, 0.97, f"±t* = {zstar:.2f}", transform=ax.transAxes, ha="right", va="top", fontsize=7,
-                color="#d55e00")
+                color=THRESHOLD_COLOUR)
     ax.axhline(0, color="0.5", lw=0.6)
     ax.set_xlim(0, 100)
     ax.set_ylabel("SPM{t}", fontsize=8)

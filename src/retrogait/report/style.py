@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 import seaborn as sns
 from matplotlib.colors import to_hex, to_rgb
 
-__all__ = ["DPI", "FORWARD", "BACKWARD", "MEAN_CI_COLOUR", "MEAN_CI_NAME", "SOURCE_STYLE", "POOLED_COLOUR",
+__all__ = ["DPI", "THRESHOLD_COLOUR", "FORWARD", "BACKWARD", "MEAN_CI_COLOUR", "MEAN_CI_NAME", "SOURCE_STYLE", "POOLED_COLOUR",
            "direction_of", "condition_colours"]
 
 #: Resolution of every PNG figure (legible at the report's 1150 px width and when printed).
@@ -33,6 +33,9 @@ _PALETTE = [to_hex(c) for c in sns.color_palette("colorblind", 10)]
 FORWARD, BACKWARD = _PALETTE[0], _PALETTE[1]
 #: Others: the rest of the palette (green, vermillion, pink, brown, ...), never blue or orange.
 _OTHERS = _PALETTE[2:]
+
+#: Critical threshold ±t* of SPM{t} panels (dashed): dark red, never a condition's colour.
+THRESHOLD_COLOUR = "#8b0000"
 
 #: Group means with their 95 % CI in the paired-measures figure (the captions name it).
 MEAN_CI_COLOUR, MEAN_CI_NAME = "#000000", "black"
