@@ -773,11 +773,12 @@ def _qc(trials, cycles, quality, exclusions, measures=None, checks=None, flags=N
             counts = (rej.assign(reason=rej["qc_reason"].fillna("").replace("", "unspecified"))
                       .groupby(["dataset", "condition", "reason"]).size().rename("cycles").reset_index())
             s.tables.append(("Rejected cycles by condition and reason", counts))
-        flags = cycles[(cycles["qc_status"] == "kept") & ~cycles["kinetics_valid"].astype(bool)
-                       & cycles["qc_flags"].fillna("").str.contains("kinetics excluded")]
-        if len(flags):
+        # (not `flags`: that name is the plausibility-flags table drawn below)
+        crossover = cycles[(cycles["qc_status"] == "kept") & ~cycles["kinetics_valid"].astype(bool)
+                           & cycles["qc_flags"].fillna("").str.contains("kinetics excluded")]
+        if len(crossover):
             s.tables.append(("Kept cycles whose kinetics were excluded (e.g. a foot on the other belt)",
-                             flags[["dataset", "subject", "trial", "condition", "side", "cycle", "qc_flags"]]))
+                             crossover[["dataset", "subject", "trial", "condition", "side", "cycle", "qc_flags"]]))
         methods = cycles[cycles["qc_status"] == "kept"].groupby(["dataset", "event_method", "kind"]).size() \
             .rename("cycles").reset_index()
         s.tables.append(("Event detection method of kept cycles", methods))

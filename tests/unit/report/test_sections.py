@@ -211,10 +211,10 @@ def test_summary_says_when_no_measure_could_be_tested():
                                  lmm_p=np.nan, lmm_p_holm=np.nan) for m in ("stride_time", "cadence")])
     s = _summary({}, _trials(), pd.DataFrame({"qc_status": ["kept"]}), results, [TURN], 0.05)
     text = "\n".join(s.paragraphs)
-    assert "2 measure(s) in family 'primary', none could be tested" in text and "measures tested" not in text
+    assert "2 measure(s) in family 'turn', none could be tested" in text and "measures tested" not in text
     results.loc[0, ["p_t", "p_holm"]] = [0.2, 0.4]
     text = "\n".join(_summary({}, _trials(), pd.DataFrame({"qc_status": ["kept"]}), results, [TURN], 0.05).paragraphs)
-    assert "1 measures tested in family 'primary' (1 more could not be tested); 0 differ" in text
+    assert "1 measures tested in family 'turn' (1 more could not be tested); 0 differ" in text
 
 
 def test_provenance_of_file_urls_is_not_the_network():
