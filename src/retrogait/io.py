@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 _UNIT_KEY = b"unit"
+_UMASK_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -60,9 +62,22 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 def current_umask() -> int:
-    """The process umask (read by setting it and restoring it at once)."""
-    mask = os.umask(0o022)
-    os.umask(mask)
+    """The process umask.
+
+    Read from ``/proc/self/status`` where Linux provides it (no side
+    effect); elsewhere by setting it and restoring it at once, under a lock
+    (another thread could otherwise create a file under the temporary mask).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
     return mask
 
 
