@@ -21,7 +21,8 @@ from pathlib import Path
 
 from retrogait import __version__
 
-__all__ = ["code_fingerprint", "tree_hash", "LOCK_FILE", "locked_versions", "lock_status"]
+__all__ = ["code_fingerprint", "tree_hash", "LOCK_FILE", "locked_versions", "lock_status", "git_commit", "config_hash",
+           "run_metadata"]
 
 #: The lock of exact dependency versions, relative to the project root.
 LOCK_FILE = "requirements-lock.txt"
@@ -115,3 +116,65 @@ def lock_status(lock_path: str | Path) -> dict:
     differs = {n: (installed[n], locked[n]) for n in sorted(checked) if installed[n] != locked[n]}
     return {"file": path.name, "sha256": hashlib.sha256(data).hexdigest(), "n_locked": len(locked),
             "n_checked": len(checked), "differs": differs}
+
+
+def git_commit(root: str | Path) -> str | None:
+    """The git commit of ``root`` (with ``-dirty`` when tracked files differ from it), or None.
+
+    None when ``root`` is not a git work tree or git is not installed (an
+    installed package, an unpacked archive): the source fingerprint
+    (:func:`code_fingerprint`) then identifies the code.
+    """
+    import subprocess
+
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                              timeout=20)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = head.stdout.strip()
+    return commit + ("-dirty" if dirty.returncode == 0 and dirty.stdout.strip() else "")
+
+
+def config_hash(config: object) -> str:
+    """sha256 of the run's configuration as canonical JSON (sorted keys), so equal configs hash equal."""
+    import json
+
+    text = json.dumps(config, sort_keys=True, ensure_ascii=False, default=str, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def run_metadata(config: object, *, root: str | Path, lock: str | Path | None = None,
+                 now: str | None = None) -> dict[str, str]:
+    """What identifies a run, for the top of the report.
+
+    Keys: ``date`` (UTC; ``SOURCE_DATE_EPOCH`` when set, for reproducible
+    builds; ``now`` overrides), ``retrogait``, ``source fingerprint``
+    (:func:`code_fingerprint`), ``git commit`` (or why there is none),
+    ``config sha256`` (:func:`config_hash`), ``lock file sha256`` and
+    ``platform``.
+    """
+    import datetime as _dt
+    import os
+    import platform
+
+    if now is None:
+        epoch = os.environ.get("SOURCE_DATE_EPOCH")
+        stamp = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch and epoch.isdigit()
+                 else _dt.datetime.now(_dt.timezone.utc))
+        now = stamp.strftime("%Y-%m-%d %H:%M UTC")
+    lock_path = Path(lock) if lock is not None else Path(root) / LOCK_FILE
+    lock_sha = hashlib.sha256(lock_path.read_bytes()).hexdigest() if lock_path.exists() else "no lock file found"
+    return {
+        "date": now,
+        "retrogait": __version__,
+        "source fingerprint": code_fingerprint(),
+        "git commit": git_commit(root) or "none (not a git work tree: the source fingerprint identifies the code)",
+        "config sha256": config_hash(config),
+        "lock file sha256": lock_sha,
+        "platform": f"{platform.platform()}, Python {platform.python_version()}",
+    }

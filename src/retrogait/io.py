@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 __all__ = [
     "atomic_path",
+    "default_file_mode",
     "write_parquet",
     "read_parquet",
     "read_units",
@@ -32,6 +34,7 @@ __all__ = [
 ]
 
 _UNIT_KEY = b"unit"
+_UMASK_LOCK = threading.Lock()
 
 
 @contextlib.contextmanager
@@ -39,6 +42,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; move it into place on success.
 
     On any exception the temporary file is removed and ``path`` is untouched.
+    The file gets the mode an ordinary ``open(path, "w")`` would give it,
+    ``0o666 & ~umask`` (:func:`tempfile.mkstemp` creates it ``0o600``, which
+    would hide a report from colleagues or a web server on a shared machine).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,11 +53,37 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        os.chmod(tmp_path, default_file_mode())
         os.replace(tmp_path, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
         raise
+
+
+def current_umask() -> int:
+    """The process umask.
+
+    Read from ``/proc/self/status`` where Linux provides it (no side
+    effect); elsewhere by setting it and restoring it at once, under a lock
+    (another thread could otherwise create a file under the temporary mask).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def default_file_mode() -> int:
+    """Mode of a new regular file under the current umask: ``0o666 & ~umask``."""
+    return 0o666 & ~current_umask()
 
 
 def write_parquet(df: pd.DataFrame, path: str | os.PathLike, *,

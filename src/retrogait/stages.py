@@ -527,14 +527,16 @@ def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str |
     stride = F.subject_mean_curves(wav, domain="stride", nodes=nodes)
     stance = F.subject_mean_curves(wav, domain="stance", nodes=nodes)
     kin_curves, kin_domain = (stride, "stride") if len(stride) else (stance, "stance")
-    F.save(F.plot_waveforms(kin_curves, F.KINEMATIC_VARIABLES, domain=kin_domain, nodes=nodes,
+    # every condition of the dataset, so a condition has one colour in all its figures (report/style.py)
+    conditions = sorted({str(c) for c in wav["condition"].unique()}) if len(wav) else []
+    F.save(F.plot_waveforms(kin_curves, F.KINEMATIC_VARIABLES, domain=kin_domain, nodes=nodes, conditions=conditions,
                             title=f"{dataset}: knee kinematics (mean ± SD across subjects)"),
            out["waveforms_kinematics"])
-    F.save(F.plot_waveforms(stance, F.KINETIC_VARIABLES, domain="stance", nodes=nodes,
+    F.save(F.plot_waveforms(stance, F.KINETIC_VARIABLES, domain="stance", nodes=nodes, conditions=conditions,
                             title=f"{dataset}: knee kinetics and load over stance (mean ± SD across subjects)"),
            out["waveforms_kinetics"])
     emg_vars = sorted(v for v in set(kin_curves["variable"]) if v.startswith("emg_")) if len(kin_curves) else []
-    F.save(F.plot_waveforms(kin_curves, emg_vars, domain=kin_domain, ncols=4, nodes=nodes,
+    F.save(F.plot_waveforms(kin_curves, emg_vars, domain=kin_domain, ncols=4, nodes=nodes, conditions=conditions,
                             title=f"{dataset}: EMG linear envelopes, % of subject reference (mean ± SD)"),
            out["waveforms_emg"])
     contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
@@ -561,9 +563,12 @@ def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str |
 def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                inputs: Mapping[str, Sequence[str | os.PathLike]], output: str | os.PathLike) -> None:
     """Render ``reports/report.html`` from the run's tables and figures."""
-    from retrogait.codeversion import LOCK_FILE, lock_status
+    import pandas as pd
+
+    from retrogait.analysis.contrasts import Contrast
+    from retrogait.codeversion import LOCK_FILE, lock_status, run_metadata
     from retrogait.report.render import render_report, software_versions
-    from retrogait.report.sections import QUESTION, build_sections
+    from retrogait.report.sections import build_sections, headline
 
     run = load_run(config, root=root, eager=False)
     tables = {k: inputs[k] for k in ("trials", "cycles", "measures", "emg_quality", "emg_references",
@@ -581,5 +586,11 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                                                        if k in inputs}},
                               figures=inputs["figures"], contrast_notes=run.contrast_notes,
                               dataset_limitations={d: run.adapter(d).limitations() for d in run.datasets})
-    render_report(title=run.config["report"]["title"], question=QUESTION, sections=sections,
-                  software=software_versions(lock_status(Path(root) / LOCK_FILE)), output=output)
+    trials = pd.concat([read_parquet(p)[0] for p in inputs["trials"]], ignore_index=True) \
+        if inputs["trials"] else pd.DataFrame()
+    title, question, _ = headline(run.config["report"]["title"], trials,
+                                  [Contrast.from_config(c) for c in run.config["stats"]["contrasts"]],
+                                  read_parquet(inputs["contrasts"][0])[0])
+    render_report(title=title, question=question, sections=sections,
+                  software=software_versions(lock_status(Path(root) / LOCK_FILE)), output=output,
+                  metadata=run_metadata(run.config, root=root))

@@ -17,48 +17,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from tests.httpserver import serve
-from tests.replica_gt23 import PLANTED_EFFECTS, REPLICA_COMMENT, TRIALS, build_replica
+from tests.replica_gt23 import PLANTED_EFFECTS, REPLICA_COMMENT, build_replica
 
-from .workflow import REPO, run_workflow
+from .workflow import ARCHIVE, REPO, run_workflow, write_manifest
 
 pytestmark = pytest.mark.integration
 
-ARCHIVE = "ProcessedData.zip"
-
-
-def write_manifest(folder: Path, url: str) -> Path:
-    manifest = yaml.safe_load((REPO / "config" / "datasets.yaml").read_text())
-    manifest["datasets"]["gt23"]["archive"]["url"] = url
-    path = folder / "datasets.yaml"
-    path.write_text(yaml.safe_dump(manifest))
-    return path
-
-
-@pytest.fixture(scope="module")
-def replica(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("replica")
-    # the default walking subset plus a trial the config does not ask for, and
-    # extra file types per trial (velocity, IMU, ...) that must not be fetched
-    info = build_replica(folder / ARCHIVE, trials=list(TRIALS) + ["normal_walk_1_1-8"], duration_s=6.0,
-                         extra_files=True, compresslevel=1)
-    return folder, info
-
-
-@pytest.fixture(scope="module")
-def gt23_run(replica, tmp_path_factory):
-    folder, _ = replica
-    work = tmp_path_factory.mktemp("gt23")
-    with serve(folder) as srv:
-        manifest = write_manifest(work, srv.url(ARCHIVE))
-        overrides = {"manifest": str(manifest), "external_folders": [str(work)],
-                     "stats": {"bootstrap": {"n": 199, "seed": 11}}}
-        run_workflow(work, overrides=overrides, env={})
-        sent, requests = srv.bytes_sent, list(srv.requests)
-        again = run_workflow(work, overrides=overrides, env={})
-    return work, sent, requests, again
+# the `replica` and `gt23_run` fixtures (one workflow run shared with the browser test) are in conftest.py
 
 
 def test_only_needed_members_are_transferred(replica, gt23_run):

@@ -36,3 +36,16 @@ def run_workflow(workdir: Path, *, overrides: dict | None = None, env: dict | No
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake failed ({proc.returncode}):\n{proc.stdout[-4000:]}\n{proc.stderr[-8000:]}")
     return proc
+
+
+#: The GT23 archive name (the replica of tests/replica_gt23.py is served under it).
+ARCHIVE = "ProcessedData.zip"
+
+
+def write_manifest(folder: Path, url: str) -> Path:
+    """A copy of config/datasets.yaml in ``folder`` whose gt23 archive URL is ``url``."""
+    manifest = yaml.safe_load((REPO / "config" / "datasets.yaml").read_text())
+    manifest["datasets"]["gt23"]["archive"]["url"] = url
+    path = folder / "datasets.yaml"
+    path.write_text(yaml.safe_dump(manifest))
+    return path

@@ -71,3 +71,26 @@ def test_fingerprint_includes_the_lock(tmp_path):
     lock.write_text("numpy==2\n")
     code_fingerprint.cache_clear()
     assert code_fingerprint(lock=lock) != a
+
+
+def test_run_metadata_names_date_code_commit_config_lock_and_platform(tmp_path, monkeypatch):
+    import subprocess
+
+    from retrogait.codeversion import config_hash, git_commit, run_metadata
+
+    (tmp_path / "requirements-lock.txt").write_text("numpy==2.0.0\n")
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "0")
+    meta = run_metadata({"b": 1, "a": [1, 2]}, root=tmp_path)
+    assert meta["date"] == "1970-01-01 00:00 UTC"
+    assert meta["config sha256"] == config_hash({"a": [1, 2], "b": 1}) != config_hash({"a": [1, 2], "b": 2})
+    assert len(meta["lock file sha256"]) == 64 and meta["platform"] and meta["source fingerprint"]
+    assert meta["git commit"].startswith("none (not a git work tree")
+    if subprocess.run(["git", "--version"], capture_output=True).returncode == 0:
+        subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+        subprocess.run(["git", "-C", str(tmp_path), "add", "requirements-lock.txt"], check=True)
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-qm", "x"],
+                       check=True)
+        commit = git_commit(tmp_path)
+        assert commit is not None and len(commit) == 40
+        (tmp_path / "requirements-lock.txt").write_text("numpy==2.1.0\n")
+        assert git_commit(tmp_path) == commit + "-dirty"

@@ -1,5 +1,8 @@
 """Atomic writes and unit metadata in parquet files."""
 
+import os
+import stat
+
 import pandas as pd
 import pytest
 
@@ -45,3 +48,25 @@ def test_failed_write_keeps_the_previous_file(tmp_path):
             tmp.write_text("{")
             raise RuntimeError("boom")
     assert target.read_text() == '{\n  "a": 1\n}\n'
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o027, 0o077, 0o002])
+@pytest.mark.parametrize("writer", ["text", "json", "parquet"])
+def test_outputs_follow_the_umask(tmp_path, umask, writer):
+    """mkstemp creates 0600 files; every atomic writer must give 0666 & ~umask, like open() does."""
+    from retrogait.io import write_json, write_text
+    target = tmp_path / f"out.{writer}"
+    old = os.umask(umask)
+    try:
+        if writer == "text":
+            write_text("x", target)
+        elif writer == "json":
+            write_json({"a": 1}, target)
+        else:
+            write_parquet(pd.DataFrame({"a": [1.0]}), target)
+        reference = tmp_path / "plain"
+        reference.write_text("x")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~umask
+    assert stat.S_IMODE(target.stat().st_mode) == stat.S_IMODE(reference.stat().st_mode)

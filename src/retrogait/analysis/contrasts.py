@@ -33,17 +33,29 @@ class Contrast:
     level_filters: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     covariates: tuple[str, ...] = ()
     family: str = ""
+    #: which estimate answers the contrast: "paired" or "mixed" ("" = mixed with covariates, else paired)
+    primary: str = ""
 
     def __post_init__(self) -> None:
         if not self.family:  # one multiplicity family per contrast unless a grouping is declared
             object.__setattr__(self, "family", self.id)
+        if not self.primary:  # paired for a matched design; a covariate needs the mixed model
+            object.__setattr__(self, "primary", "mixed" if self.covariates else "paired")
+        if self.primary not in ("paired", "mixed"):
+            raise ValueError(f"contrast {self.id}: primary must be 'paired' or 'mixed', not {self.primary!r} "
+                             "(config key stats.contrasts[].primary)")
+        if self.primary == "paired" and self.covariates:
+            raise ValueError(f"contrast {self.id}: primary 'paired' ignores its covariates "
+                             f"{', '.join(self.covariates)}; use primary: mixed (config key "
+                             "stats.contrasts[].primary)")
 
     @classmethod
     def from_config(cls, c: Mapping[str, Any]) -> "Contrast":
         return cls(id=c["id"], factor=c.get("factor", "direction"), levels=tuple(c["levels"]),
                    label=c.get("label") or c["id"], filter=dict(c.get("filter", {})),
                    level_filters={str(k): dict(v) for k, v in c.get("level_filters", {}).items()},
-                   covariates=tuple(c.get("covariates", ())), family=c.get("family") or c["id"])
+                   covariates=tuple(c.get("covariates", ())), family=c.get("family") or c["id"],
+                   primary=c.get("primary") or "")
 
     def describe(self) -> str:
         parts = [f"{self.factor}: {self.levels[0]} - {self.levels[1]}"]

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Measure", "MEASURES", "emg_measure", "describe", "QUADRICEPS", "HAMSTRINGS", "Tie", "TIES",
-           "KINDS"]
+__all__ = ["Measure", "MEASURES", "emg_measure", "describe", "label", "LABELS", "QUADRICEPS", "HAMSTRINGS", "Tie",
+           "TIES", "KINDS"]
 
 #: What a measure's value is: ``measured`` (from the recording or the dataset's own inverse dynamics),
 #: ``model`` (a model applied to measured inputs, e.g. the patellofemoral model), ``estimate`` (a
@@ -64,8 +64,9 @@ _M = [
     Measure("knee_flexion_rom_stride", "deg", "stride", "max - min knee flexion over the stride", "docs/methods.md §0.2"),
     Measure("knee_extensor_moment_peak", "N.m/kg", "stance", "peak internal knee extensor moment in stance",
             "docs/methods.md §0.2; 2.4 (KFM)"),
-    Measure("knee_flexor_moment_peak", "N.m/kg", "stance", "peak internal knee flexor moment in stance (positive)",
-            "docs/methods.md §0.2"),
+    Measure("knee_flexor_moment_peak", "N.m/kg", "stance", "largest internal knee flexor moment anywhere in stance "
+            "(foot strike to foot off, not restricted to one phase), reported as a positive number; 0 when the "
+            "moment never turns flexor", "docs/methods.md §0.2"),
     Measure("knee_extensor_moment_impulse", "N.m.s/kg", "stance", "time integral of the extensor moment in stance",
             "docs/methods.md §2.4 (integrate in time)"),
     Measure("knee_flexor_moment_impulse", "N.m.s/kg", "stance", "time integral of the flexor moment in stance",
@@ -136,6 +137,74 @@ _M = [
     Measure("vgrf_loading_rate", "BW/s", "stance", "vertical GRF loading rate", "retrogait.gait.kneeload.vgrf_summary"),
 ]
 MEASURES: dict[str, Measure] = {m.name: m for m in _M}
+
+
+#: Plain-language label of every fixed measure (the report shows it first, the code name second).
+LABELS: dict[str, str] = {
+    "stride_time": "Stride time",
+    "stance_time": "Stance time",
+    "stance_pct": "Stance, % of stride",
+    "cadence": "Cadence",
+    "stride_length": "Stride length",
+    "walking_speed": "Walking speed",
+    "foot_angle_at_contact": "Foot angle at contact",
+    "toe_first_contact": "Toe-first contacts",
+    "ankle_dorsiflexion_at_contact": "Ankle dorsiflexion at contact",
+    "knee_flexion_at_contact": "Knee flexion at contact",
+    "knee_flexion_at_toe_off": "Knee flexion at foot off",
+    "knee_flexion_peak_stance": "Peak knee flexion in stance",
+    "knee_flexion_peak_swing": "Peak knee flexion in swing",
+    "knee_extension_excursion_stance": "Knee extension through stance",
+    "knee_flexion_mean_stance": "Mean knee flexion in stance",
+    "knee_flexion_rom_stance": "Knee range of motion in stance",
+    "knee_flexion_rom_stride": "Knee range of motion over the stride",
+    "knee_extensor_moment_peak": "Peak knee extensor moment",
+    "knee_flexor_moment_peak": "Peak knee flexor moment (whole stance)",
+    "knee_extensor_moment_impulse": "Knee extensor moment impulse",
+    "knee_flexor_moment_impulse": "Knee flexor moment impulse",
+    "kam_peak1": "Knee adduction moment, first peak",
+    "kam_peak2": "Knee adduction moment, second peak",
+    "kam_impulse": "Knee adduction moment impulse",
+    "kam_peak1_bwht": "Knee adduction moment, first peak (%BW·Ht)",
+    "kam_peak2_bwht": "Knee adduction moment, second peak (%BW·Ht)",
+    "kam_est_peak1": "Knee adduction moment ESTIMATE, first peak",
+    "kam_est_peak2": "Knee adduction moment ESTIMATE, second peak",
+    "kam_est_impulse": "Knee adduction moment ESTIMATE, impulse",
+    "pfj_force_peak": "Peak kneecap (patellofemoral) force",
+    "pfj_force_peak_n": "Peak kneecap (patellofemoral) force, newtons",
+    "pfj_stress_peak": "Peak kneecap (patellofemoral) stress",
+    "pfj_stress_integral": "Kneecap (patellofemoral) stress-time integral",
+    "pfj_stress_peak_time": "Time of peak kneecap stress",
+    "medial_load_proxy_peak": "Inner-knee load proxy, peak",
+    "medial_load_proxy_est_peak": "Inner-knee load proxy from the KAM ESTIMATE, peak",
+    "vgrf_peak1": "Vertical ground force, loading peak",
+    "vgrf_peak2": "Vertical ground force, push-off peak",
+    "vgrf_loading_rate": "Vertical ground force loading rate",
+}
+
+
+def label(name: str) -> str:
+    """Plain-language label of a measure (or of a waveform variable) for readers; the code name when unknown.
+
+    EMG measures are labelled from the muscle (``emg_peak_vastus_lateralis``:
+    "Vastus lateralis activation, peak over the stride"). Never raises: an
+    unknown name is returned as it is, so a new measure shows its code name
+    rather than breaking the report.
+    """
+    name = str(name)
+    if name in LABELS:
+        return LABELS[name]
+    for prefix, what in (("emg_mean_stance_", "mean in stance"), ("emg_mean_", "mean over the stride"),
+                         ("emg_peak_", "peak over the stride")):
+        if name.startswith(prefix):
+            return f"{name.removeprefix(prefix).replace('_', ' ').capitalize()} activation, {what}"
+    if name == "cci_rudolph_stance":
+        return "Thigh co-contraction (Rudolph index), stance"
+    if name == "cci_falconer_winter_stance":
+        return "Thigh co-contraction (Falconer-Winter %), stance"
+    if name.startswith("emg_"):
+        return f"{name.removeprefix('emg_').replace('_', ' ').capitalize()} activation"
+    return name
 
 
 @dataclass(frozen=True)

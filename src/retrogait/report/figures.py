@@ -26,8 +26,10 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from retrogait.analysis.contrasts import Contrast, select_levels  # noqa: E402
+from retrogait.gait.catalog import label  # noqa: E402
 from retrogait.gait.cycles import node_columns  # noqa: E402
 from retrogait.io import atomic_path  # noqa: E402
+from retrogait.report.style import DPI, MEAN_CI_COLOUR, condition_colours  # noqa: E402
 
 __all__ = [
     "WAVEFORM_TITLES",
@@ -59,8 +61,8 @@ WAVEFORM_TITLES = {
 sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
 
 
-def save(fig: plt.Figure, path: str | os.PathLike, *, dpi: int = 100) -> None:
-    """Save a figure atomically as PNG without volatile metadata."""
+def save(fig: plt.Figure, path: str | os.PathLike, *, dpi: int = DPI) -> None:
+    """Save a figure atomically as PNG without volatile metadata (:data:`retrogait.report.style.DPI`)."""
     with atomic_path(path) as tmp:
         fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
     plt.close(fig)
@@ -98,12 +100,16 @@ def _mean_sd(curves: pd.DataFrame, cols: list[str]) -> tuple[np.ndarray, np.ndar
 
 
 def plot_waveforms(curves: pd.DataFrame, variables: Sequence[str], *, domain: str, title: str,
-                   clusters: pd.DataFrame | None = None, ncols: int = 3, nodes: int = 101) -> plt.Figure:
+                   clusters: pd.DataFrame | None = None, ncols: int = 3, nodes: int = 101,
+                   conditions: Sequence[str] | None = None) -> plt.Figure:
     """Mean +/- SD across subjects of subject-mean curves, one panel per variable, one line per condition.
 
     ``curves`` comes from :func:`subject_mean_curves`. ``clusters``
     (optional): SPM clusters with columns ``variable``, ``start_pct``,
-    ``end_pct`` to shade.
+    ``end_pct`` to shade. ``conditions``: every condition of the dataset
+    (default: those in ``curves``), so the colours
+    (:func:`retrogait.report.style.condition_colours`) are the same in every
+    figure of the dataset.
     """
     cols = node_columns(nodes)
     pct = np.linspace(0, 100, nodes)
@@ -116,7 +122,7 @@ def plot_waveforms(curves: pd.DataFrame, variables: Sequence[str], *, domain: st
     if not variables:
         _no_data(flat[0], "no data for these variables in this dataset")
     order = sorted(curves["condition"].unique()) if not curves.empty else []
-    colours = dict(zip(order, sns.color_palette("colorblind", n_colors=max(len(order), 1))))
+    colours = condition_colours([*(conditions or ()), *order])
     for ax, var in zip(flat, variables):
         data = curves[curves["variable"] == var]
         if clusters is not None and not clusters.empty:
@@ -127,15 +133,15 @@ def plot_waveforms(curves: pd.DataFrame, variables: Sequence[str], *, domain: st
             if sub.empty:
                 continue
             mean, sd, k = _mean_sd(sub, cols)
-            ax.plot(pct, mean, color=colours[cond], lw=1.5, label=f"{cond} (n={k})")
-            ax.fill_between(pct, mean - sd, mean + sd, color=colours[cond], alpha=0.2, lw=0)
+            ax.plot(pct, mean, color=colours[str(cond)], lw=1.5, label=f"{cond} (n={k})")
+            ax.fill_between(pct, mean - sd, mean + sd, color=colours[str(cond)], alpha=0.2, lw=0)
         unit = data["unit"].iloc[0] if len(data) else ""
         ax.set_title(WAVEFORM_TITLES.get(var, f"{var.removeprefix('emg_').replace('_', ' ')} ({unit})"), fontsize=9)
         ax.set_xlabel(f"% {domain}")
         ax.set_ylabel(unit)
         ax.set_xlim(0, 100)
         if ax is flat[0]:
-            ax.legend(fontsize=7, title="condition (subjects)", title_fontsize=7)
+            ax.legend(fontsize=8, title="condition (subjects)", title_fontsize=8)
     for ax in flat[len(variables):]:
         ax.set_visible(False) if variables else None
     _finish(fig, title)
@@ -168,7 +174,7 @@ def plot_paired(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, title:
     flat = axes.ravel()
     if not panels:
         _no_data(flat[0], "no contrast has both levels in this dataset")
-    accent = sns.color_palette("colorblind")[3]
+    accent = MEAN_CI_COLOUR
     for ax, (c, m, unit, wide) in zip(flat, panels):
         a, b = wide["a"].to_numpy(), wide["b"].to_numpy()
         for ya, yb in zip(a, b):
@@ -179,7 +185,7 @@ def plot_paired(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, title:
         ax.plot([0, 1], [a.mean(), b.mean()], color=accent, lw=2)
         ax.set_xticks([0, 1], [str(c.levels[0]), str(c.levels[1])])
         ax.set_xlim(-0.3, 1.3)
-        ax.set_title(f"{m.replace('_', ' ')} (n={len(a)})\n{c.label}", fontsize=8)
+        ax.set_title(f"{label(m)} (n={len(a)})\n{c.label}", fontsize=8, wrap=True)
         ax.set_ylabel(unit)
     for ax in flat[len(panels):]:
         ax.set_visible(False) if panels else None
@@ -202,7 +208,7 @@ def plot_qc(cycles: pd.DataFrame, *, title: str) -> plt.Figure:
                 color=sns.color_palette("colorblind", n_colors=len(counts.columns)))
     ax.set_ylabel("cycles")
     ax.set_xlabel("subject")
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig

@@ -14,14 +14,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Polygon
 
 from retrogait.analysis.meta import SPEED_STRATA, STRATA, stratum_label
+from retrogait.report.style import POOLED_COLOUR, SOURCE_STYLE
 
 __all__ = ["plot_forest"]
 
-_STYLE = {  # source -> marker, colour, legend label
-    "literature": ("o", "#0072B2", "published study (summary data)"),
-    "dataset": ("s", "#D55E00", "subject-level dataset (this pipeline)"),
-}
-_POOLED_COLOUR = {"walking": "#222222", "running": "#888888"}
+_STYLE = SOURCE_STYLE  # source -> marker, colour, legend label (report/style.py: one place for colours)
+_POOLED_COLOUR = POOLED_COLOUR
 
 
 def plot_forest(study_rows: pd.DataFrame, pooled_rows: pd.DataFrame, *, measure: str,

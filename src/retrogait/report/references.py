@@ -140,9 +140,8 @@ _ALL = [
     Reference("Perera2006", "Perera S, Mody SH, Woodman RC, Studenski SA", 2006,
               "Meaningful change and responsiveness in common physical performance measures in older adults",
               "J Am Geriatr Soc", "54(5):743-749",
-              url=_pubmed_search("Perera meaningful change responsiveness physical performance measures older adults"),
-              note="0.1 m/s meaningful change in gait speed: SESOI of the walking-speed claim (§8); "
-                   + _UNVERIFIED_DOI),
+              doi="10.1111/j.1532-5415.2006.00701.x",
+              note="0.1 m/s meaningful change in gait speed: SESOI of the walking-speed claim (§8)"),
     # ---------------------------------------------------------------- patellofemoral joint
     Reference("vanEijden1986", "van Eijden TM, Kouwenhoven E, Verburg J, Weijs WA", 1986,
               "A mathematical model of the patellofemoral joint", "J Biomech", "19(3):219-229",
@@ -182,8 +181,7 @@ _ALL = [
     Reference("FlynnSoutasLittle1995", "Flynn TW, Soutas-Little RW", 1995,
               "Patellofemoral joint compressive forces in forward and backward running",
               "J Orthop Sports Phys Ther", "21(5):277-282",
-              url="https://www.readbyqxmd.com/read/7787851/patellofemoral-joint-compressive-forces-in-forward-"
-                  "and-backward-running",
+              url="https://pubmed.ncbi.nlm.nih.gov/7787851/",
               note="claims scorecard source; " + _UNVERIFIED_DOI),
     # ---------------------------------------------------------------- knee adduction moment, tibiofemoral
     Reference("Favre2012", "Favre J, Hayoz M, Erhart-Hledik JC, Andriacchi TP", 2012,
@@ -436,13 +434,13 @@ def format_reference(ref: Reference) -> str:
     -------
     str
         E.g. ``"Zeni JA Jr, Richards JG, Higginson JS (2008). Two simple methods ... using kinematic
-        data. Gait Posture 27(4):710-714. doi:10.1016/j.gaitpost.2007.07.007"``. The link is the DOI
+        data. Gait Posture 27(4):710-714. https://doi.org/10.1016/j.gaitpost.2007.07.007"``. The link is the DOI
         when there is one, else the URL.
     """
     title = ref.title.rstrip(".")
     title += "" if title.endswith(("?", "!")) else "."
     source = " ".join(p for p in (ref.journal, ref.volume_pages) if p).rstrip(".")
-    link = f"doi:{ref.doi}" if ref.doi else ref.url
+    link = f"https://doi.org/{ref.doi}" if ref.doi else ref.url
     return f"{ref.authors} ({ref.year}). {title} {source}. {link}"
 
 

@@ -1,4 +1,9 @@
-"""Figure of one contrast's waveforms: mean ± SD at both levels with SPM1D clusters shaded.
+"""Figure of one contrast's waveforms: mean ± SD at both levels with SPM1D clusters shaded, and SPM{t}.
+
+Each variable has two panels: the mean ± SD curves of both levels (colours
+from :mod:`retrogait.report.style`, the same as the dataset's waveform
+figures), and below them the paired SPM{t} curve with its critical
+threshold ±t* (dashed), so a reader sees how far the statistic crosses.
 
 The statistics are :func:`retrogait.analysis.waveforms.spm_contrasts`; this
 module only draws them (docs/methods.md §6.1).
@@ -18,6 +23,8 @@ from retrogait.analysis.contrasts import Contrast
 from retrogait.analysis.waveforms import (_NODE_RE, DEFAULT_DOMAINS, _domain_for, _one_dataset,
                                           subject_curves)
 from retrogait.report.figures import WAVEFORM_TITLES
+from retrogait.report.style import THRESHOLD_COLOUR, level_colours
+from retrogait.stats.waveforms import spm_paired
 
 __all__ = ["plot_contrast_waveforms"]
 
@@ -104,9 +111,10 @@ def _plot(waveforms: pd.DataFrame, contrast: Contrast, clusters: pd.DataFrame | 
     n = max(len(variables), 1)
     ncols = max(1, min(int(ncols), n))
     nrows = int(np.ceil(n / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.2 * ncols, 3.0 * nrows + 0.4), squeeze=False,
-                             layout="constrained")
-    flat = axes.ravel()
+    fig, axes = plt.subplots(2 * nrows, ncols, figsize=(4.2 * ncols, 4.3 * nrows + 0.5), squeeze=False,
+                             layout="constrained", height_ratios=[2.3, 1.0] * nrows)
+    flat = axes[0::2].ravel()   # mean ± SD panels
+    tflat = axes[1::2].ravel()  # SPM{t} panel under each
     if not variables:
         _no_data(flat[0], "no variables requested")
     dataset = None
@@ -124,11 +132,14 @@ def _plot(waveforms: pd.DataFrame, contrast: Contrast, clusters: pd.DataFrame | 
         return table[keep]
 
     clus, summ = _this(clusters), _this(summary)
-    colors = sns.color_palette("colorblind", 2)
+    conditions = sorted({str(c) for c in waveforms["condition"].unique()}) \
+        if "condition" in waveforms.columns and len(waveforms) else []
+    colors = level_colours(contrast.levels, conditions)
     labels = (str(contrast.levels[0]), str(contrast.levels[1]))
     has_cols = any(_NODE_RE.fullmatch(str(c)) for c in waveforms.columns)
     handles = None
-    for ax, var in zip(flat, variables):
+    for ax, tax, var in zip(flat, tflat, variables):
+        tax.set_visible(False)  # shown by _plot_spm_t when the variable was tested
         dom = _domain_for(var, domains)
         rows = waveforms[waveforms["variable"].astype(str) == var] if len(waveforms) else waveforms
         unit = str(rows["unit"].iloc[0]) if len(rows) and "unit" in rows else ""
@@ -166,18 +177,53 @@ def _plot(waveforms: pd.DataFrame, contrast: Contrast, clusters: pd.DataFrame | 
                 ax.text(xc, 0.98 - 0.07 * (k % 2), _p_text(float(r.p)), transform=trans, ha=ha, va="top",
                         fontsize=6.5, color="0.25")
         caption = f"n = {len(used)}"
+        srow = None
         if len(summ) and "variable" in summ:
-            srow = summ[(summ["variable"].astype(str) == var) & (summ["domain"].astype(str) == dom)]
-            extra = _spm_caption(srow.iloc[0].to_dict() if len(srow) else None)
+            match = summ[(summ["variable"].astype(str) == var) & (summ["domain"].astype(str) == dom)]
+            srow = match.iloc[0].to_dict() if len(match) else None
+            extra = _spm_caption(srow)
             caption += f"; {extra}" if extra else ""
+        _plot_spm_t(tax, ya, yb, srow, x_label=f"% {dom}")
         ax.text(0.01, 0.01, caption, transform=ax.transAxes, ha="left", va="bottom", fontsize=6, color="0.35")
         ax.set_xlim(0, 100)
         ax.set_xlabel(f"% {dom}")
         ax.set_ylabel(unit)
-    for ax in flat[len(variables):]:
+    for ax in [*flat[len(variables):], *tflat[len(variables):]]:
         ax.set_visible(False)
     fig.suptitle(title, fontsize=10)
     if handles:
         fig.legend(handles, [x.get_label() for x in handles], loc="outside lower center", ncol=2, fontsize=8,
                    frameon=False)
     return fig
+
+
+def _plot_spm_t(ax: plt.Axes, ya: np.ndarray, yb: np.ndarray, row: Mapping | None, *, x_label: str) -> None:
+    """The paired SPM{t} of a − b against ±t*, the critical threshold of the test in ``row``.
+
+    The t curve is :func:`retrogait.stats.spm_paired` (spm1d's one-sample
+    SPM{t} of the difference curves) at the per-test alpha the summary
+    records; the threshold drawn is the summary's own ``zstar`` when there is
+    one, so the figure shows the test that was run. Nothing is drawn for a
+    variable that was not tested (the panel above says why).
+    """
+    if row is None or str(row.get("status", "")) != "ok" or len(ya) < 3:
+        return
+    try:
+        res = spm_paired(ya, yb, alpha=float(row["alpha"]), two_tailed=True)
+    except (ValueError, RuntimeError):
+        return
+    t = np.asarray(res.t, dtype=float)
+    zstar = float(row.get("zstar", np.nan))
+    x = np.arange(t.size) * 100.0 / max(t.size - 1, 1)
+    ax.set_visible(True)
+    ax.plot(x, t, color="black", lw=1.1, label="SPM{t}")
+    if np.isfinite(zstar):
+        for sgn in (1, -1):
+            ax.axhline(sgn * zstar, color=THRESHOLD_COLOUR, ls="--", lw=1.0)
+            ax.fill_between(x, sgn * zstar, t, where=(sgn * t > zstar), color="0.6", lw=0, interpolate=True)
+        ax.text(0.99, 0.97, f"±t* = {zstar:.2f}", transform=ax.transAxes, ha="right", va="top", fontsize=7,
+                color=THRESHOLD_COLOUR)
+    ax.axhline(0, color="0.5", lw=0.6)
+    ax.set_xlim(0, 100)
+    ax.set_ylabel("SPM{t}", fontsize=8)
+    ax.set_xlabel(x_label)

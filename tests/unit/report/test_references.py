@@ -127,7 +127,7 @@ def test_reference_validates_its_fields():
     good = dict(key="Doe2020", authors="Doe J", year=2020, title="T", journal="J", doi="10.1000/x")
     Reference(**good)
     with pytest.raises(ValueError, match="DOI"):
-        Reference(**{**good, "doi": "doi:10.1000/x"})
+        Reference(**{**good, "doi": "https://doi.org/10.1000/x"})
     with pytest.raises(ValueError, match="year"):
         Reference(**{**good, "year": 2019})
     with pytest.raises(ValueError, match="DOI or a URL"):
@@ -141,7 +141,7 @@ def test_format_reference_known_answer():
     assert format_reference(reference("Zeni2008")) == (
         "Zeni JA Jr, Richards JG, Higginson JS (2008). Two simple methods for determining gait events during "
         "treadmill and overground walking using kinematic data. Gait Posture 27(4):710-714. "
-        "doi:10.1016/j.gaitpost.2007.07.007")
+        "https://doi.org/10.1016/j.gaitpost.2007.07.007")
     # no DOI: the URL is the link; a title ending in "?" gets no extra full stop
     assert format_reference(reference("Holm1979")) == (
         "Holm S (1979). A simple sequentially rejective multiple test procedure. Scand J Stat 6(2):65-70. "
@@ -150,7 +150,7 @@ def test_format_reference_known_answer():
     # a book without volume/pages
     assert format_reference(reference("Davison1997")) == (
         "Davison AC, Hinkley DV (1997). Bootstrap Methods and their Application. Cambridge University Press. "
-        "doi:10.1017/CBO9780511802843")
+        "https://doi.org/10.1017/CBO9780511802843")
 
 
 def test_unknown_key_names_close_matches():

@@ -69,7 +69,7 @@ def test_spm_figures_are_shown_only_where_the_contrast_was_tested(tmp_path):
                      ("meta", "forest_pfj_force_peak.png")}
     titles = [f.title for sub in section.subsections for f in sub.figures]
     assert "gt23: SPM1D, knee: Backward vs forward at 0.6" in titles
-    assert "meta: Forest plot, pfj_force_peak" in titles
+    assert "meta: Forest plot, Peak kneecap (patellofemoral) force" in titles
 
 
 def _study(measure, activity, source, effect):

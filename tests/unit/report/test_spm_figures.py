@@ -76,3 +76,38 @@ def test_plot_without_clusters_shades_nothing(table):
         assert _spans(ax) == [] and len(ax.get_lines()) == 2
     finally:
         plt.close(fig)
+
+
+def test_spm_t_curve_and_threshold_are_drawn_under_a_tested_variable(result, table):
+    """The SPM{t} panel shows spm1d's t curve of a − b and the summary's own critical threshold ±t*."""
+    from retrogait.stats.waveforms import spm_paired
+    from retrogait.analysis.waveforms import subject_curves
+
+    summary, clusters = result
+    fig = plot_contrast_waveforms(table, CONTRAST, clusters, variables=["knee_flexion"], title="t", summary=summary)
+    try:
+        t_axes = [ax for ax in fig.axes if ax.get_visible() and ax.get_ylabel() == "SPM{t}"]
+        assert len(t_axes) == 1
+        ax = t_axes[0]
+        row = summary[(summary["dataset"] == "synth") & (summary["variable"] == "knee_flexion")].iloc[0]
+        ya, yb, _, _ = subject_curves(table, CONTRAST, variable="knee_flexion", domain="stride")
+        expected = spm_paired(ya, yb, alpha=float(row["alpha"])).t
+        curve = [line for line in ax.get_lines() if line.get_label() == "SPM{t}"][0]
+        np.testing.assert_allclose(curve.get_ydata(), expected)
+        levels = sorted(abs(float(line.get_ydata()[0])) for line in ax.get_lines() if line.get_linestyle() == "--")
+        assert levels == pytest.approx([row["zstar"], row["zstar"]])
+        assert max(abs(expected)) > row["zstar"]  # the planted cluster crosses the threshold
+    finally:
+        plt.close(fig)
+
+
+def test_levels_take_the_direction_colours_of_the_style(table):
+    from retrogait.report.style import BACKWARD, FORWARD
+
+    fig = plot_contrast_waveforms(table, CONTRAST, None, variables=["knee_flexion"], title="t")
+    try:
+        lines = {line.get_label(): matplotlib.colors.to_hex(line.get_color()) for ax in fig.axes
+                 for line in ax.get_lines()}
+        assert lines["BW"] == BACKWARD and lines["FW"] == FORWARD
+    finally:
+        plt.close(fig)
