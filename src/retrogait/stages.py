@@ -561,6 +561,7 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
     from retrogait.codeversion import LOCK_FILE, lock_status
     from retrogait.report.render import render_report, software_versions
     from retrogait.report.sections import QUESTION, build_sections
+    from retrogait.report.timings import stage_timings
 
     run = load_run(config, root=root, eager=False)
     tables = {k: inputs[k] for k in ("trials", "cycles", "measures", "emg_quality", "emg_references",
@@ -579,4 +580,5 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                               figures=inputs["figures"], contrast_notes=run.contrast_notes,
                               dataset_limitations={d: run.adapter(d).limitations() for d in run.datasets})
     render_report(title=run.config["report"]["title"], question=QUESTION, sections=sections,
-                  software=software_versions(lock_status(Path(root) / LOCK_FILE)), output=output)
+                  software=software_versions(lock_status(Path(root) / LOCK_FILE)), output=output,
+                  timings=stage_timings(inputs.get("benchmarks", [])))

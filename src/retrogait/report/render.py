@@ -115,11 +115,16 @@ def table_html(df: pd.DataFrame, *, digits: int = 3, max_rows: int = 500) -> str
 
 
 def render_report(*, title: str, question: str, sections: Sequence[Section], software: Mapping[str, str],
-                  output: str | os.PathLike) -> None:
-    """Render the report template into ``output`` (atomic write)."""
+                  output: str | os.PathLike, timings: pd.DataFrame | None = None) -> None:
+    """Render the report template into ``output`` (atomic write).
+
+    ``timings`` (:func:`retrogait.report.timings.stage_timings`), when given
+    and not empty, is shown in the Software section as the run's stage timings.
+    """
     env = jinja2.Environment(loader=jinja2.PackageLoader("retrogait.report", "templates"), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.globals["table_html"] = lambda df, **kw: jinja2.utils.markupsafe.Markup(table_html(df, **kw))
     html = env.get_template("report.html.j2").render(title=title, question=question, sections=sections,
-                                                       software=software)
+                                                       software=software,
+                                                       timings=timings if timings is not None and len(timings) else None)
     write_text(html, output)
