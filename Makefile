@@ -115,4 +115,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/run_benchmarks.py
 
 clean:
-	rm -rf .snakemake logs data/processed/*/ reports/report.html reports/figures reports/tables
+	rm -rf .snakemake logs benchmarks data/processed/*/ reports/report.html reports/figures reports/tables

@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Mapping
 
-__all__ = ["lazy_exports"]
+__all__ = ["lazy_exports", "lazy_module"]
 
 
 def lazy_exports(package: str, exports: Mapping[str, str]) -> tuple[Callable, Callable]:
@@ -27,3 +27,24 @@ def lazy_exports(package: str, exports: Mapping[str, str]) -> tuple[Callable, Ca
         return sorted(exports)
 
     return __getattr__, __dir__
+
+
+class lazy_module:  # noqa: N801 - used like a module
+    """A stand-in for module ``name`` that imports it on first attribute access.
+
+    ``signal = lazy_module("scipy.signal")`` at module level keeps the heavy
+    import out of every process that imports the module but never filters
+    (e.g. the workflow at parse time, the measures jobs); ``signal.butter``
+    then behaves exactly as with ``from scipy import signal``.
+    """
+
+    __slots__ = ("_name",)
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        return getattr(importlib.import_module(self._name), attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._name!r}>"

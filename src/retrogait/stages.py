@@ -569,6 +569,7 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
     from retrogait.codeversion import LOCK_FILE, lock_status, run_metadata
     from retrogait.report.render import render_report, software_versions
     from retrogait.report.sections import build_sections, headline
+    from retrogait.report.timings import stage_timings
 
     run = load_run(config, root=root, eager=False)
     tables = {k: inputs[k] for k in ("trials", "cycles", "measures", "emg_quality", "emg_references",
@@ -593,4 +594,5 @@ def report_run(config: Mapping[str, Any], *, root: str | os.PathLike,
                                   read_parquet(inputs["contrasts"][0])[0])
     render_report(title=title, question=question, sections=sections,
                   software=software_versions(lock_status(Path(root) / LOCK_FILE)), output=output,
-                  metadata=run_metadata(run.config, root=root))
+                  metadata=run_metadata(run.config, root=root),
+                  timings=stage_timings(inputs.get("benchmarks", [])))

@@ -48,9 +48,10 @@ TEST_ARGS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-st
 
 #: What the HTML report may legitimately differ in between two runs of the same
 #: data and config, each replaced by a placeholder before comparing: the
-#: working directory (absolute paths) and dates/times (run metadata). Today the
-#: two reports are byte-identical once the working directory is replaced.
-REPORT_METADATA = ("working directory", "date and time")
+#: working directory (absolute paths), dates/times and the stage timings table
+#: of the Software section (run metadata: how long this run's jobs took).
+REPORT_METADATA = ("working directory", "date and time", "stage timings")
+_TIMINGS = re.compile(r'<div id="stage-timings">.*?</div>', re.S)
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
 
@@ -165,6 +166,7 @@ def test_tables_and_figures_match_the_local_run(runs):
 def _normalised_report(work: Path) -> str:
     html = (work / "reports" / "report.html").read_text(encoding="utf-8")
     html = html.replace(str(work), "<working directory>")
+    html = _TIMINGS.sub("<stage timings>", html)
     return _DATETIME.sub("<date and time>", html)
 
 

@@ -139,6 +139,19 @@ def test_second_run_does_nothing_and_says_so(esmac):
     assert "Nothing to be done" in again.stdout + again.stderr
 
 
+def test_report_states_how_long_each_stage_took(esmac):
+    work, _, _ = esmac
+    html = (work / "reports" / "report.html").read_text(encoding="utf-8")
+    m = re.search(r'<div id="stage-timings">(.*?)</div>', html, re.S)
+    assert m, "the Software section has no stage timings"
+    section = m.group(1)
+    for stage in ("fetch", "ingest", "cycles", "measures", "combine", "stats", "meta_analysis", "figures", "total"):
+        assert f"<td>{stage}</td>" in section, stage
+    assert "wall_total_s" in section and "max_rss_mb" in section
+    # one benchmark file per job: 12 subjects x 4 per-subject rules
+    assert len(list((work / "benchmarks" / "cycles").rglob("*.tsv"))) == 12
+
+
 def test_rerun_is_byte_identical(esmac):
     work, env, _ = esmac
     tables = [work / "reports" / "tables" / "contrasts.parquet",

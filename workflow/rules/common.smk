@@ -161,6 +161,24 @@ def all_figures():
     ] + meta_figures()
 
 
+def all_benchmarks():
+    """Benchmark files (wall time, CPU, peak memory) of every job before the report."""
+    per_subject = [
+        f"benchmarks/{rule}/{d}/{s}.tsv"
+        for rule in ("fetch", "ingest", "cycles", "measures")
+        for d, s in RUN.pairs()
+    ]
+    per_dataset = [
+        f"benchmarks/{rule}/{d}.tsv" for rule in ("combine", "figures") for d in RUN.datasets
+    ]
+    return (
+        per_subject
+        + per_dataset
+        + ["benchmarks/stats.tsv"]
+        + (["benchmarks/meta_analysis.tsv"] if META_TABLES else [])
+    )
+
+
 def all_provenance():
     return [
         f"data/raw/{d}/.provenance/{s}.json" for d, s in RUN.pairs()

@@ -12,6 +12,8 @@ rule cycles:
         knee_load=config["knee_load"],
     log:
         "logs/cycles/{dataset}/{subject}.log",
+    benchmark:
+        "benchmarks/cycles/{dataset}/{subject}.tsv"
     conda:
         "../envs/retrogait.yaml"
     script:

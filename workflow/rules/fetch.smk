@@ -11,6 +11,8 @@ rule fetch:
         identity=lambda wildcards: RUN.identity(wildcards.dataset, wildcards.subject),
     log:
         "logs/fetch/{dataset}/{subject}.log",
+    benchmark:
+        "benchmarks/fetch/{dataset}/{subject}.tsv"
     conda:
         "../envs/retrogait.yaml"
     resources:

@@ -22,6 +22,8 @@ rule figures:
         contrasts=config["stats"]["contrasts"],
     log:
         "logs/figures/{dataset}.log",
+    benchmark:
+        "benchmarks/figures/{dataset}.tsv"
     conda:
         "../envs/retrogait.yaml"
     script:

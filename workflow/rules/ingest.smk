@@ -10,6 +10,8 @@ rule ingest:
         options=lambda wildcards: RUN.config["dataset_options"].get(wildcards.dataset, {}),
     log:
         "logs/ingest/{dataset}/{subject}.log",
+    benchmark:
+        "benchmarks/ingest/{dataset}/{subject}.tsv"
     conda:
         "../envs/retrogait.yaml"
     script:

@@ -11,6 +11,8 @@ rule measures:
         knee_load=config["knee_load"],
     log:
         "logs/measures/{dataset}/{subject}.log",
+    benchmark:
+        "benchmarks/measures/{dataset}/{subject}.tsv"
     conda:
         "../envs/retrogait.yaml"
     script:
@@ -34,6 +36,8 @@ rule combine:
         code=CODE_VERSION,
     log:
         "logs/combine/{dataset}.log",
+    benchmark:
+        "benchmarks/combine/{dataset}.tsv"
     conda:
         "../envs/retrogait.yaml"
     script:

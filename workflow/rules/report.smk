@@ -17,6 +17,8 @@ rule report:
         qc_plausibility_contrasts="reports/tables/qc_plausibility_contrasts.parquet",
         **meta_tables(),
         figures=all_figures(),
+        # Snakemake's benchmark file of every job: the report's stage timings
+        benchmarks=all_benchmarks(),
     output:
         report("reports/report.html", caption="../report/report.rst", category="Report"),
     params:

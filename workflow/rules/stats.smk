@@ -44,6 +44,8 @@ rule stats:
     threads: 8
     log:
         "logs/stats.log",
+    benchmark:
+        "benchmarks/stats.tsv"
     conda:
         "../envs/retrogait.yaml"
     script:
@@ -81,6 +83,8 @@ if META_TABLES:
             meta=config.get("meta_analysis", {}),
         log:
             "logs/meta_analysis.log",
+        benchmark:
+            "benchmarks/meta_analysis.tsv"
         conda:
             "../envs/retrogait.yaml"
         script:

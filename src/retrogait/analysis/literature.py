@@ -32,7 +32,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from retrogait.errors import DataError
 from retrogait.gait.catalog import describe
@@ -64,7 +63,6 @@ EFFECT_COLUMNS = ["source", "study", "label", "doi", "contrast", "activity", "se
                   "design", "measure", "measure_text", "units", "n", "g", "var", "se", "ci_low", "ci_high", "r",
                   "r_assumed", "note"]
 
-_Z95 = float(stats.norm.isf(0.025))
 
 
 def _fail(path: str, line: int | None, study: str | None, problem: str) -> DataError:
@@ -265,6 +263,9 @@ def literature_effects(table: pd.DataFrame, *, assumed_r: float = 0.5) -> pd.Dat
         NaN for independent designs), ``r_assumed`` (True when r was
         imputed) and ``note`` (assumption, mapping note).
     """
+    from scipy import stats  # lazy: the workflow imports this module at parse time
+
+    z95 = float(stats.norm.isf(0.025))
     needed = ["study", "doi", "activity", "setting", "speed_ms", "design", "measure", "measure_text", "units",
               "n", "fw_mean", "fw_sd", "bw_mean", "bw_sd"]
     missing = [c for c in needed if c not in table.columns]
@@ -295,6 +296,6 @@ def literature_effects(table: pd.DataFrame, *, assumed_r: float = 0.5) -> pd.Dat
                          activity=rec["activity"], setting=rec["setting"], speed_ms=rec["speed_ms"],
                          speed_matched=rec.get("speed_matched", "unknown") or "unknown",
                          design=rec["design"], measure=rec["measure"] or "", measure_text=rec["measure_text"],
-                         units=rec["units"], n=int(rec["n"]), g=g, var=var, se=se, ci_low=g - _Z95 * se,
-                         ci_high=g + _Z95 * se, r=r, r_assumed=r_assumed, note=note))
+                         units=rec["units"], n=int(rec["n"]), g=g, var=var, se=se, ci_low=g - z95 * se,
+                         ci_high=g + z95 * se, r=r, r_assumed=r_assumed, note=note))
     return pd.DataFrame(rows, columns=EFFECT_COLUMNS)

@@ -40,10 +40,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-from scipy import integrate, ndimage, signal
 
+from retrogait._lazy import lazy_module
 from retrogait.config import dataclass_options
 from retrogait.errors import ConfigError
+
+# imported on first use (a job that only reads measures does not pay for scipy.signal)
+integrate = lazy_module("scipy.integrate")
+ndimage = lazy_module("scipy.ndimage")
+signal = lazy_module("scipy.signal")
 
 __all__ = [
     "EnvelopeParams",

@@ -46,11 +46,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import signal
 
+from retrogait._lazy import lazy_module
 from retrogait.config import dataclass_options
 from retrogait.errors import ConfigError
 from retrogait.ingest.trial import SIDES, Stream, Trial
+
+signal = lazy_module("scipy.signal")  # imported on first use
 
 __all__ = [
     "EVENT_TYPES",

@@ -32,12 +32,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numpy.polynomial import polynomial as P
-from scipy import integrate
 
+from retrogait._lazy import lazy_module
 from retrogait.config import dataclass_options
 from retrogait.errors import ConfigError
 from retrogait.ingest.physics import knee_power
 from retrogait.ingest.units import G
+
+integrate = lazy_module("scipy.integrate")  # imported on first use
 
 __all__ = [
     "Poly",

@@ -26,9 +26,12 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.spatial.transform import Rotation
+
+if TYPE_CHECKING:  # imported where used: the workflow imports this module at parse time
+    from scipy.spatial.transform import Rotation
 
 __all__ = [
     "BvhMotion",
@@ -170,6 +173,8 @@ def read_bvh(path: str | os.PathLike) -> BvhMotion:
     parents: list[int] = []
     channels: dict[str, list[str]] = {}
     local_p: list[np.ndarray] = []
+    from scipy.spatial.transform import Rotation
+
     local_r: list[Rotation] = []
 
     def visit(joint, parent: int) -> None:

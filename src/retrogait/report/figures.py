@@ -62,9 +62,19 @@ sns.set_theme(context="paper", style="whitegrid", palette="colorblind")
 
 
 def save(fig: plt.Figure, path: str | os.PathLike, *, dpi: int = DPI) -> None:
-    """Save a figure atomically as PNG without volatile metadata (:data:`retrogait.report.style.DPI`)."""
+    """Save a figure atomically as PNG without volatile metadata (:data:`retrogait.report.style.DPI`).
+
+    A figure laid out by matplotlib's constrained layout already fits its
+    canvas and is saved as laid out (one draw); any other is cropped to its
+    tight bounding box, which costs a second full draw (most of the figures
+    job's time in the benchmark profile, bench/results/README.md).
+    """
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    fitted = isinstance(fig.get_layout_engine(), ConstrainedLayoutEngine)
     with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight", metadata={"Software": None})
+        fig.savefig(tmp, format="png", dpi=dpi, bbox_inches=None if fitted else "tight",
+                    metadata={"Software": None})
     plt.close(fig)
 
 

@@ -285,17 +285,22 @@ def linkify(text: object) -> Markup:
 
 
 def render_report(*, title: str, question: str, sections: Sequence[Section], software: Mapping[str, str],
-                  output: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> None:
+                  output: str | os.PathLike, metadata: Mapping[str, str] | None = None,
+                  timings: pd.DataFrame | None = None) -> None:
     """Render the report template into ``output`` (atomic write).
 
     ``metadata`` (:func:`retrogait.codeversion.run_metadata`): date, code
     version, commit, config and lock hashes, platform, shown under the title.
     Every text (titles, paragraphs, table cells, metadata) is HTML-escaped.
+
+    ``timings`` (:func:`retrogait.report.timings.stage_timings`), when given
+    and not empty, is shown in the Software section as the run's stage timings.
     """
     env = jinja2.Environment(loader=jinja2.PackageLoader("retrogait.report", "templates"), autoescape=True,
                              trim_blocks=True, lstrip_blocks=True, undefined=jinja2.StrictUndefined)
     env.globals["table_html"] = lambda df, **kw: Markup(table_html(df, **kw))
     env.filters["linkify"] = linkify
     html = env.get_template("report.html.j2").render(title=title, question=question, sections=sections,
-                                                       software=software, metadata=dict(metadata or {}))
+                                                       software=software, metadata=dict(metadata or {}),
+                                                       timings=timings if timings is not None and len(timings) else None)
     write_text(html, output)

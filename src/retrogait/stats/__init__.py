@@ -6,13 +6,23 @@ term, stable snake_case columns) or, for :func:`spm_paired`, an
 level minus reference). Nothing here imports snakemake.
 """
 
-from retrogait.stats.claims import EXPECTED, VERDICTS, adjusted_interval, constant_difference_interval, score_claims, verdict
-from retrogait.stats.equivalence import tost_paired
-from retrogait.stats.meta import POOLED_LABEL, effect_from_paired, random_effects, smd_from_summary
-from retrogait.stats.mixed import mixed_model
-from retrogait.stats.multiplicity import holm, sidak_alpha
-from retrogait.stats.paired import cohens_dz_ci, hedges_correction, hedges_correction_approx, paired_summary
-from retrogait.stats.waveforms import SPMResult, spm_family, spm_paired
+from retrogait._lazy import lazy_exports
+
+# Public names -> defining module, imported on first use: the workflow's
+# parse time validates claims with retrogait.stats.claims and must not pay
+# for statsmodels and scipy.stats (see retrogait._lazy).
+_EXPORTS = {
+    "verdict": "claims", "adjusted_interval": "claims", "score_claims": "claims", "EXPECTED": "claims",
+    "VERDICTS": "claims", "constant_difference_interval": "claims",
+    "tost_paired": "equivalence",
+    "POOLED_LABEL": "meta", "effect_from_paired": "meta", "random_effects": "meta", "smd_from_summary": "meta",
+    "mixed_model": "mixed",
+    "holm": "multiplicity", "sidak_alpha": "multiplicity",
+    "cohens_dz_ci": "paired", "hedges_correction": "paired", "hedges_correction_approx": "paired",
+    "paired_summary": "paired",
+    "SPMResult": "waveforms", "spm_family": "waveforms", "spm_paired": "waveforms",
+}
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 __all__ = [
     "paired_summary", "cohens_dz_ci", "hedges_correction", "hedges_correction_approx",

@@ -63,6 +63,7 @@ References
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import numpy as np
 
@@ -76,9 +77,28 @@ def n_theta(q: int) -> int:
     return q * (q + 1) // 2
 
 
+@lru_cache(maxsize=None)
 def _tril(q: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row and column indices of the lower triangle of a q x q matrix and its diagonal mask.
+
+    Cached (the solver asks for them tens of thousands of times per run); the
+    arrays are read-only so that no caller can change the shared copies.
+    """
     r, c = np.tril_indices(q)
-    return r, c, r == c
+    d = r == c
+    for a in (r, c, d):
+        a.setflags(write=False)
+    return r, c, d
+
+
+@lru_cache(maxsize=None)
+def _unit_tril(q: int) -> np.ndarray:
+    """``E[a]``: the q x q matrix with a one at the a-th lower-triangle entry (read-only, cached)."""
+    r, c, _ = _tril(q)
+    E = np.zeros((r.size, q, q))
+    E[np.arange(r.size), r, c] = 1.0
+    E.setflags(write=False)
+    return E
 
 
 def suff_stats(y: np.ndarray, X: np.ndarray, Z: np.ndarray, groups: np.ndarray, G: int) -> dict:
@@ -224,10 +244,7 @@ def _hessian(L, W, M, Nm, u, XtVXinv, Gpsi, dof, r2, ok):
     Batch index n, subject g, parameters x/y; Q_ij = Z_i'PZ_j = delta_ij M_i - N_i A^-1 N_j'.
     """
     q = L.shape[1]
-    r, c, _ = _tril(q)
-    k = r.size
-    E = np.zeros((k, q, q))
-    E[np.arange(k), r, c] = 1.0
+    E = _unit_tril(q)
     D = E[None] @ L.transpose(0, 2, 1)[:, None] + L[:, None] @ E.transpose(0, 2, 1)[None]   # dPsi/da (n,k,q,q)
     R = Nm @ XtVXinv[:, None] @ Nm.transpose(0, 1, 3, 2)                              # N_i A^-1 N_i' (n,g,q,q)
     DM = np.einsum("nkij,ngjl->ngkil", D, M)                                          # D_a M_i

@@ -42,7 +42,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from retrogait.stats.paired import _check_alpha
 
@@ -74,6 +73,8 @@ def adjusted_interval(estimate: float, se: float, df: float, *, alpha: float = 0
     est, se, df = float(estimate), float(se), float(df)
     if not (math.isfinite(est) and math.isfinite(se) and se > 0 and math.isfinite(df) and df > 0):
         return math.nan, math.nan, math.nan, math.nan
+    from scipy import stats  # lazy: the workflow imports this module at parse time
+
     crit = float(stats.t.isf(alpha / (2.0 * m), df))
     p = float(2.0 * stats.t.sf(abs(est / se), df))
     return est - crit * se, est + crit * se, p, min(1.0, m * p)

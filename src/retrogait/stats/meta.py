@@ -35,8 +35,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
-from statsmodels.stats.meta_analysis import combine_effects
 
 from retrogait.stats.paired import _check_alpha, _paired_arrays, hedges_correction
 
@@ -241,6 +239,9 @@ def random_effects(effects: Sequence[float] | np.ndarray, variances: Sequence[fl
     does), so the pooled row is then the fixed-effect estimate and ``note``
     says so.
     """
+    from scipy import stats  # lazy: the workflow imports this module at parse time
+    from statsmodels.stats.meta_analysis import combine_effects
+
     alpha = _check_alpha(alpha)
     if method not in _METHODS:
         raise ValueError(f"random_effects: method must be one of {sorted(_METHODS)}; got {method!r}")

@@ -32,7 +32,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import special, stats
 
 __all__ = [
     "paired_summary",
@@ -118,6 +117,8 @@ def hedges_correction(df: float) -> float:
     df = float(df)
     if not np.isfinite(df) or df <= 1.0:
         return float("nan")
+    from scipy import special  # lazy imports keep the workflow's parse time short
+
     return float(math.exp(special.gammaln(df / 2.0) - 0.5 * math.log(df / 2.0)
                           - special.gammaln((df - 1.0) / 2.0)))
 
@@ -140,6 +141,8 @@ def _nct_limits(t: float, df: float, alpha: float) -> tuple[float, float]:
     """
     if not (np.isfinite(t) and np.isfinite(df) and df > 0):
         return float("nan"), float("nan")
+    from scipy import special
+
     lo = float(special.nctdtrinc(df, 1.0 - alpha / 2.0, t))
     hi = float(special.nctdtrinc(df, alpha / 2.0, t))
     return lo, hi
@@ -241,6 +244,8 @@ def paired_summary(a: Sequence[float] | np.ndarray | pd.Series,
     the t test, d_z and its CI are still returned. Zero variance of the
     differences makes t, its p value and d_z undefined (NaN, noted).
     """
+    from scipy import stats  # lazy: the workflow imports this module at parse time
+
     alpha = _check_alpha(alpha)
     a, b, n_dropped = _paired_arrays(a, b, min_n=2, func="paired_summary")
     n = int(a.shape[0])

@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.spatial.transform import Rotation
 
 from retrogait.config import load_config
 from retrogait.errors import ConfigError, DataError
@@ -220,6 +219,8 @@ class BVHAdapter(Adapter):
 
         scale = LENGTH_UNITS[self.map["units"]["length"]]
         axes = self.map["_axes"]
+        from scipy.spatial.transform import Rotation  # lazy: the workflow imports this module at parse time
+
         to_lab = Rotation.from_matrix(axes)
         pos = {p: (motion.positions[j] @ axes.T) * scale for p, j in names.items()}
         bad = [p for p, x in pos.items() if not np.isfinite(x).all()]
