@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,33 +20,42 @@ from retrogait.gait.cycles import CycleSettings
 from retrogait.io import read_parquet
 from retrogait.acquire.manifest import DatasetSpec
 from retrogait.gait.catalog import describe
+from retrogait.gait.catalog import label as measure_label
 from retrogait.gait.emg import muscles_excluded
 from retrogait.report.render import Figure, Section, fmt
 
-__all__ = ["QUESTION", "build_sections", "FIGURE_CAPTIONS"]
+__all__ = ["QUESTION", "build_sections", "FIGURE_CAPTIONS", "headline", "direction_pairs", "claim_answers",
+           "qc_counts", "agreement_table", "NO_PAIR_NOTICE"]
 
 QUESTION = ("How does walking backward change knee load and muscle activation compared with walking "
             "forward? This report answers from public data, processing every gait cycle the same way.")
 
+#: Colour words in the captions come from report/style.py (forward blue, backward orange).
+_COLOURS = ("Colours: forward walking blue, backward walking orange (several speeds of one direction: darker = "
+            "faster); other conditions in the colour-blind palette, the same in every figure of a dataset.")
+
 FIGURE_CAPTIONS = {
     "waveforms_kinematics": ("Knee flexion", "Mean ± SD across subjects of subject-mean knee flexion curves "
-                             "(flexion positive), time-normalised to 101 points per cycle, by condition."),
+                             "(flexion positive), time-normalised to 101 points per cycle, by condition. " + _COLOURS),
     "waveforms_kinetics": ("Knee moments and load over stance", "Internal knee extensor moment, external knee "
                            "adduction moment, vertical GRF (body weights) and patellofemoral stress, over stance "
-                           "(foot strike to foot off on a force plate or belt), mean ± SD across subjects."),
+                           "(foot strike to foot off on a force plate or belt), mean ± SD across subjects. "
+                           + _COLOURS),
     "waveforms_emg": ("EMG envelopes", "Linear envelopes normalised to one reference per subject, side and "
-                      "muscle spanning all conditions (% of reference), mean ± SD across subjects."),
+                      "muscle spanning all conditions (% of reference), mean ± SD across subjects. " + _COLOURS),
     "paired_measures": ("Paired subject means", "Each grey line joins one subject's means at the two levels of "
-                        "a contrast; red: mean with 95 % CI."),
+                        "a contrast; black: mean with 95 % CI."),
     "qc_overview": ("Quality control", "Gait cycles kept and rejected per subject, rejected cycles by first "
                     "reason."),
-    "spm_knee": ("SPM1D, knee", "Mean ± SD across subjects of subject-mean curves at the two levels of the "
-                 "contrast (knee flexion over the stride; moments, vertical GRF, patellofemoral force and stress over "
-                 "stance); grey: supra-threshold clusters of the paired SPM{t}, with their p values "
-                 "(Šidák-corrected across the variables of the family)."),
-    "spm_emg": ("SPM1D, EMG", "Mean ± SD across subjects of subject-mean EMG envelopes at the two levels of the "
-                "contrast; grey: supra-threshold clusters of the paired SPM{t}, with their p values "
-                "(Šidák-corrected across muscles)."),
+    "spm_knee": ("SPM1D, knee", "Upper panels: mean ± SD across subjects of subject-mean curves at the two levels "
+                 "of the contrast (knee flexion over the stride; moments, vertical GRF, patellofemoral force and "
+                 "stress over stance); grey: supra-threshold clusters, with their p values. Lower panels: the paired "
+                 "SPM{t} curve (black) and its critical threshold ±t* (dark red, dashed; Šidák-corrected across the variables "
+                 "of the family); the test is significant where the curve crosses the threshold. " + _COLOURS),
+    "spm_emg": ("SPM1D, EMG", "Upper panels: mean ± SD across subjects of subject-mean EMG envelopes at the two "
+                "levels of the contrast; grey: supra-threshold clusters, with their p values. Lower panels: the "
+                "paired SPM{t} curve (black) and its critical threshold ±t* (dark red, dashed; Šidák-corrected across "
+                "muscles). " + _COLOURS),
 }
 
 
@@ -90,13 +100,18 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
     alpha = float(config["stats"]["alpha"])
     summary = _summary(config, trials, cycles, results, contrasts, alpha, contrast_notes or {})
     summary.paragraphs += _qc_summary(quality, checks)
+    summary.tables += qc_counts(cycles, quality, exclusions, flags)
+    answer = _answer(claims, trials, results, contrasts, alpha)
     for p in prov:
         comment = replica_comment(pd.DataFrame(p["files"]))
         if comment:
-            summary.paragraphs.insert(0, f"REPLICA DATA: dataset {p['dataset']} was read from a synthetic replica "
-                                         f"(\"{comment}\"); its results demonstrate the pipeline only.")
+            text = (f"REPLICA DATA: dataset {p['dataset']} was read from a synthetic replica (\"{comment}\"); its "
+                    "results demonstrate the pipeline only and say nothing about real walking.")
+            summary.paragraphs.insert(0, text)
+            answer.notice = f"{answer.notice} {text}".strip()
             break
-    return [
+    return [_for_readers(sec) for sec in [
+        answer,
         summary,
         _datasets(config, specs, prov, trials),
         _methods(config, contrasts, measures, references),
@@ -109,7 +124,235 @@ def build_sections(*, config: Mapping[str, Any], specs: Mapping[str, DatasetSpec
         _figures(figures, spm, contrasts),
         _limitations(trials, cycles, measures, results, contrasts, dataset_limitations or {}),
         _references(),
-    ]
+    ]]
+
+
+#: Where readers find the full methods (the project's documentation, docs/methods.md of the repository).
+METHODS_URL = "https://github.com/retrogait/retrogait/blob/main/docs/methods.md"
+_DOCS_RE = re.compile(r"(?<![/\w])docs/methods\.md\s*")
+
+
+def reader_text(text: str) -> str:
+    """Report prose for readers: a citation of ``docs/methods.md §x`` becomes "project documentation §x"."""
+    return _DOCS_RE.sub("project documentation ", str(text))
+
+
+def _for_readers(s: Section) -> Section:
+    """Apply :func:`reader_text` to every paragraph, item, caption and text cell of a section (recursively)."""
+    s.paragraphs = [reader_text(p) for p in s.paragraphs]
+    s.items = [(k, reader_text(v)) for k, v in s.items]
+    tables = []
+    for caption, df in s.tables:
+        if len(df):
+            df = df.copy()
+            for col in df.columns:
+                if df[col].dtype == object:
+                    df[col] = df[col].map(lambda v: reader_text(v) if isinstance(v, str) else v)
+        tables.append((reader_text(caption), df))
+    s.tables = tables
+    s.subsections = [_for_readers(sub) for sub in s.subsections]
+    return s
+
+
+# -- top of the report ---------------------------------------------------------------
+NO_PAIR_NOTICE = ("NO BACKWARD WALKING IN THIS RUN. None of its datasets has forward and backward walking "
+                  "({datasets}), so this report cannot say how walking backward changes knee load or muscle "
+                  "activation. It shows what the pipeline finds for the comparisons these data allow "
+                  "({contrasts}); to answer the question, run a dataset with both directions (e.g. gt23 or "
+                  "bandai-namco).")
+
+
+def p_phrase(p: float) -> str:
+    """``"< 0.001"`` or ``"= 0.046"``: a p value after the letter p in a sentence."""
+    text = fmt(p, p=True)
+    return text if text.startswith("<") or not text else f"= {text}"
+
+
+def direction_pairs(trials: pd.DataFrame) -> list[str]:
+    """Datasets of the run with a subject (or pairing unit) that walked both forward (FW) and backward (BW)."""
+    if trials is None or trials.empty or "direction" not in trials.columns:
+        return []
+    both = trials.groupby(["dataset", "subject"])["direction"].agg(lambda d: {"FW", "BW"} <= set(map(str, d)))
+    return sorted({d for (d, _), ok in both.items() if ok})
+
+
+def headline(title: str, trials: pd.DataFrame, contrasts: Sequence[Contrast] = (),
+             results: pd.DataFrame | None = None) -> tuple[str, str, str]:
+    """(title, question, notice) for the top of the report.
+
+    A run without any forward/backward pair keeps neither the configured
+    title's promise nor the question: the title says so and ``notice`` is
+    the prominent sentence shown first (empty when the run has a pair).
+    """
+    if direction_pairs(trials):
+        return title, QUESTION, ""
+    datasets = ", ".join(sorted(set(trials["dataset"]))) if len(trials) else "no data"
+    ran = sorted(set(results["contrast"])) if results is not None and len(results) else []
+    labels = [c.label for c in contrasts if c.id in ran] or ["none"]
+    notice = NO_PAIR_NOTICE.format(datasets=datasets, contrasts="; ".join(labels))
+    return (f"Gait analysis of {datasets}: no backward walking in this run",
+            "The question of this pipeline, how walking backward changes knee load and muscle activation "
+            "compared with walking forward, cannot be answered from this run: it holds no backward walking.",
+            notice)
+
+
+_VERDICT_WORDS = {
+    "supported": "Yes",
+    "contradicted": "No, the opposite",
+    "negligible": "No meaningful difference",
+    "inconclusive": "Not settled",
+    "not testable": "Cannot be checked here",
+}
+
+
+def claim_answers(claims: pd.DataFrame) -> pd.DataFrame:
+    """One plain-language row per claim and dataset: the claim, what the data show, how sure, where.
+
+    Built from the scorecard (:mod:`retrogait.analysis.claims`) without
+    changing it: ``answer`` is the verdict in words, ``what_the_data_show``
+    the estimate with its unit and adjusted interval, ``how_sure`` what the
+    interval means for that verdict.
+    """
+    cols = ["claim", "answer", "what_the_data_show", "how_sure", "dataset"]
+    if claims is None or claims.empty:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for r in claims.to_dict("records"):
+        v = str(r.get("verdict", ""))
+        unit = str(r.get("unit") or "")
+        what = measure_label(r.get("measure", ""))
+        est, lo, hi = (r.get(k) for k in ("estimate", "ci_low", "ci_high"))
+        n = r.get("n_subjects")
+        n_txt = f"{int(n)} subjects" if n is not None and pd.notna(n) and int(n) > 0 else "no subjects"
+        if v == "not testable" or est is None or pd.isna(est):
+            shows = f"{what}: not estimated ({r.get('reason', '')})"
+            sure = "-"
+        else:
+            direction = "higher" if est > 0 else "lower" if est < 0 else "unchanged"
+            shows = (f"{what} is {fmt(abs(est))} {unit} {direction} walking backward than forward "
+                     f"(BW − FW = {fmt(est)} {unit}; {n_txt})")
+            band = f"± {fmt(r.get('sesoi'))} {unit}" if pd.notna(r.get("sesoi")) else "the SESOI"
+            level = f"{100 * float(r['ci_level']):.4g} %" if pd.notna(r.get("ci_level")) else "adjusted"
+            interval = f"{level} interval {fmt(lo)} to {fmt(hi)} {unit}, adjusted for all claims together"
+            sure = {
+                "supported": f"Confident: the {interval} is entirely on the expected side of 0.",
+                "contradicted": f"Confident: the {interval} is entirely on the other side of 0.",
+                "negligible": f"Confident it is small: the {interval} lies inside {band}, the smallest change "
+                              "that would matter.",
+                "inconclusive": f"Not sure: the {interval} is too wide to decide (it includes 0 or reaches "
+                                f"beyond {band}).",
+            }.get(v, str(r.get("reason", "")))
+        rows.append({"claim": r.get("claim", ""), "answer": _VERDICT_WORDS.get(v, v), "what_the_data_show": shows,
+                     "how_sure": sure, "dataset": r.get("dataset", "")})
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _answer(claims: pd.DataFrame, trials: pd.DataFrame, results: pd.DataFrame, contrasts: Sequence[Contrast],
+            alpha: float) -> Section:
+    """The answer in plain words, first: one row per claim and dataset, then the notice if no pair."""
+    s = Section("The answer in brief")
+    _, _, notice = headline("", trials, contrasts, results)
+    if notice:
+        s.notice = notice
+    answers = claim_answers(claims)
+    if answers.empty:
+        s.paragraphs.append("No claims are configured (config/claims.yaml), so there is no one-line answer; the "
+                            "summary below lists what differs.")
+        return s
+    tested = answers[answers["answer"] != _VERDICT_WORDS["not testable"]]
+    if notice and tested.empty:
+        s.paragraphs.append("None of the claims about backward walking can be checked in this run (listed for "
+                            "completeness).")
+    else:
+        s.paragraphs.append("Each row is one popular claim about backward walking, checked on one dataset of this "
+                            "run. 'Confident' means the claims' jointly adjusted interval decides it (all claims "
+                            "together at 95 %); 'Not sure' means the data are compatible with both answers. The "
+                            "details for researchers follow: the summary, methods, quality control and results.")
+    s.tables.append(("Claims checked in this run", answers))
+    return s
+
+
+# -- quality control in the summary -----------------------------------------------------
+def qc_counts(cycles: pd.DataFrame, quality: pd.DataFrame, exclusions: pd.DataFrame,
+              flags: pd.DataFrame | None = None) -> list[tuple[str, pd.DataFrame]]:
+    """Summary tables: excluded cycles by rule x condition and by subject, excluded EMG channels by subject x
+    muscle, values flagged by plausibility rules, and the subjects each test lacks."""
+    out: list[tuple[str, pd.DataFrame]] = []
+    if cycles is not None and len(cycles):
+        rej = cycles[cycles["qc_status"] != "kept"]
+        if len(rej):
+            reason = rej["qc_reason"].fillna("").astype(str).str.split(";").str[0].str.strip().replace("", "unspecified")
+            by_rule = (rej.assign(rule=reason).groupby(["dataset", "rule", "condition"]).size().unstack(
+                "condition", fill_value=0))
+            # every condition as a column, 0 where a rule rejected nothing: a one-sided rule shows
+            by_rule = by_rule.reindex(columns=sorted(set(cycles["condition"].astype(str))), fill_value=0)
+            by_rule.columns.name = None
+            out.append(("Gait cycles rejected, by rule (first reason) and condition", by_rule.reset_index()))
+            kept = cycles[cycles["qc_status"] == "kept"].groupby(["dataset", "subject"]).size().rename("kept")
+            gone = rej.groupby(["dataset", "subject"]).size().rename("rejected")
+            per_subject = pd.concat([kept, gone], axis=1).fillna(0).astype(int).reset_index()
+            per_subject = per_subject[per_subject["rejected"] > 0]
+            out.append(("Gait cycles rejected, by subject", per_subject))
+    if flags is not None and len(flags) and {"n_flagged", "rule", "condition"} <= set(flags.columns):
+        f = flags[flags["n_flagged"] > 0]
+        if len(f):
+            t = f.pivot_table(index=["dataset", "rule"], columns="condition", values="n_flagged", aggfunc="sum",
+                              fill_value=0)
+            t.columns.name = None
+            out.append(("Kept cycles with values removed by a plausibility rule (only the family the rule governs), "
+                        "by rule and condition", t.reset_index()))
+    if quality is not None and len(quality) and "status" in quality.columns:
+        bad = quality[quality["status"] != "used"]
+        if len(bad):
+            muscle = bad["muscle"] if "muscle" in bad.columns else bad["channel"]
+            t = bad.assign(muscle=muscle.astype(str)).groupby(["dataset", "subject", "muscle"]).size().unstack(
+                "muscle", fill_value=0)
+            t.columns.name = None
+            out.append(("EMG channel-trials excluded, by subject and muscle (reasons in Quality control)",
+                        t.reset_index()))
+    if exclusions is not None and len(exclusions):
+        g = exclusions.groupby(["contrast", "dataset", "subject"]).agg(
+            measures=("measure", "nunique"), why=("reason", lambda r: "; ".join(sorted(set(map(str, r)))[:2])))
+        lacks = g.reset_index().groupby(["contrast", "dataset"]).apply(
+            lambda d: pd.Series({"subjects_lacking": ", ".join(f"{r.subject} ({r.measures} measure(s))"
+                                                               for r in d.itertuples()),
+                                 "reasons": "; ".join(sorted(set("; ".join(d["why"]).split("; "))))}),
+            include_groups=False).reset_index()
+        out.append(("Subjects each test lacks (per contrast and dataset; the full list is in Quality control)",
+                    lacks))
+    return out
+
+
+def agreement_table(results: pd.DataFrame, contrast: Contrast, alpha: float) -> pd.DataFrame:
+    """Measures where the primary and the sensitivity estimate disagree, or the mixed model is not usable.
+
+    Disagreement: one is significant after Holm and the other not, or the
+    two estimates have opposite signs. A mixed model that did not converge
+    (``lmm_converged`` false) or is singular is flagged whatever its p.
+    """
+    cols = ["dataset", "measure", "unit", "mean_diff", "p_holm", "lmm_estimate", "lmm_p_holm", "agreement"]
+    r = results[results["contrast"] == contrast.id] if len(results) else results
+    if r.empty or "lmm_p_holm" not in r.columns or "p_holm" not in r.columns:
+        return pd.DataFrame(columns=cols)
+    rows = []
+    for row in r.to_dict("records"):
+        notes = []
+        conv = row.get("lmm_converged")
+        if conv is not None and pd.notna(conv) and not bool(conv):
+            notes.append("mixed model NOT CONVERGED: its estimate and p are not usable")
+        sing = row.get("lmm_singular")
+        if sing is not None and pd.notna(sing) and bool(sing):
+            notes.append("mixed model singular (random-effects variance at 0)")
+        ph, lh = row.get("p_holm"), row.get("lmm_p_holm")
+        if pd.notna(ph) and pd.notna(lh) and (ph < alpha) != (lh < alpha):
+            which = "paired" if ph < alpha else "mixed model"
+            notes.append(f"only the {which} test is significant after Holm")
+        md, le = row.get("mean_diff"), row.get("lmm_estimate")
+        if pd.notna(md) and pd.notna(le) and md * le < 0:
+            notes.append("the two estimates have opposite signs")
+        if notes:
+            rows.append({**{k: row.get(k) for k in cols[:-1]}, "agreement": "; ".join(notes)})
+    return pd.DataFrame(rows, columns=cols)
 
 
 # -- sections -------------------------------------------------------------------
@@ -135,7 +378,8 @@ def _summary(config, trials, cycles, results, contrasts, alpha, contrast_notes=N
                                 f"kept cycles at both {c.factor} = {c.levels[0]} and {c.levels[1]} (a trial without "
                                 "a kept gait cycle gives no measure; see Quality control).")
             continue
-        p_col = "lmm_p" if c.covariates else "p_t"
+        primary = c.primary
+        p_col = "lmm_p" if primary == "mixed" else "p_t"
         candidates = r[r["role"] == "tested"] if "role" in r.columns else r
         derived = len(r) - len(candidates)
         also = f" ({derived} derived measure(s) reported, not tested)" if derived else ""
@@ -147,28 +391,33 @@ def _summary(config, trials, cycles, results, contrasts, alpha, contrast_notes=N
             continue
         untested = (f" ({len(candidates) - len(tested)} more could not be tested)"
                     if len(tested) < len(candidates) else "")
-        if c.covariates:  # the adjusted effect is the mixed model's; paired means ignore the covariate
-            sig = r[r["lmm_p_holm"] < alpha]
-            s.paragraphs.append(
-                f"{c.label} ({c.describe()}): {len(tested)} measures tested in family '{c.family}'{untested}{also}; "
-                f"{len(sig)} differ after Holm adjustment within the family and dataset (mixed model adjusted for "
-                f"{', '.join(c.covariates)}, t test with Satterthwaite df, alpha = {alpha}).")
-            for row in sig.itertuples(index=False):
-                s.paragraphs.append(
-                    f"• {row.dataset}: {row.measure} {row.level_a} − {row.level_b} = {fmt(row.lmm_estimate)} "
-                    f"{row.unit} adjusted (unadjusted 95 % CI {fmt(row.lmm_ci_low)} to {fmt(row.lmm_ci_high)}, "
-                    f"df = {fmt(row.lmm_df)}; bootstrap-t {fmt(row.lmm_boot_ci_low)} to {fmt(row.lmm_boot_ci_high)}; "
-                    f"Holm p = {fmt(row.lmm_p_holm)}; {row.lmm_random_effects}; n = {row.n_subjects})")
-            continue
-        sig = r[r["p_holm"] < alpha]
-        head = (f"{c.label} ({c.describe()}): {len(tested)} measures tested in family '{c.family}'{untested}{also}; "
-                f"{len(sig)} differ after Holm adjustment within the family and dataset (paired t, alpha = {alpha}).")
-        s.paragraphs.append(head)
-        for row in sig.itertuples(index=False):
-            s.paragraphs.append(
-                f"• {row.dataset}: {row.measure} {row.level_a} − {row.level_b} = {fmt(row.mean_diff)} {row.unit} "
-                f"(unadjusted 95 % CI {fmt(row.ci_low)} to {fmt(row.ci_high)}; d_z = {fmt(row.dz)}; "
-                f"Holm p = {fmt(row.p_holm)}; n = {row.n_subjects})")
+        sensitivity = "paired t on subject means" if primary == "mixed" else "mixed model on cycle values"
+        if primary == "mixed":
+            sig = tested[tested["lmm_p_holm"] < alpha]
+            other = tested[tested["p_holm"] < alpha] if "p_holm" in tested.columns else tested.iloc[:0]
+            how = (f"mixed model{' adjusted for ' + ', '.join(c.covariates) if c.covariates else ''}, t test with "
+                   f"Satterthwaite df, alpha = {alpha}")
+        else:
+            sig = tested[tested["p_holm"] < alpha]
+            other = tested[tested["lmm_p_holm"] < alpha] if "lmm_p_holm" in tested.columns else tested.iloc[:0]
+            how = f"paired t on subject means, alpha = {alpha}"
+        s.paragraphs.append(
+            f"{c.label} ({c.describe()}): {len(tested)} measures tested in family '{c.family}'{untested}{also}; "
+            f"{len(sig)} differ after Holm adjustment within the family and dataset (primary estimate ({how}); "
+            f"config key stats.contrasts[].primary = {primary}). Sensitivity analysis ({sensitivity}): {len(other)} "
+            "differ.")
+        if len(sig):
+            cols = (["dataset", "measure", "unit", "lmm_estimate", "lmm_ci_low", "lmm_ci_high", "lmm_p_holm",
+                     "n_subjects"] if primary == "mixed" else
+                    ["dataset", "measure", "unit", "mean_diff", "ci_low", "ci_high", "dz", "p_holm", "n_subjects"])
+            s.tables.append((f"{c.label}: measures that differ ({c.levels[0]} − {c.levels[1]}, primary estimate, "
+                             "unadjusted 95 % CI, Holm-adjusted p)", sig[[k for k in cols if k in sig.columns]]))
+        disagree = agreement_table(results, c, alpha)
+        if len(disagree):
+            s.paragraphs.append(f"{c.label}: the primary and the sensitivity analysis disagree, or the mixed model "
+                                f"is not usable, for {len(disagree)} measure(s) (table below); read those results "
+                                "with care.")
+            s.tables.append((f"{c.label}: where paired and mixed-model answers differ", disagree))
     return s
 
 
@@ -203,6 +452,8 @@ def _datasets(config, specs, prov, trials) -> Section:
                      ("Homepage", spec.homepage or ""), ("Adapter", spec.adapter),
                      ("Subjects / trials", f"{t['subject'].nunique() if len(t) else 0} / {len(t)}")]
         files = pd.DataFrame(by_ds.get(d, []))
+        if len(files) and "source" in files.columns:
+            files["source"] = [public_source(x, d) for x in files["source"]]
         if len(files):
             files = files.sort_values(["subject", "path"])
             sub.paragraphs.extend(_provenance_text(spec, files))
@@ -211,6 +462,25 @@ def _datasets(config, specs, prov, trials) -> Section:
             sub.tables.append(("Files and checksums", files[cols]))
         s.subsections.append(sub)
     return s
+
+
+def public_source(source: object, dataset: str) -> str:
+    """A file's source without the local folders of this machine (``mirror:`` and ``file:`` sources).
+
+    ``mirror:/home/me/mirror/gt23/AB01/x.csv`` becomes ``mirror:gt23/AB01/x.csv``
+    (from the dataset's folder on), ``file:///home/me/x.c3d`` becomes
+    ``file:x.c3d``; network URLs are kept as they are (they are public).
+    """
+    text = str(source)
+    for prefix in ("mirror:", "file://", "file:"):
+        if text.startswith(prefix):
+            path = text[len(prefix):]
+            parts = [p for p in path.replace("\\", "/").split("/") if p]
+            kind = prefix.split(":")[0]
+            if dataset in parts:
+                return f"{kind}:{'/'.join(parts[parts.index(dataset):])}"
+            return f"{kind}:{parts[-1] if parts else ''}"
+    return text
 
 
 def replica_comment(files: pd.DataFrame) -> str | None:
@@ -259,6 +529,8 @@ def _methods(config, contrasts, measures, references) -> Section:
     settings = CycleSettings.from_config(config)
     ev, env, qp = settings.events, settings.envelope, settings.quality
     s = Section("Methods")
+    s.paragraphs.append("Every step below is described with its equations and references in the project "
+                        f"documentation ({METHODS_URL}); '§' numbers refer to its sections.")
     s.subsections.append(Section("Gait events and cycles", items=[
         ("Force-based events", f"vertical GRF of each plate or belt, zero-lag low-pass {ev.force_lowpass_hz} Hz, "
                                f"contact when Fz > {ev.force_threshold_n} N for at least {ev.min_state_s * 1000:g} ms "
@@ -367,16 +639,15 @@ def _methods(config, contrasts, measures, references) -> Section:
                         "the structure does not change with the outcome's unit). Fitted by REML with the package's "
                         "profiled-REML engine (the criterion lme4 minimises; several starts; convergence on the "
                         "projected gradient), cross-checked against statsmodels MixedLM (the higher REML "
-                        "criterion wins; lmm_fitter says whose). SE: lme4's vcov, sigma² (X'V⁻¹X)⁻¹ at the REML "
+                        "criterion wins). SE: lme4's vcov, sigma² (X'V⁻¹X)⁻¹ at the REML "
                         "estimate (lmm_se_method); t tests and 95 % CIs with Satterthwaite degrees of freedom "
-                        "computed as lmerTest does (Kuznetsova et al. 2017; lmm_df). Agreement with "
-                        "lme4/lmerTest is checked in the unit tests against R reference numbers (docs/methods.md "
-                        "§6.2)."),
+                        "computed as lmerTest does (Kuznetsova et al. 2017). Estimates, SEs, df and p values "
+                        "agree with lme4/lmerTest (Bates et al. 2015) on reference data."),
         ("Cluster bootstrap", f"subject-level cluster bootstrap-t ({boot['n']} resamples, seed {boot['seed']}): "
                               "subjects resampled, the same model refitted by the engine, the CI from the quantiles "
                               "of (estimate* − estimate)/SE*, SE* the cluster-robust (sandwich) SE of each refit "
                               "(Davison & Hinkley 1997 §5.2.1; Cameron, Gelbach & Miller 2008): percentile "
-                              "intervals under-cover with about 12 subjects (bench/bootstrap_coverage.py)."),
+                              "intervals under-cover with about 12 subjects."),
         ("Covariate-adjusted contrasts", "covariates enter the mixed model only: for a contrast with a speed "
                                         "covariate the paired columns compare subject means pooled over each "
                                         "level's own speeds (unadjusted), and the speed-adjusted direction effect "
@@ -587,36 +858,74 @@ def _data_checks(s: Section, checks: pd.DataFrame) -> None:
                          "(median over trials)", by_subject))
 
 
+#: Columns of the results tables, split so each fits a page: paired, effect sizes, mixed model.
+PAIRED_COLUMNS = ["dataset", "measure", "unit", "role", "n_subjects", "mean_a", "mean_b", "mean_diff", "ci_low",
+                  "ci_high", "p_t", "p_wilcoxon", "p_holm"]
+EFFECT_SIZE_COLUMNS = ["dataset", "measure", "n_subjects", "dz", "dz_ci_low", "dz_ci_high", "g_av"]
+MIXED_COLUMNS = ["dataset", "measure", "unit", "lmm_estimate", "lmm_se", "lmm_df", "lmm_ci_low", "lmm_ci_high",
+                 "lmm_boot_ci_low", "lmm_boot_ci_high", "lmm_p", "lmm_p_holm", "lmm_random_effects", "lmm_flag"]
+MIXED_COVARIATE_COLUMNS = ["dataset", "measure", "unit", "lmm_speed_mps_estimate", "lmm_speed_mps_ci_low",
+                           "lmm_speed_mps_ci_high"]
+EQUIVALENCE_COLUMNS = ["dataset", "measure", "unit", "mean_diff", "sesoi", "tost_ci90_low", "tost_ci90_high",
+                       "tost_p", "equivalent"]
+
+
+def lmm_flags(r: pd.DataFrame) -> pd.Series:
+    """Per row: why a mixed-model estimate must not be read as it is (not converged, singular), or ''."""
+    def one(row) -> str:
+        out = []
+        conv = row.get("lmm_converged")
+        if conv is not None and pd.notna(conv) and not bool(conv):
+            out.append("NOT CONVERGED")
+        sing = row.get("lmm_singular")
+        if sing is not None and pd.notna(sing) and bool(sing):
+            out.append("singular")
+        if pd.isna(row.get("lmm_estimate")) and str(row.get("lmm_note") or ""):
+            out.append("not fitted")
+        return ", ".join(out)
+    return pd.Series([one(row) for row in r.to_dict("records")], index=r.index, dtype=object)
+
+
 def _results(results, contrasts, alpha) -> Section:
     s = Section("Results")
     if results.empty:
         s.paragraphs.append("No contrast applies to the data of this run.")
         return s
-    cols = ["dataset", "measure", "unit", "role", "n_subjects", "mean_a", "mean_b", "mean_diff", "ci_low",
-            "ci_high", "dz", "dz_ci_low", "dz_ci_high", "g_av", "p_t", "p_wilcoxon", "p_holm", "lmm_estimate",
-            "lmm_se", "lmm_df", "lmm_ci_low", "lmm_ci_high", "lmm_boot_ci_low", "lmm_boot_ci_high", "lmm_p",
-            "lmm_p_holm", "lmm_random_effects", "lmm_speed_mps_estimate", "lmm_speed_mps_ci_low",
-            "lmm_speed_mps_ci_high"]
     for c in contrasts:
         r = results[results["contrast"] == c.id]
         if r.empty:
             continue
+        r = r.assign(lmm_flag=lmm_flags(r))
         sub = Section(c.label)
         tested = r[r["role"] == "tested"] if "role" in r.columns else r
         m = int(tested["m_family"].max()) if "m_family" in tested.columns and len(tested) else len(tested)
+        primary, sensitivity = (("Mixed model", "Paired analysis") if c.primary == "mixed"
+                                else ("Paired analysis", "Mixed model"))
         sub.paragraphs.append(
-            f"Effect = {c.levels[0]} − {c.levels[1]} ({c.describe()}). mean_a/mean_b: means of subject means. "
-            f"Every CI is a per-test {100 * (1 - alpha):g} % interval, not adjusted for multiplicity. p_holm: "
-            f"paired-t p Holm-adjusted within family '{c.family}' and dataset (over {m} tests per dataset); "
-            "lmm_p_holm: the same for the mixed model. lmm_*: mixed-model estimate with lme4's SE (sigma² "
-            "(X'V⁻¹X)⁻¹ at the REML estimate), t interval and p with Satterthwaite df (lmm_df), the random-effects "
-            "structure used (lmm_random_effects) and a cluster bootstrap-t interval (lmm_boot_ci_*). "
-            "role = derived: an algebraic function of a tested measure, reported but not tested "
-            "(contrasts table: tested_as).")
-        sub.tables.append(("", r[[k for k in cols if k in r.columns and r[k].notna().any()]]))
+            f"Effect = {c.levels[0]} − {c.levels[1]} ({c.describe()}). Primary estimate: {primary.lower()} "
+            f"(config stats.contrasts[].primary); {sensitivity.lower()}: sensitivity analysis. Every CI is a "
+            f"per-test {100 * (1 - alpha):g} % interval, not adjusted for multiplicity; Holm p values are adjusted "
+            f"within family '{c.family}' and dataset (over {m} tests per dataset). A derived measure (role = "
+            "derived) is an algebraic function of a tested measure, reported but not tested.")
+
+        def part(cols: list[str]) -> pd.DataFrame:
+            keep = [k for k in cols if k in r.columns and (k in ("dataset", "measure") or r[k].notna().any()
+                                                           and (r[k].astype(str) != "").any())]
+            return r[keep]
+
+        paired = ("Paired analysis: means of subject means at each level, mean difference with its CI, paired "
+                  "t, Wilcoxon signed-rank and Holm-adjusted p", part(PAIRED_COLUMNS))
+        mixed = ("Mixed model on cycle values (lme4-equivalent REML, Satterthwaite df, cluster bootstrap-t "
+                 "interval); Flag: not converged or singular fits, whose numbers must not be used", part(MIXED_COLUMNS))
+        ordered = [mixed, paired] if c.primary == "mixed" else [paired, mixed]
+        sub.tables.append((f"{primary} (primary). " + ordered[0][0], ordered[0][1]))
+        sub.tables.append((f"{sensitivity} (sensitivity). " + ordered[1][0], ordered[1][1]))
+        if "lmm_speed_mps_estimate" in r.columns and r["lmm_speed_mps_estimate"].notna().any():
+            sub.tables.append(("Mixed model: the speed covariate's slope (per m/s)", part(MIXED_COVARIATE_COLUMNS)))
+        sub.tables.append(("Standardised effect sizes (Cohen's d_z with its CI, Hedges' g_av)",
+                           part(EFFECT_SIZE_COLUMNS)))
         if "sesoi" in r.columns and r["sesoi"].notna().any():
-            eq = r[r["sesoi"].notna()][["dataset", "measure", "unit", "mean_diff", "sesoi", "tost_ci90_low",
-                                        "tost_ci90_high", "tost_p", "equivalent"]]
+            eq = r[r["sesoi"].notna()][[k for k in EQUIVALENCE_COLUMNS if k in r.columns]]
             sub.tables.append(("Equivalence (TOST within ± the smallest effect size of interest; per-test 90 % CI, "
                                "no multiplicity adjustment)", eq))
         notes = r.loc[r["lmm_note"].fillna("") != "", ["dataset", "measure", "lmm_note"]] \
@@ -705,9 +1014,10 @@ def _figure_caption(stem: str, contrasts_by_id: Mapping[str, Contrast]) -> tuple
     """(title, caption, contrast id or None) of a figure file stem."""
     if stem.startswith("forest_"):
         measure = stem[len("forest_"):]
-        return (f"Forest plot, {measure}", "Hedges' g (BW − FW) with 95 % CI of each published study (circles) "
-                "and dataset of this run (squares), marker area ∝ random-effects weight; diamonds: pooled "
-                "estimate per stratum. Walking and running are never pooled together.", None)
+        return (f"Forest plot, {measure_label(measure)}", "Hedges' g (BW − FW) with 95 % CI of each published study "
+                "(green circles) and dataset of this run (vermillion squares), marker area ∝ random-effects "
+                "weight; diamonds: pooled estimate per stratum (black: walking, grey: running). Walking and "
+                "running are never pooled together.", None)
     if stem.startswith("spm_"):
         for family in ("knee", "emg"):
             if stem.endswith(f"_{family}"):
