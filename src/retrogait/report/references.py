@@ -211,10 +211,8 @@ _ALL = [
               note="plausibility bands of vGRF peaks and loading rate; " + _UNVERIFIED_DOI),
     Reference("Milner2006", "Milner CE, Ferber R, Pollard CD, Hamill J, Davis IS", 2006,
               "Biomechanical factors associated with tibial stress fracture in female runners",
-              "Med Sci Sports Exerc", "38(2):323-328",
-              url=_pubmed_search("Milner Biomechanical factors associated with tibial stress fracture female "
-                                 "runners 2006"),
-              note="'force_20_80' loading-rate definition (not the default); " + _UNVERIFIED_DOI),
+              "Med Sci Sports Exerc", "38(2):323-328", doi="10.1249/01.mss.0000183477.75808.92",
+              note="'force_20_80' loading-rate definition (not the default); DOI checked on the publisher's page"),
     # ---------------------------------------------------------------- EMG
     Reference("Hermens2000", "Hermens HJ, Freriks B, Disselhorst-Klug C, Rau G", 2000,
               "Development of recommendations for SEMG sensors and sensor placement procedures",
