@@ -51,7 +51,7 @@ TEST_ARGS = ("--slurm-status-command", "squeue", "--slurm-init-seconds-before-st
 #: working directory (absolute paths), dates/times and the stage timings table
 #: of the Software section (run metadata: how long this run's jobs took).
 REPORT_METADATA = ("working directory", "date and time", "stage timings")
-_TIMINGS = re.compile(r'<div id="stage-timings">.*?</div>', re.S)
+_TIMINGS = re.compile(r'<div id="stage-timings">.*?<!-- /stage-timings -->', re.S)
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)?")
 
 

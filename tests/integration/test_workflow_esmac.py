@@ -142,11 +142,11 @@ def test_second_run_does_nothing_and_says_so(esmac):
 def test_report_states_how_long_each_stage_took(esmac):
     work, _, _ = esmac
     html = (work / "reports" / "report.html").read_text(encoding="utf-8")
-    m = re.search(r'<div id="stage-timings">(.*?)</div>', html, re.S)
+    m = re.search(r'<div id="stage-timings">(.*?)<!-- /stage-timings -->', html, re.S)
     assert m, "the Software section has no stage timings"
     section = m.group(1)
     for stage in ("fetch", "ingest", "cycles", "measures", "combine", "stats", "meta_analysis", "figures", "total"):
-        assert f"<td>{stage}</td>" in section, stage
+        assert f"<td class='txt'>{stage}</td>" in section, stage
     assert "wall_total_s" in section and "max_rss_mb" in section
     # one benchmark file per job: 12 subjects x 4 per-subject rules
     assert len(list((work / "benchmarks" / "cycles").rglob("*.tsv"))) == 12

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from tests.httpserver import serve
 from tests.replica_gt23 import PLANTED_EFFECTS, REPLICA_COMMENT, build_replica
@@ -110,7 +111,7 @@ def test_spm_finds_the_planted_contact_flexion_and_meta_analysis_takes_the_datas
     assert pooled.loc[("knee_extensor_moment_peak", "walking, speed-matched"), "note"].startswith("k=1: not pooled")
     html = (work / "reports" / "report.html").read_text()
     assert "Waveform statistics (SPM1D)" in html and "Published evidence: meta-analysis" in html
-    assert "Forest plot, knee_extensor_moment_peak" in html
+    assert "Forest plot, Peak knee extensor moment" in html
 
 
 def test_report_names_dataset_licence_members_and_replica(gt23_run):

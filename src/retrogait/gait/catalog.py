@@ -180,6 +180,17 @@ LABELS: dict[str, str] = {
     "vgrf_peak1": "Vertical ground force, loading peak",
     "vgrf_peak2": "Vertical ground force, push-off peak",
     "vgrf_loading_rate": "Vertical ground force loading rate",
+    "knee_work_negative_stance": "Knee work absorbed in stance (negative work)",
+    "knee_work_positive_stance": "Knee work generated in stance (positive work)",
+    "knee_extensor_work_negative_stance": "Lengthening (eccentric) knee extensor work in stance",
+    "knee_extensor_work_positive_stance": "Shortening (concentric) knee extensor work in stance",
+    "quadriceps_moment_arm_at_peak_extensor": "Quadriceps moment arm at the peak extensor moment",
+    "hip_flexion_at_contact": "Hip flexion at contact",
+    "hip_flexion_peak_stance": "Peak hip flexion in stance",
+    "hip_extensor_moment_peak": "Peak hip extensor moment",
+    "hip_flexor_moment_peak": "Peak hip flexor moment",
+    "hip_flexor_work_negative_stance": "Lengthening (eccentric) hip flexor work in stance",
+    "hip_extensor_work_positive_stance": "Shortening (concentric) hip extensor work in stance",
 }
 
 

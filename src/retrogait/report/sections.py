@@ -225,7 +225,9 @@ def claim_answers(claims: pd.DataFrame) -> pd.DataFrame:
         n = r.get("n_subjects")
         n_txt = f"{int(n)} subjects" if n is not None and pd.notna(n) and int(n) > 0 else "no subjects"
         if v == "not testable" or est is None or pd.isna(est):
-            shows = f"{what}: not estimated ({r.get('reason', '')})"
+            reason = str(r.get("reason", "") or "")
+            # a claim without a measure ("easier to control") has only its reason to show
+            shows = f"{what}: not estimated ({reason})" if what else f"Not measurable: {reason}"
             sure = "-"
         else:
             direction = "higher" if est > 0 else "lower" if est < 0 else "unchanged"
@@ -268,7 +270,13 @@ def _answer(claims: pd.DataFrame, trials: pd.DataFrame, results: pd.DataFrame, c
                             "run. 'Confident' means the claims' jointly adjusted interval decides it (all claims "
                             "together at 95 %); 'Not sure' means the data are compatible with both answers. The "
                             "details for researchers follow: the summary, methods, quality control and results.")
-    s.tables.append(("Claims checked in this run", answers))
+    # the answered claims first; the ones this run cannot check after them, each with its reason
+    if len(tested):
+        s.tables.append(("Claims checked in this run", tested))
+    untested = answers[answers["answer"] == _VERDICT_WORDS["not testable"]]
+    if len(untested):
+        s.tables.append(("Claims this run cannot check, and why",
+                         untested[["claim", "what_the_data_show"]].rename(columns={"what_the_data_show": "why"})))
     return s
 
 
@@ -670,7 +678,10 @@ def _methods(config, contrasts, measures, references) -> Section:
                                "§1.7). Unit and sign checks act on whole trials and stop the run."),
         ("Claims", "verdict rule fixed in config/claims.yaml before the data are seen; the claims are one "
                    "confirmatory family with Bonferroni-adjusted intervals, and a claim whose interval lies inside "
-                   "± its smallest effect size of interest is 'negligible', not supported (docs/methods.md §8)."),
+                   "± its smallest effect size of interest is 'negligible', not supported (docs/methods.md §8). When "
+                   "every subject differs by the same amount (e.g. toe-first contact in every backward and no "
+                   "forward cycle) the t interval is undefined; the claim's interval is then the sign-test "
+                   "interval for the median difference (Conover 1999), which is that common difference."),
     ]))
     names = sorted(measures["measure"].unique()) if len(measures) else []
     rows = []

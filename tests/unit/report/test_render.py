@@ -100,3 +100,12 @@ def test_urls_become_links_and_stay_escaped():
     out = str(linkify('Holm (1979). https://doi.org/10.2307/4615733. <b>x</b> "https://a.b/?q=<script>"'))
     assert '<a href="https://doi.org/10.2307/4615733">https://doi.org/10.2307/4615733</a>.' in out
     assert "<b>" not in out and "<script>" not in out
+
+
+def test_every_catalog_measure_has_a_plain_label():
+    # a measure added to the catalog without a label would reach readers as its code name
+    from retrogait.gait.catalog import MEASURES, label
+
+    unlabelled = [n for n in MEASURES if label(n) == n]
+    assert unlabelled == [], f"measures without a plain-language label in gait/catalog.py LABELS: {unlabelled}"
+    assert label("hip_extensor_work_positive_stance") == "Shortening (concentric) hip extensor work in stance"

@@ -9,7 +9,7 @@ import pytest
 
 from retrogait.analysis.contrasts import Contrast
 from retrogait.report.sections import (NO_PAIR_NOTICE, QUESTION, _answer, _results, agreement_table,
-                                       claim_answers, direction_pairs, headline, public_source, qc_counts,
+                                       _answer, claim_answers, direction_pairs, headline, public_source, qc_counts,
                                        reader_text)
 
 BW = Contrast(id="bw", factor="direction", levels=("BW", "FW"), label="Backward vs forward")
@@ -64,6 +64,19 @@ def test_each_claim_is_answered_in_plain_words():
     assert a.loc[0, "how_sure"].startswith("Confident: the 99.44 % interval -0.918 to -0.371 MPa")
     assert a.loc[1, "how_sure"].startswith("Not sure") and "± 0.300 MPa" in a.loc[1, "how_sure"]
     assert "applies to no dataset" in a.loc[3, "what_the_data_show"] and a.loc[0, "dataset"] == "gt23"
+
+
+def test_untestable_claims_follow_the_answered_ones_with_their_reason():
+    claims = pd.DataFrame([_claim(verdict="not testable", measure="", estimate=np.nan, ci_low=np.nan,
+                                  ci_high=np.nan, n_subjects=0, dataset="", claim="Easier to control.",
+                                  reason="names no measurable quantity"),
+                           _claim()])
+    s = _answer(claims, pd.DataFrame(), pd.DataFrame(), [], 0.05)
+    assert [c for c, _ in s.tables] == ["Claims checked in this run", "Claims this run cannot check, and why"]
+    assert list(s.tables[0][1]["claim"]) == ["Backward walking lowers knee stress."]
+    why = s.tables[1][1]
+    assert list(why.columns) == ["claim", "why"]
+    assert why["why"].iloc[0] == "Not measurable: names no measurable quantity"  # no empty measure label
 
 
 def _results_rows():
