@@ -762,7 +762,9 @@ def bench_bytes(args, replica, scratch: Path) -> dict[str, Any]:
         manifest["datasets"]["gt23"]["archive"]["url"] = srv.url(ARCHIVE)
         mpath = work / "datasets.yaml"
         mpath.write_text(yaml.safe_dump(manifest))
-        overrides = {"manifest": str(mpath), **gt23_overrides(replica)}
+        # the manifest lives in the scratch folder: the workflow reads files outside the project only from
+        # folders listed in external_folders
+        overrides = {"manifest": str(mpath), "external_folders": [str(work)], **gt23_overrides(replica)}
         log("bytes: fetch stage only (snakemake --until fetch) from http://127.0.0.1")
         run = run_snakemake(work, overrides=overrides, args=("--until", "fetch"))
         sent = srv.bytes_sent
