@@ -345,11 +345,10 @@ def agreement_table(results: pd.DataFrame, contrast: Contrast, alpha: float) -> 
     rows = []
     for row in r.to_dict("records"):
         notes = []
-        conv = row.get("lmm_converged")
-        if conv is not None and pd.notna(conv) and not bool(conv):
+        not_converged, singular = _lmm_state(row)
+        if not_converged:
             notes.append("mixed model NOT CONVERGED: its estimate and p are not usable")
-        sing = row.get("lmm_singular")
-        if sing is not None and pd.notna(sing) and bool(sing):
+        if singular:
             notes.append("mixed model singular (random-effects variance at 0)")
         ph, lh = row.get("p_holm"), row.get("lmm_p_holm")
         if pd.notna(ph) and pd.notna(lh) and (ph < alpha) != (lh < alpha):
@@ -881,15 +880,21 @@ EQUIVALENCE_COLUMNS = ["dataset", "measure", "unit", "mean_diff", "sesoi", "tost
                        "tost_p", "equivalent"]
 
 
+def _lmm_state(row: Mapping[str, Any]) -> tuple[bool, bool]:
+    """(not converged, singular) of a results row's mixed model; a missing or NA flag is neither."""
+    conv, sing = row.get("lmm_converged"), row.get("lmm_singular")
+    return (conv is not None and pd.notna(conv) and not bool(conv),
+            sing is not None and pd.notna(sing) and bool(sing))
+
+
 def lmm_flags(r: pd.DataFrame) -> pd.Series:
     """Per row: why a mixed-model estimate must not be read as it is (not converged, singular), or ''."""
     def one(row) -> str:
         out = []
-        conv = row.get("lmm_converged")
-        if conv is not None and pd.notna(conv) and not bool(conv):
+        not_converged, singular = _lmm_state(row)
+        if not_converged:
             out.append("NOT CONVERGED")
-        sing = row.get("lmm_singular")
-        if sing is not None and pd.notna(sing) and bool(sing):
+        if singular:
             out.append("singular")
         if pd.isna(row.get("lmm_estimate")) and str(row.get("lmm_note") or ""):
             out.append("not fitted")
