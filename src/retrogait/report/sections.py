@@ -1007,7 +1007,7 @@ def _scorecard(claims: pd.DataFrame, config) -> Section:
                             + "; ".join(f"“{r.claim}”: {r.reason}" for r in untestable.itertuples(index=False))
                             + ".")
     if "interpretation" in claims.columns:
-        read = claims[claims["interpretation"].fillna("") != ""].drop_duplicates("claim_id")
+        read = claims[claims["interpretation"].astype(object).fillna("") != ""].drop_duplicates("claim_id")
         if len(read):
             s.paragraphs.append("Interpretations (the claim's words admit several readings; this is the one "
                                 "tested): " + "; ".join(f"“{r.claim}”: {r.interpretation}"
