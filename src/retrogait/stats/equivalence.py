@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from statsmodels.stats.weightstats import DescrStatsW, ttost_paired
 
-from retrogait.stats.paired import _check_alpha, _paired_arrays
+from retrogait.stats.paired import _check_alpha, _paired_arrays, _rounding_only
 
 __all__ = ["tost_paired"]
 
@@ -85,7 +85,7 @@ def tost_paired(a: Sequence[float] | np.ndarray | pd.Series,
     d = a - b
     mean_diff = float(d.mean())
     note = ""
-    if float(d.std(ddof=1)) > 0:
+    if not _rounding_only(d, a, b):
         p_tost, (t1, p1, df1), (t2, p2, _df2) = ttost_paired(a, b, low_f, upp_f)
         lo90, hi90 = DescrStatsW(d).tconfint_mean(alpha=2.0 * alpha)
         p_tost, t1, p1, t2, p2 = (float(v) for v in (p_tost, t1, p1, t2, p2))

@@ -51,6 +51,29 @@ _PAIRED_COLUMNS = [
 
 
 # ---------------------------------------------------------------- validation
+#: Largest |t| whose d_z interval is computed: scipy.special.nctdtrinc takes 0.01 s at |t| = 1e5
+#: (4 df) and does not return within minutes at 1e6 (scipy 1.17); beyond this the interval is NaN
+#: and noted, never a hung job.
+NCT_MAX_T = 1e5
+
+#: Relative size below which the spread of paired differences is floating-point rounding, not
+#: data: the differences count as constant (scale-free, so a change of unit cannot change it).
+ROUNDING_SPREAD = 1e-12
+
+
+def _rounding_only(d: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
+    """True when the differences ``d = a - b`` vary only at rounding level (or not at all).
+
+    Subject means of a design variable (e.g. a treadmill speed of 1.0 and 0.6 m/s) differ by
+    0.39999999999999997 for one subject and 0.4 for another; their SD (~1e-17) is not a
+    measured spread, and a t statistic or d_z divided by it (~1e16) would be a confident wrong
+    number. The spread is rounding when ``sd(d) <= ROUNDING_SPREAD * max(|a|, |b|)``.
+    """
+    sd = float(d.std(ddof=1)) if d.size > 1 else 0.0
+    scale = float(max(np.max(np.abs(a)), np.max(np.abs(b)))) if d.size else 0.0
+    return not sd > ROUNDING_SPREAD * scale
+
+
 def _check_alpha(alpha: float, name: str = "alpha") -> float:
     try:
         a = float(alpha)
@@ -139,7 +162,7 @@ def _nct_limits(t: float, df: float, alpha: float) -> tuple[float, float]:
     [Cumming2001]_ [Steiger2004]_. Uses scipy.special.nctdtrinc (the inverse
     of the noncentral t CDF with respect to the noncentrality parameter).
     """
-    if not (np.isfinite(t) and np.isfinite(df) and df > 0):
+    if not (np.isfinite(t) and np.isfinite(df) and df > 0) or abs(t) > NCT_MAX_T:
         return float("nan"), float("nan")
     from scipy import special
 
@@ -242,7 +265,11 @@ def paired_summary(a: Sequence[float] | np.ndarray | pd.Series,
 
     With ``n == 2`` (df = 1) J and therefore ``g_av`` are undefined (NaN);
     the t test, d_z and its CI are still returned. Zero variance of the
-    differences makes t, its p value and d_z undefined (NaN, noted).
+    differences makes t, its p value and d_z undefined (NaN, noted). So does
+    a spread at floating-point rounding level, ``sd(d) <= 1e-12 max(|a|, |b|)``
+    (:data:`ROUNDING_SPREAD`; e.g. a design variable such as treadmill speed):
+    ``sd_diff`` and ``se_diff`` are then reported as 0 and the note says so,
+    instead of a t and d_z of order 1e16.
     """
     from scipy import stats  # lazy: the workflow imports this module at parse time
 
@@ -258,15 +285,23 @@ def paired_summary(a: Sequence[float] | np.ndarray | pd.Series,
     r = float(np.corrcoef(a, b)[0, 1]) if (sd_a > 0 and sd_b > 0) else float("nan")
     mean_diff = float(d.mean())
     sd_diff = float(d.std(ddof=1))
+    constant = _rounding_only(d, a, b)
+    if constant:
+        if sd_diff > 0:
+            notes.append(f"differences vary only at rounding level (SD {sd_diff:.3g}): treated as constant")
+        sd_diff = 0.0
     se_diff = sd_diff / math.sqrt(n)
 
-    if sd_diff > 0:
+    if not constant:
         res = stats.ttest_rel(a, b)
         t, p_t = float(res.statistic), float(res.pvalue)
         ci = res.confidence_interval(confidence_level=1.0 - alpha)
         ci_low, ci_high = float(ci.low), float(ci.high)
         dz = mean_diff / sd_diff
         dz_lo, dz_hi = cohens_dz_ci(t, n, alpha=alpha)
+        if abs(t) > NCT_MAX_T:
+            notes.append(f"|t| = {abs(t):.3g} > {NCT_MAX_T:g}: d_z and g_av intervals not computed "
+                         "(the noncentral-t inversion does not converge)")
     else:
         t = p_t = dz = dz_lo = dz_hi = float("nan")
         ci_low = ci_high = mean_diff

@@ -78,3 +78,10 @@ def test_nan_and_input_errors():
         tost_paired([1, 2], [1, 2, 3], low=-1, upp=1)
     const = tost_paired([1.0, 2.0, 3.0], [0.5, 1.5, 2.5], low=-1, upp=1).iloc[0]
     assert np.isnan(const.p_tost) and not bool(const.equivalent) and "zero variance" in const.note
+
+
+def test_rounding_level_spread_is_constant_for_tost_too():
+    a = np.array([1.0, 1.0, 1.0, 1.0])
+    b = np.array([0.6, 0.6000000000000001, 0.6, 0.6000000000000001])
+    row = tost_paired(a, b, low=-0.5, upp=0.5).iloc[0]
+    assert np.isnan(row.p_tost) and "zero variance" in row.note

@@ -157,3 +157,30 @@ def test_zero_variance_of_differences_is_reported_not_crashing():
     assert "zero variance" in row.note
     same = paired_summary([1.0, 2.0, 3.0], [1.0, 2.0, 3.0]).iloc[0]
     assert np.isnan(same.p_wilcoxon) and "all differences are zero" in same.note
+
+
+def test_differences_varying_only_by_rounding_count_as_constant():
+    # subject means of a design variable: 1.0 - 0.6 is 0.4 for some subjects, 0.39999999999999997 for others
+    a = np.array([1.0, 1.0, 1.0, 1.0, 1.0])
+    b = np.array([0.6, 0.6, 0.6000000000000001, 0.6, 0.6000000000000001])
+    assert float((a - b).std(ddof=1)) > 0  # the raw spread is rounding noise, not zero
+    row = paired_summary(a, b).iloc[0]
+    assert row.sd_diff == 0.0 and row.se_diff == 0.0
+    assert np.isnan(row.t) and np.isnan(row.p_t) and np.isnan(row.dz)  # not a d_z of ~1e16
+    assert row.ci_low == row.ci_high == pytest.approx(0.4)
+    assert "rounding level" in row.note and "zero variance" in row.note
+    # the same data in other units (mm/s): the same decision
+    mm = paired_summary(a * 1000, b * 1000).iloc[0]
+    assert mm.sd_diff == 0.0 and np.isnan(mm.dz)
+    # a real, small spread is kept: 1e-6 relative is data, not rounding
+    real = paired_summary(a + np.array([0, 1e-3, 0, -1e-3, 0]), b).iloc[0]
+    assert real.sd_diff > 0 and np.isfinite(real.dz) and np.isfinite(real.dz_ci_low)
+
+
+def test_huge_t_gives_a_noted_nan_interval_not_a_hung_job():
+    # |t| ~ 1.3e6: scipy's nctdtrinc does not return within minutes there
+    a = np.array([1.0, 1.000001, 1.0, 0.999999, 1.0])
+    row = paired_summary(a, np.full(5, 0.6)).iloc[0]
+    assert abs(row.t) > 1e5 and np.isfinite(row.dz)
+    assert np.isnan(row.dz_ci_low) and np.isnan(row.g_av_ci_low)
+    assert "intervals not computed" in row.note
