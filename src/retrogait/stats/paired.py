@@ -282,7 +282,10 @@ def paired_summary(a: Sequence[float] | np.ndarray | pd.Series,
 
     mean_a, mean_b = float(a.mean()), float(b.mean())
     sd_a, sd_b = float(a.std(ddof=1)), float(b.std(ddof=1))
-    r = float(np.corrcoef(a, b)[0, 1]) if (sd_a > 0 and sd_b > 0) else float("nan")
+    # an SD at rounding level (a level that is a design constant, e.g. one treadmill speed for all)
+    # is no spread: no correlation and no g_av from it
+    floor = ROUNDING_SPREAD * float(max(np.max(np.abs(a)), np.max(np.abs(b))))
+    r = float(np.corrcoef(a, b)[0, 1]) if (sd_a > floor and sd_b > floor) else float("nan")
     mean_diff = float(d.mean())
     sd_diff = float(d.std(ddof=1))
     constant = _rounding_only(d, a, b)
@@ -322,7 +325,7 @@ def paired_summary(a: Sequence[float] | np.ndarray | pd.Series,
 
     s_av = (sd_a + sd_b) / 2.0
     J = hedges_correction(df)
-    if s_av > 0 and np.isfinite(J):
+    if s_av > floor and np.isfinite(J):
         d_av = mean_diff / s_av
         g_av = d_av * J
         if np.isfinite(dz_lo) and sd_diff > 0:
@@ -334,6 +337,8 @@ def paired_summary(a: Sequence[float] | np.ndarray | pd.Series,
         g_av = g_lo = g_hi = float("nan")
         if not np.isfinite(J):
             notes.append("g_av undefined for n = 2 (Hedges' J needs df >= 2)")
+        else:
+            notes.append("g_av undefined: neither level varies between subjects (SDs at rounding level or 0)")
 
     row = dict(n=n, n_dropped=n_dropped, mean_a=mean_a, mean_b=mean_b, sd_a=sd_a, sd_b=sd_b,
                r=r, mean_diff=mean_diff, sd_diff=sd_diff, se_diff=se_diff,

@@ -169,6 +169,7 @@ def test_differences_varying_only_by_rounding_count_as_constant():
     assert np.isnan(row.t) and np.isnan(row.p_t) and np.isnan(row.dz)  # not a d_z of ~1e16
     assert row.ci_low == row.ci_high == pytest.approx(0.4)
     assert "rounding level" in row.note and "zero variance" in row.note
+    assert np.isnan(row.g_av) and np.isnan(row.r)  # both levels are design constants: no g_av of ~1e16
     # the same data in other units (mm/s): the same decision
     mm = paired_summary(a * 1000, b * 1000).iloc[0]
     assert mm.sd_diff == 0.0 and np.isnan(mm.dz)
