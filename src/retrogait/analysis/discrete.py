@@ -177,6 +177,8 @@ def _one(c: Contrast, dataset: str, measure: str, sel: pd.DataFrame, *, alpha: f
         paired = {k: np.nan for k in _PAIRED}
         paired["n"] = len(pairs)
     row.update({k: paired.get(k, np.nan) for k in _PAIRED})
+    # the paired test's caveats (constant differences, undefined g_av, intervals not computed)
+    row["paired_note"] = str(paired.get("note") or "") if len(pairs) >= 2 else "fewer than 2 complete pairs"
     if measure in sesoi:
         row.update(_tost(pairs, sesoi[measure], alpha=alpha))
     row.update(_mixed(c, sel, alpha=alpha, n_boot=n_boot, seed=seed))

@@ -204,7 +204,7 @@ COLUMN_LABELS = {
     "contrast": "Contrast", "expected": "Expected", "estimate": "Estimate", "p_bonferroni": "p (Bonferroni)",
     "verdict": "Verdict", "reason": "Reason", "condition": "Condition", "subject": "Subject", "trial": "Trial",
     "reason_or_rule": "Rule", "muscle": "Muscle", "channel": "Channel", "cycles": "Cycles",
-    "agreement": "Paired vs mixed model", "answer": "Answer", "what_the_data_show": "What the data show", "why": "Why not",
+    "agreement": "Paired vs mixed model", "answer": "Answer", "what_the_data_show": "What the data show", "paired_note": "Note (paired analysis)", "why": "Why not",
     "how_sure": "How sure", "subjects_lacking": "Subjects lacking", "reasons": "Reasons", "kept": "Kept",
     "rejected": "Rejected", "rule": "Rule",
 }

@@ -871,7 +871,7 @@ def _data_checks(s: Section, checks: pd.DataFrame) -> None:
 #: Columns of the results tables, split so each fits a page: paired, effect sizes, mixed model.
 PAIRED_COLUMNS = ["dataset", "measure", "unit", "role", "n_subjects", "mean_a", "mean_b", "mean_diff", "ci_low",
                   "ci_high", "p_t", "p_wilcoxon", "p_holm"]
-EFFECT_SIZE_COLUMNS = ["dataset", "measure", "n_subjects", "dz", "dz_ci_low", "dz_ci_high", "g_av"]
+EFFECT_SIZE_COLUMNS = ["dataset", "measure", "n_subjects", "dz", "dz_ci_low", "dz_ci_high", "g_av", "paired_note"]
 MIXED_COLUMNS = ["dataset", "measure", "unit", "lmm_estimate", "lmm_se", "lmm_df", "lmm_ci_low", "lmm_ci_high",
                  "lmm_boot_ci_low", "lmm_boot_ci_high", "lmm_p", "lmm_p_holm", "lmm_random_effects", "lmm_flag"]
 MIXED_COVARIATE_COLUMNS = ["dataset", "measure", "unit", "lmm_speed_mps_estimate", "lmm_speed_mps_ci_low",
@@ -938,7 +938,8 @@ def _results(results, contrasts, alpha) -> Section:
         sub.tables.append((f"{sensitivity} (sensitivity). " + ordered[1][0], ordered[1][1]))
         if "lmm_speed_mps_estimate" in r.columns and r["lmm_speed_mps_estimate"].notna().any():
             sub.tables.append(("Mixed model: the speed covariate's slope (per m/s)", part(MIXED_COVARIATE_COLUMNS)))
-        sub.tables.append(("Standardised effect sizes (Cohen's d_z with its CI, Hedges' g_av)",
+        sub.tables.append(("Standardised effect sizes (Cohen's d_z with its CI, Hedges' g_av; the note says why "
+                           "one is not defined)",
                            part(EFFECT_SIZE_COLUMNS)))
         if "sesoi" in r.columns and r["sesoi"].notna().any():
             eq = r[r["sesoi"].notna()][[k for k in EQUIVALENCE_COLUMNS if k in r.columns]]
