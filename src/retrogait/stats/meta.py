@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from retrogait.stats.paired import _check_alpha, _paired_arrays, hedges_correction
+from retrogait.stats.paired import ROUNDING_SPREAD, _check_alpha, _paired_arrays, _rounding_only, hedges_correction
 
 __all__ = ["smd_from_summary", "random_effects", "effect_from_paired", "POOLED_LABEL", "HKSJ_LABEL"]
 
@@ -172,7 +172,9 @@ def effect_from_paired(a: Sequence[float] | np.ndarray | pd.Series,
     a, b, n_dropped = _paired_arrays(a, b, min_n=3, func="effect_from_paired")
     n = int(a.size)
     sd_a, sd_b = float(a.std(ddof=1)), float(b.std(ddof=1))
-    r = float(np.corrcoef(a, b)[0, 1]) if sd_a > 0 and sd_b > 0 else float("nan")
+    # an SD at floating-point rounding level is no spread (as in paired_summary): no r, no g, no d_z
+    floor = ROUNDING_SPREAD * float(max(np.max(np.abs(a)), np.max(np.abs(b))))
+    r = float(np.corrcoef(a, b)[0, 1]) if sd_a > floor and sd_b > floor else float("nan")
     if kind == "g":
         if not np.isfinite(r):
             raise ValueError("effect_from_paired: a or b has zero variance; g is undefined")
@@ -180,8 +182,9 @@ def effect_from_paired(a: Sequence[float] | np.ndarray | pd.Series,
     else:
         d = a - b
         sd = float(d.std(ddof=1))
-        if sd <= 0:
-            raise ValueError("effect_from_paired: differences have zero variance; d_z is undefined")
+        if _rounding_only(d, a, b):
+            raise ValueError("effect_from_paired: differences have zero variance (or vary only at rounding "
+                             "level); d_z is undefined")
         eff = float(d.mean() / sd)
         var = 1.0 / n + eff ** 2 / (2.0 * n)
     return pd.DataFrame([dict(label=label, effect=eff, var=var, se=math.sqrt(var), n=n,

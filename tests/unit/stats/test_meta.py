@@ -178,3 +178,13 @@ def test_negative_dl_tau2_is_truncated_to_zero():
     assert pooled.effect == pytest.approx((w * eff).sum() / w.sum())
     assert pooled.se == pytest.approx(1 / math.sqrt(w.sum()))
     np.testing.assert_allclose(out.weight.iloc[:-1], w / w.sum())
+
+
+def test_effect_from_paired_refuses_rounding_level_spread():
+    # a design constant (one treadmill speed per level): SDs ~1e-17 would give g and d_z of ~1e16
+    a = np.array([1.0, 1.0, 1.0, 1.0])
+    b = np.array([0.6, 0.6000000000000001, 0.6, 0.6000000000000001])
+    with pytest.raises(ValueError, match="zero variance"):
+        effect_from_paired(a, b)
+    with pytest.raises(ValueError, match="rounding level"):
+        effect_from_paired(a, b, kind="dz")
