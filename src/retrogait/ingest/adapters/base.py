@@ -74,6 +74,26 @@ class Adapter:
         """
         return None
 
+    def _design_from_conditions(self) -> "pd.DataFrame":
+        """:meth:`design` of an adapter whose map labels each file by pattern (``condition_of(path)``).
+
+        A ``speed_mps`` that is not a number (``"measured"`` from the data, or null) is NaN here:
+        it is not known before the files are read.
+        """
+        import pandas as pd
+
+        rows = []
+        for subject, files in self.plan().items():
+            for f in files:
+                cond = self.condition_of(f.path)  # type: ignore[attr-defined]
+                speed = cond.get("speed_mps")
+                known = isinstance(speed, (int, float)) and not isinstance(speed, bool)
+                rows.append({"subject": subject, "trial": Path(f.path).stem, "condition": str(cond["condition"]),
+                             "direction": str(cond["direction"]),
+                             "speed_mps": float(speed) if known else float("nan"),
+                             "surface": str(cond["surface"])})
+        return pd.DataFrame(rows, columns=["subject", "trial", "condition", "direction", "speed_mps", "surface"])
+
     def config_files(self) -> list[str]:
         """Project files (relative to the root) that change how data are read.
 

@@ -362,16 +362,8 @@ class C3DAdapter(Adapter):
         return dict(sorted(plan.items()))
 
     def design(self) -> pd.DataFrame:
-        rows = []
-        for subject, files in self.plan().items():
-            for f in files:
-                cond = self.condition_of(f.path)
-                speed = cond.get("speed_mps")
-                rows.append({"subject": subject, "trial": Path(f.path).stem, "condition": str(cond["condition"]),
-                             "direction": str(cond["direction"]),
-                             "speed_mps": float(speed) if speed is not None else float("nan"),
-                             "surface": str(cond["surface"])})
-        return pd.DataFrame(rows, columns=["subject", "trial", "condition", "direction", "speed_mps", "surface"])
+        """Planned trials and their conditions from the map's patterns (a measured speed is not known yet: NaN)."""
+        return self._design_from_conditions()
 
     # -- reading -------------------------------------------------------------
     def read_subject(self, subject: str, raw_dir: str | os.PathLike) -> list[Trial]:
