@@ -133,6 +133,64 @@ def _lam(theta: np.ndarray, q: int) -> np.ndarray:
     return L
 
 
+def _soa(S: dict) -> dict:
+    """The per-subject statistics in structure-of-arrays layout (small axes first, subjects last), cached in ``S``.
+
+    ``C`` (q, q, 1, G), ``F`` (q, p, 1, G), ``h`` (q, 1, 1, G), and the products used by the criterion:
+    ``FF[i, j]`` = F_i' F_j (q, q, G, p*p), ``Fh[i, j]`` = F_i h_j (q, q, G, p), ``hh[i, j]`` = h_i h_j
+    (q, q, G, 1), with ``F_i`` the i-th row of Z_g'X_g.
+    """
+    soa = S.get("_soa")
+    if soa is None:
+        G, p = S["G"], S["p"]
+        C = np.ascontiguousarray(S["C"].transpose(1, 2, 0))[:, :, None, :]
+        F = np.ascontiguousarray(S["F"].transpose(1, 2, 0))[:, :, None, :]
+        h = np.ascontiguousarray(S["h"].T)[:, None, None, :]
+        Fg, hg = S["F"], S["h"]                                                  # (G, q, p), (G, q)
+        FF = np.einsum("gic,gjd->ijgcd", Fg, Fg).reshape(Fg.shape[1], Fg.shape[1], G, p * p)
+        Fh = np.einsum("gic,gj->ijgc", Fg, hg)
+        hh = np.einsum("gi,gj->ijg", hg, hg)[..., None]
+        soa = S["_soa"] = {"C": C, "F": F, "h": h, "FF": FF, "Fh": Fh, "hh": hh,
+                           "XtX": S["XtX"].reshape(G, p * p)}
+    return soa
+
+
+def _mm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """Product of small matrices held in the two leading axes, elementwise over the trailing (batch, subject) axes."""
+    return np.einsum("ij...,jk...->ik...", A, B)
+
+
+def _wsum(W: np.ndarray, X: np.ndarray) -> np.ndarray:
+    """sum_g W[b, g] X[..., b, g] (subjects weighted by their bootstrap counts)."""
+    return np.einsum("...bg,bg->...b", X, W)
+
+
+def _inv_logdet(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Inverse and log-determinant of the q x q (q = 1 or 2) symmetric positive-definite
+    ``A_i = I + Lambda' Z_i'Z_i Lambda`` in structure-of-arrays layout, in closed form."""
+    if A.shape[0] == 1:
+        return 1.0 / A, np.log(A[0, 0])
+    a, b, d = A[0, 0], 0.5 * (A[0, 1] + A[1, 0]), A[1, 1]
+    det = a * d - b * b
+    inv = np.stack([np.stack([d, -b]), np.stack([-b, a])]) / det
+    return inv, np.log(det)
+
+def _k_factor(Lb: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``K_i = Lambda A_i^-1 Lambda'`` (q, q, B, G) and ``log|A_i|`` (B, G), ``A_i = I + Lambda' Z_i'Z_i Lambda``,
+    for a batch of factors ``Lb`` (B, q, q) and ``C`` = Z_i'Z_i in structure-of-arrays layout (q, q, 1, G)."""
+    q = Lb.shape[1]
+    L = Lb.transpose(1, 2, 0)[..., None]                            # (q,q,B,1)
+    Lt = L.swapaxes(0, 1)
+    A = _mm(Lt, _mm(C, L)) + np.eye(q)[:, :, None, None]
+    Ainv, ldA = _inv_logdet(A)
+    return _mm(_mm(L, Ainv), Lt), ldA
+
+
+def _subject_sum(WK: np.ndarray, P: np.ndarray) -> np.ndarray:
+    """``sum_{i,j,g} WK[i, j, b, g] P[i, j, g, c]`` (B, c): one matrix product."""
+    return np.tensordot(WK.transpose(2, 0, 1, 3), P, axes=([1, 2, 3], [0, 1, 2]))
+
+
 def reml_eval(theta: np.ndarray, S: dict, W: np.ndarray, *, sigma: np.ndarray | None = None,
               grad: bool = False, hess: bool = False, parts: bool = False) -> dict:
     """REML criterion (and optionally its gradient) for a batch of parameter vectors.
@@ -165,28 +223,28 @@ def reml_eval(theta: np.ndarray, S: dict, W: np.ndarray, *, sigma: np.ndarray | 
     dict
         ``dev`` (B,) (+inf where infeasible), ``beta`` (B, p), ``r2`` (B,),
         ``XtVXinv`` (B, p, p), ``N`` (B,), ``ok`` (B,), and the gradients.
+
+    Notes
+    -----
+    The per-subject q x q and q x p matrices are held in structure-of-arrays
+    layout (small axes first, batch and subject axes last), so every product
+    of them is one vectorised operation over all batches and subjects, and
+    the q x q inverse and determinant are in closed form (q <= 2).
     """
     q, p, G = S["q"], S["p"], S["G"]
+    if q not in (1, 2):
+        raise ValueError(f"reml_eval: q must be 1 or 2 (random intercept [+ slope]); got {q}")
     theta = np.atleast_2d(np.asarray(theta, float))
     W = np.asarray(W, float)
     B = theta.shape[0]
-    L = _lam(theta, q)[:, None]                                     # (B,1,q,q)
-    Lt = L.transpose(0, 1, 3, 2)
-    C, F, h = S["C"][None], S["F"][None], S["h"][None, :, :, None]  # (1,G,q,q), (1,G,q,p), (1,G,q,1)
-    A = Lt @ C @ L + np.eye(q)
-    if q == 1:
-        Ainv = 1.0 / A
-        ldA = np.log(A[..., 0, 0])
-    else:
-        Ainv = np.linalg.inv(A)
-        ldA = np.linalg.slogdet(A)[1]
-    K = L @ Ainv @ Lt                                               # Lambda A^-1 Lambda' (B,G,q,q)
-    KF = K @ F
-    Kh = K @ h
-    Ft = F.transpose(0, 1, 3, 2)
-    XtVX = (W @ S["XtX"].reshape(G, p * p)).reshape(B, p, p) - _wsum(W, Ft @ KF)
-    XtVy = W @ S["Xty"] - _wsum(W, (Ft @ Kh)[..., 0])
-    ytVy = W @ S["yty"] - _wsum(W, (h.transpose(0, 1, 3, 2) @ Kh)[..., 0, 0])
+    D = _soa(S)
+    C, F, h = D["C"], D["F"], D["h"]
+    Lb = _lam(theta, q)                                             # (B,q,q)
+    K, ldA = _k_factor(Lb, C)
+    WK = K * W                                                      # weighted by the bootstrap counts
+    XtVX = (W @ D["XtX"] - _subject_sum(WK, D["FF"])).reshape(B, p, p)
+    XtVy = W @ S["Xty"] - _subject_sum(WK, D["Fh"])
+    ytVy = W @ S["yty"] - _subject_sum(WK, D["hh"])[:, 0]
     N = W @ S["n"]
     dof = N - p
     sign, ldX = np.linalg.slogdet(XtVX)
@@ -198,7 +256,7 @@ def reml_eval(theta: np.ndarray, S: dict, W: np.ndarray, *, sigma: np.ndarray | 
     ok &= np.isfinite(r2) & (r2 > 0)
     r2s = np.where(ok, r2, 1.0)
     dofs = np.where(dof > 0, dof, 1.0)
-    base = (W * ldA).sum(axis=1) + ldX
+    base = _wsum(W, ldA) + ldX
     with np.errstate(divide="ignore", invalid="ignore"):
         if sigma is None:
             dev = base + dof * (1.0 + _LOG2PI + np.log(r2s / dofs))
@@ -210,57 +268,61 @@ def reml_eval(theta: np.ndarray, S: dict, W: np.ndarray, *, sigma: np.ndarray | 
     if hess:
         grad = True
     if grad or parts:
-        CK = C @ K
-        M = C - CK @ C                                              # Z_i'V_i^-1 Z_i
-        Nm = F - CK @ F                                             # Z_i'V_i^-1 X_i  (B,G,q,p)
-        m = h - CK @ h                                              # Z_i'V_i^-1 y_i  (B,G,q,1)
-        out["Nm"] = Nm
-        out["L"] = L[:, 0]
+        CK = _mm(C, K)
+        M = C - _mm(CK, C)                                          # Z_i'V_i^-1 Z_i        (q,q,B,G)
+        Nm = F - _mm(CK, F)                                         # Z_i'V_i^-1 X_i        (q,p,B,G)
+        m = h - _mm(CK, h)                                          # Z_i'V_i^-1 y_i        (q,1,B,G)
+        out["Nm"] = Nm.transpose(2, 3, 0, 1)                        # (B,G,q,p)
+        out["L"] = Lb
     if grad:
-        u = m - Nm @ beta[:, None, :, None]                         # Z_i'V_i^-1 (y_i - X_i beta)
-        NmT = Nm.transpose(0, 1, 3, 2)
-        T1 = _wsum(W, M - Nm @ XtVXinv[:, None] @ NmT)
-        T2 = _wsum(W, u @ u.transpose(0, 1, 3, 2))
+        u = m - _mm(Nm, beta.T[:, None, :, None])                   # Z_i'V_i^-1 (y_i - X_i beta)
+        XI = XtVXinv.transpose(1, 2, 0)[..., None]                  # (p,p,B,1)
+        R = _mm(_mm(Nm, XI), Nm.swapaxes(0, 1))                     # N_i A^-1 N_i'         (q,q,B,G)
+        T1 = _wsum(W, M - R)                                        # (q,q,B)
+        T2 = _wsum(W, _mm(u, u.swapaxes(0, 1)))
         if sigma is None:
             c = dof / r2s
         else:
             c = 1.0 / np.asarray(sigma, float) ** 2
-        Gpsi = T1 - c[:, None, None] * T2
+        Gpsi = (T1 - c * T2).transpose(2, 0, 1)                     # dd/dPsi  (B,q,q)
         r, cc, _ = _tril(q)
-        dL = 2.0 * (Gpsi @ L[:, 0])
+        dL = 2.0 * (Gpsi @ Lb)
         g = dL[:, r, cc]
         out["grad_theta"] = np.where(ok[:, None], g, np.nan)
         if hess:
-            out["hess_theta"] = _hessian(L[:, 0], W, M, Nm, u, XtVXinv, Gpsi, dof, r2s, ok)
+            out["hess_theta"] = _hessian(Lb, W, M, R, Nm, u, T2, XtVXinv, Gpsi, dof, r2s, ok)
         if sigma is not None:
             sg = np.asarray(sigma, float)
             out["grad_sigma"] = np.where(ok, -2.0 * r2s / sg ** 3 + 2.0 * dof / sg, np.nan)
     return out
 
 
-def _hessian(L, W, M, Nm, u, XtVXinv, Gpsi, dof, r2, ok):
+def _hessian(L, W, M, R, Nm, u, T2, XtVXinv, Gpsi, dof, r2, ok):
     """Analytic Hessian of the profiled criterion (see :func:`reml_eval`).
 
-    Batch index n, subject g, parameters x/y; Q_ij = Z_i'PZ_j = delta_ij M_i - N_i A^-1 N_j'.
+    ``D_a = dPsi/da`` does not depend on the subject, so every trace is a contraction of
+    ``D_x``, ``D_y`` with subject-weighted sums of products of ``M_i = Z_i'V_i^-1 Z_i``,
+    ``R_i = N_i (X'V^-1X)^-1 N_i'``, ``N_i = Z_i'V_i^-1 X_i`` and ``u_i = Z_i'V_i^-1 (y_i - X_i beta)``
+    (``Q_ij = Z_i'PZ_j = delta_ij M_i - N_i A^-1 N_j'``). Batch index n, parameters x/y.
     """
     q = L.shape[1]
     E = _unit_tril(q)
     D = E[None] @ L.transpose(0, 2, 1)[:, None] + L[:, None] @ E.transpose(0, 2, 1)[None]   # dPsi/da (n,k,q,q)
-    R = Nm @ XtVXinv[:, None] @ Nm.transpose(0, 1, 3, 2)                              # N_i A^-1 N_i' (n,g,q,q)
-    DM = np.einsum("nkij,ngjl->ngkil", D, M)                                          # D_a M_i
-    DR = np.einsum("nkij,ngjl->ngkil", D, R)                                          # D_a R_ii
-    t1 = np.einsum("ng,ngxij,ngyji->nxy", W, DM, DM)
-    t2 = np.einsum("ng,ngxij,ngyji->nxy", W, DM, DR)
-    Y = np.einsum("ng,ngip,nkij,ngjr->nkpr", W, Nm, D, Nm, optimize=True)            # sum_i N_i' D_a N_i
+    MM = _wsum(W, M[:, :, None, None] * M[None, None])                                 # sum_i w_i M_aj M_bi
+    MR = _wsum(W, M[:, :, None, None] * R[None, None])
+    t1 = np.einsum("nxia,nyjb,ajbin->nxy", D, D, MM)                                   # sum_i w_i tr(D_x M_i D_y M_i)
+    t2 = np.einsum("nxia,nyjb,ajbin->nxy", D, D, MR)                                   # sum_i w_i tr(D_x M_i D_y R_ii)
+    NN = _wsum(W, Nm[:, :, None, None] * Nm[None, None])                               # (q,p,q,p,n)
+    Y = np.einsum("nkij,icjdn->nkcd", D, NN)                                           # sum_i N_i' D_a N_i
     AY = XtVXinv[:, None] @ Y
     t3 = np.einsum("nxij,nyji->nxy", AY, AY)
     trPVPV = t1 - t2 - t2.transpose(0, 2, 1) + t3
-    uu = u[..., 0]                                                                     # (n,g,q)
-    Du = np.einsum("nkij,ngj->ngki", D, uu)                                            # D_a u_i
-    s = np.einsum("ng,ngi,ngki->nk", W, uu, Du)                                        # y'P V_a P y
-    MDu = np.einsum("ngij,ngkj->ngki", M, Du)
-    yq1 = np.einsum("ng,ngxi,ngyi->nxy", W, Du, MDu)
-    z = np.einsum("ng,ngip,ngki->nkp", W, Nm, Du)                                      # sum_i N_i' D_a u_i
+    s = np.einsum("nkij,ijn->nk", D, T2)                                               # y'P V_a P y
+    uu = u[:, 0]                                                                       # (q,n,g)
+    UMU = _wsum(W, uu[:, None, None, None] * M[None, :, :, None] * uu[None, None, None])  # (l,i,j,m,n)
+    yq1 = np.einsum("nxil,nyjm,lijmn->nxy", D, D, UMU)                                 # sum_i w_i (D_x u_i)' M_i D_y u_i
+    NU = _wsum(W, Nm[:, :, None] * uu[None, None])                                     # (i,c,j,n)
+    z = np.einsum("nkij,icjn->nkc", D, NU)                                             # sum_i N_i' D_a u_i
     yq2 = np.einsum("nxp,npr,nyr->nxy", z, XtVXinv, z)
     yPVPVPy = yq1 - yq2
     dof, r2 = dof[:, None, None], r2[:, None, None]
@@ -268,11 +330,6 @@ def _hessian(L, W, M, Nm, u, XtVXinv, Gpsi, dof, r2, ok):
     EE = np.einsum("xij,ykj->xyik", E, E)                                              # E_a E_b'
     H = H + np.einsum("nij,xyji->nxy", Gpsi, EE + EE.transpose(1, 0, 3, 2))
     return np.where(ok[:, None, None], 0.5 * (H + H.transpose(0, 2, 1)), np.nan)
-
-
-def _wsum(W: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """sum_g W[b, g] X[b, g, ...]"""
-    return (W.reshape(W.shape + (1,) * (X.ndim - 2)) * X).sum(axis=1)
 
 
 def _project(theta: np.ndarray, diag: np.ndarray) -> np.ndarray:
@@ -449,16 +506,13 @@ def cluster_robust_se(theta: np.ndarray, S: dict, W: np.ndarray) -> np.ndarray:
     """
     theta = np.atleast_2d(np.asarray(theta, float))
     W = np.atleast_2d(np.asarray(W, float))
-    q, p = S["q"], S["p"]
     ev = reml_eval(theta, S, W)
     beta, Ainv = ev["beta"], ev["XtVXinv"]
-    L = _lam(theta, q)[:, None]
-    A = L.transpose(0, 1, 3, 2) @ S["C"][None] @ L + np.eye(q)
-    K = L @ (1.0 / A if q == 1 else np.linalg.inv(A)) @ L.transpose(0, 1, 3, 2)       # (B,G,q,q)
-    F, h = S["F"][None], S["h"][None, :, :, None]
-    resid_z = h - F @ beta[:, None, :, None]                                           # Z_i'(y_i - X_i b)
-    resid_x = S["Xty"][None] - np.einsum("gij,bj->bgi", S["XtX"], beta)                # X_i'(y_i - X_i b)
-    score = resid_x - (F.transpose(0, 1, 3, 2) @ K @ resid_z)[..., 0]                  # (B,G,p)
+    D = _soa(S)
+    K, _ = _k_factor(_lam(theta, S["q"]), D["C"])                                      # (q,q,B,G)
+    resid_z = D["h"] - _mm(D["F"], beta.T[:, None, :, None])                           # Z_i'(y_i - X_i b)  (q,1,B,G)
+    resid_x = S["Xty"][None] - np.einsum("gij,bj->bgi", S["XtX"], beta)                # X_i'(y_i - X_i b)  (B,G,p)
+    score = resid_x - _mm(D["F"].swapaxes(0, 1), _mm(K, resid_z))[:, 0].transpose(1, 2, 0)   # (B,G,p)
     meat = np.einsum("bg,bgi,bgj->bij", W, score, score)
     Gn = W.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
