@@ -336,7 +336,8 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
     contrasts = [Contrast.from_config(c) for c in st["contrasts"]]
     results, exclusions = run_contrasts(table, contrasts, alpha=st["alpha"], n_boot=st["bootstrap"]["n"],
                                         seed=st["bootstrap"]["seed"], only=st.get("measures"), workers=workers,
-                                        sesoi=st.get("sesoi", {}))
+                                        sesoi=st.get("sesoi", {}),
+                                        crosscheck=bool(st.get("statsmodels_crosscheck", False)))
     quality = [read_parquet(p)[0] for p in emg_quality]
     quality = pd.concat([q for q in quality if len(q)], ignore_index=True) if any(len(q) for q in quality) \
         else pd.DataFrame()

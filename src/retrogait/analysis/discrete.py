@@ -61,7 +61,8 @@ CI_ADJUSTMENT = ("none: per-test intervals (ci_*, dz_ci_*, g_av_ci_*, lmm_ci_*, 
 
 def run_contrasts(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, alpha: float = 0.05,
                   n_boot: int = 1000, seed: int = 0, only: Sequence[str] | None = None, workers: int = 1,
-                  sesoi: Mapping[str, float] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+                  sesoi: Mapping[str, float] | None = None,
+                  crosscheck: bool = False) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Results (one row per contrast x dataset x measure) and subject exclusions.
 
     Columns of the results: :data:`RESULT_KEYS`, ``n_subjects``,
@@ -76,6 +77,8 @@ def run_contrasts(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, alph
 
     Every test uses the same ``seed``, so each is reproducible on its own;
     ``workers`` > 1 runs tests in parallel processes with identical results.
+    ``crosscheck`` also fits every mixed model with statsmodels MixedLM
+    (:func:`retrogait.stats.mixed_model`'s ``crosscheck``).
     """
     kept = measures[measures["qc_status"] == "kept"]
     if only:
@@ -89,10 +92,10 @@ def run_contrasts(measures: pd.DataFrame, contrasts: Sequence[Contrast], *, alph
                 continue
             for measure, msel in sel.groupby("measure", sort=True):
                 tasks.append((c, dataset, measure, msel))
-    kw = dict(alpha=alpha, n_boot=n_boot, seed=seed, sesoi=dict(sesoi or {}))
+    kw = dict(alpha=alpha, n_boot=n_boot, seed=seed, sesoi=dict(sesoi or {}), crosscheck=bool(crosscheck))
     if workers > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            done = list(pool.map(_one_task, tasks, [kw] * len(tasks), chunksize=max(1, len(tasks) // (4 * workers))))
+            done = list(pool.map(_one_task, tasks, [kw] * len(tasks), chunksize=1))
     else:
         done = [_one_task(t, kw) for t in tasks]
     rows = [row for row, _ in done]
@@ -157,7 +160,7 @@ def _one_task(task: tuple, kw: dict) -> tuple[dict, list[dict]]:
 
 
 def _one(c: Contrast, dataset: str, measure: str, sel: pd.DataFrame, *, alpha: float, n_boot: int,
-         seed: int, sesoi: Mapping[str, float]) -> tuple[dict, list[dict]]:
+         seed: int, sesoi: Mapping[str, float], crosscheck: bool) -> tuple[dict, list[dict]]:
     unit = str(sel["unit"].iloc[0])
     row: dict = {"contrast": c.id, "label": c.label, "family": c.family, "dataset": dataset, "factor": c.factor,
                  "level_a": str(c.levels[0]), "level_b": str(c.levels[1]), "measure": measure, "unit": unit}
@@ -181,7 +184,7 @@ def _one(c: Contrast, dataset: str, measure: str, sel: pd.DataFrame, *, alpha: f
     row["paired_note"] = str(paired.get("note") or "") if len(pairs) >= 2 else "fewer than 2 complete pairs"
     if measure in sesoi:
         row.update(_tost(pairs, sesoi[measure], alpha=alpha))
-    row.update(_mixed(c, sel, alpha=alpha, n_boot=n_boot, seed=seed))
+    row.update(_mixed(c, sel, alpha=alpha, n_boot=n_boot, seed=seed, crosscheck=crosscheck))
     methods = sel["method"].fillna("").astype(str) if "method" in sel.columns else pd.Series([""])
     speeds = pd.to_numeric(sel["speed_mps"], errors="coerce") if "speed_mps" in sel.columns else pd.Series([np.nan])
     row["_one_treadmill_speed"] = bool((methods == _TREADMILL_LENGTH).all() and speeds.notna().all()
@@ -200,7 +203,7 @@ def _tost(pairs: pd.DataFrame, bound: float, *, alpha: float) -> dict:
     return out
 
 
-def _mixed(c: Contrast, sel: pd.DataFrame, *, alpha: float, n_boot: int, seed: int) -> dict:
+def _mixed(c: Contrast, sel: pd.DataFrame, *, alpha: float, n_boot: int, seed: int, crosscheck: bool) -> dict:
     out = {f"lmm_{k}": np.nan for k in _LMM}
     covariates = [cv for cv in c.covariates if cv in sel.columns and sel[cv].notna().all()]
     if set(c.covariates) - set(covariates):
@@ -210,7 +213,7 @@ def _mixed(c: Contrast, sel: pd.DataFrame, *, alpha: float, n_boot: int, seed: i
         return out
     try:
         fit = mixed_model(sel, value="value", factor="level", levels=("a", "b"), subject="subject",
-                          covariates=covariates, alpha=alpha, n_boot=n_boot, seed=seed)
+                          covariates=covariates, alpha=alpha, n_boot=n_boot, seed=seed, crosscheck=crosscheck)
     except (ValueError, np.linalg.LinAlgError) as exc:
         out["lmm_note"] = f"mixed model not fitted: {exc}"
         return out

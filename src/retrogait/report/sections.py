@@ -625,6 +625,7 @@ def _methods(config, contrasts, measures, references) -> Section:
     ]))
     alpha = config["stats"]["alpha"]
     boot = config["stats"]["bootstrap"]
+    crosscheck = bool(config["stats"].get("statsmodels_crosscheck", False))
     s.subsections.append(Section("Statistics", items=[
         ("Contrasts", "; ".join(f"{c.id}: {c.describe()} (family {c.family})" for c in contrasts)),
         ("Paired analysis", "subject means per level (kept cycles of both sides pooled); mean difference with "
@@ -645,8 +646,13 @@ def _methods(config, contrasts, measures, references) -> Section:
                         "isSingular rule on the relative covariance factor, tolerance 1e-4: a scale-free rule, so "
                         "the structure does not change with the outcome's unit). Fitted by REML with the package's "
                         "profiled-REML engine (the criterion lme4 minimises; several starts; convergence on the "
-                        "projected gradient), cross-checked against statsmodels MixedLM (the higher REML "
-                        "criterion wins). SE: lme4's vcov, sigma² (X'V⁻¹X)⁻¹ at the REML "
+                        "projected gradient; the outcome centred on its mean, which changes only the intercept), "
+                        + ("cross-checked against statsmodels MixedLM on every model (the lower REML criterion "
+                           "wins; lmm_fitter says whose optimum is reported). "
+                           if crosscheck else
+                           "not refitted by statsmodels in this run (stats.statsmodels_crosscheck: false; the "
+                           "test suite checks the engine against lme4 and statsmodels MixedLM). ")
+                        + "SE: lme4's vcov, sigma² (X'V⁻¹X)⁻¹ at the REML "
                         "estimate (lmm_se_method); t tests and 95 % CIs with Satterthwaite degrees of freedom "
                         "computed as lmerTest does (Kuznetsova et al. 2017). Estimates, SEs, df and p values "
                         "agree with lme4/lmerTest (Bates et al. 2015) on reference data."),

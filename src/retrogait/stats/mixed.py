@@ -48,7 +48,7 @@ import statsmodels.formula.api as smf
 from scipy import stats
 
 import retrogait.stats._reml as _reml
-from retrogait.stats.paired import _check_alpha
+from retrogait.stats.paired import ROUNDING_SPREAD, _check_alpha
 
 __all__ = ["mixed_model", "SINGULAR_TOL", "SE_METHOD", "DF_METHOD", "BOOT_METHOD"]
 
@@ -337,7 +337,7 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
         warns "factor and covariate confounded" (default 0.9).
     crosscheck : bool, keyword-only
         Also fit statsmodels MixedLM and use its optimum if it is better
-        (default True; False is for simulations).
+        (default True; the pipeline sets it from ``stats.statsmodels_crosscheck``, off by default).
     boot_interval : {"t", "t_model", "percentile"}, keyword-only
         Cluster bootstrap-t studentized by the cluster-robust SE (default)
         or, for comparison only, studentized by the model-based SE, or the
@@ -368,8 +368,10 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
     ValueError
         Missing columns, a level absent from the data, non-numeric or
         infinite values, fewer than 3 subjects, a constant outcome, a
-        rank-deficient design (factor and covariate perfectly confounded), or
-        no finite REML criterion.
+        rank-deficient design (factor and covariate perfectly confounded), an
+        outcome the fixed effects determine up to rounding (residual SD <=
+        ``ROUNDING_SPREAD`` x max|value|: a design variable such as treadmill
+        speed), or no finite REML criterion.
 
     Notes
     -----
@@ -491,6 +493,15 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
         raise ValueError(f"mixed_model: design is rank-deficient: factor and covariate confounded "
                          f"({factor} and {used} are linearly dependent); the {factor} "
                          "effect cannot be separated from the covariate")
+    # an outcome that the fixed effects determine exactly (a design variable: treadmill speed against the
+    # speed factor or the speed covariate) has residuals at rounding level; a fit would report an SE of ~0
+    # and a t of ~1e15 (the paired analysis's rounding rule, retrogait.stats.paired.ROUNDING_SPREAD)
+    resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
+    if not float(np.std(resid)) > ROUNDING_SPREAD * float(np.max(np.abs(y))):
+        raise ValueError(f"mixed_model: {value!r} is determined by {factor}"
+                         + (f" and {'/'.join(used)}" if used else "")
+                         + f" up to rounding (residual SD {float(np.std(resid)):.2g}): a design variable, "
+                         "nothing to model")
 
     # covariate diagnostics (docs/methods.md §6.2 collinearity warning)
     for cov, c in zip(used, cov_c):
@@ -526,7 +537,13 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
                          f"levels < min_subjects_slope={int(min_subjects_slope)}; fitted intercept-only")
 
     cov_names = [f"c{k}" for k in range(len(used))]
-    dfm = pd.DataFrame({"y": y, "x": x, "g": groups})
+    # The fits use the outcome minus its mean. The model has an intercept, so theta, the REML criterion,
+    # every other coefficient and the SEs are unchanged in exact arithmetic, while the sums of squares
+    # of the criterion lose the cancellation a large mean causes (stance ~60 +- 2 %: the criterion's
+    # rounding error was ~1e-9, enough to stop Newton short of the 1e-6 gradient tolerance).
+    y_shift = float(y.mean())
+    y_c = y - y_shift
+    dfm = pd.DataFrame({"y": y_c, "x": x, "g": groups})
     for name, c in zip(cov_names, cov_c):
         dfm[name] = c
     formula = "y ~ " + " + ".join(["x", *cov_names])
@@ -534,7 +551,7 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
     fit = None
     if try_slope:
         try:
-            fs = _fit_structure(y, X, groups, G, 2, dfm, formula, crosscheck=crosscheck)
+            fs = _fit_structure(y_c, X, groups, G, 2, dfm, formula, crosscheck=crosscheck)
         except ValueError as exc:
             fs, problem = None, f"fit failed: {exc}"
         else:
@@ -553,9 +570,10 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
             notes.append(f"random slope for {factor} dropped ({problem}); fitted intercept-only")
     if fit is None:
         try:
-            fit = _fit_structure(y, X, groups, G, 1, dfm, formula, crosscheck=crosscheck)
+            fit = _fit_structure(y_c, X, groups, G, 1, dfm, formula, crosscheck=crosscheck)
         except ValueError as exc:
             raise ValueError(f"mixed_model: the model could not be fitted ({exc})") from None
+    fit.beta = fit.beta + np.eye(fit.beta.size)[0] * y_shift    # the intercept of the outcome itself
     notes.extend(fit.notes)
     if fit.singular:
         notes.append(f"singular fit: subject random-intercept SD estimated as 0 (theta = {fit.theta[0]:.3g} < "

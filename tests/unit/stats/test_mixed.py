@@ -430,3 +430,37 @@ def test_bootstrap_interval_options():
     assert len({round(o.boot_ci_low.iloc[0], 12) for o in outs.values()}) == 3
     with pytest.raises(ValueError, match="boot_interval"):
         fit(df, boot_interval="bca")
+
+
+def test_a_design_variable_is_refused_not_fitted_with_a_zero_se():
+    # treadmill speed against the speed factor: the fixed effects explain it exactly; a fit gave an SE of 0
+    rows = [{"subject": f"S{s}", "speed": lv, "v": {"fast": 1.0, "slow": 0.6}[lv] + 0.0 * c}
+            for s in range(8) for lv in ("fast", "slow") for c in range(5)]
+    df = pd.DataFrame(rows)
+    df["v"] = df["v"] * 3 / 3        # values at rounding distance from 1.0 and 0.6
+    with pytest.raises(ValueError, match="determined by speed up to rounding"):
+        mixed_model(df, value="v", factor="speed", levels=["fast", "slow"], subject="subject", n_boot=0)
+    # the same outcome with a cycle-to-cycle spread of 1e-6 is data, and is fitted
+    df["v"] = df["v"] + 1e-6 * np.random.default_rng(0).standard_normal(len(df))
+    out = mixed_model(df, value="v", factor="speed", levels=["fast", "slow"], subject="subject", n_boot=0)
+    assert out.loc[0, "estimate"] == pytest.approx(0.4, abs=1e-5)
+
+
+def test_centring_the_outcome_keeps_the_fit_and_lets_newton_converge():
+    # a large mean and a small spread (stance ~60 +- 2 %): the criterion's sums of squares cancelled and Newton
+    # stalled at the 1e-6 gradient tolerance in ~1 of 8 bootstrap refits; the fit must not depend on the mean
+    rng = np.random.default_rng(3)
+    rows = []
+    for s in range(12):
+        u0, u1 = rng.normal(0, 1.0), rng.normal(0, 0.7)
+        for lv in ("a", "b"):
+            for c in range(30):
+                rows.append({"subject": f"S{s}", "lvl": lv, "v": 60 + u0 + (1.2 + u1) * (lv == "a") + rng.normal(0, 1.5)})
+    df = pd.DataFrame(rows)
+    kw = dict(value="v", factor="lvl", levels=["a", "b"], subject="subject", n_boot=200, seed=1)
+    far = mixed_model(df.assign(v=df["v"] + 1e4), **kw)
+    near = mixed_model(df.assign(v=df["v"] - 60), **kw)
+    assert far.loc[0, "random_effects"] == near.loc[0, "random_effects"] == "intercept+slope"
+    assert far.loc[0, "n_boot_ok"] == near.loc[0, "n_boot_ok"] == 200
+    for col in ("estimate", "se", "df", "boot_ci_low", "boot_ci_high", "sd_subject", "sd_slope"):
+        assert far.loc[0, col] == pytest.approx(near.loc[0, col], rel=1e-6), col
