@@ -211,7 +211,7 @@ def _variance_components(fit: _Fit) -> dict:
 
 
 def _bootstrap_t(fit: _Fit, *, n_boot: int, seed: int, alpha: float, G: int,
-                 interval: str = "t") -> tuple[np.ndarray, np.ndarray, int]:
+                 interval: str = "t") -> tuple[np.ndarray, np.ndarray, int, int]:
     """Cluster bootstrap-t CIs of all fixed effects (except the intercept) [Davison1997]_ [Cameron2008]_.
 
     Subjects are drawn with replacement (a subject drawn twice counts as two subjects), the same
@@ -256,6 +256,11 @@ def _bootstrap_t(fit: _Fit, *, n_boot: int, seed: int, alpha: float, G: int,
             se2_model = (fin["r2"] / (fin["N"] - fit.S["p"]))[:, None] * np.diagonal(fin["XtVXinv"], axis1=1, axis2=2)
         se_b = np.sqrt(se2_model)
     ok &= np.all(np.isfinite(se_b[:, 1:]) & (se_b[:, 1:] > 0), axis=1) & np.all(np.isfinite(beta), axis=1)
+    # a resample that drew one subject only (1 in 64 with 4 subjects) has no cluster-robust SE: the one
+    # cluster's score is the sum of all scores, zero at the GLS estimate, so se* is rounding noise and
+    # t* = (beta* - beta) / se* of order 1e14 with an arbitrary sign; it cannot be studentized
+    single = (W > 0).sum(axis=1) < 2 if interval == "t" else np.zeros(n_boot, dtype=bool)
+    ok &= ~single
     n_ok = int(ok.sum())
     p = fit.beta.size
     lo, hi = np.full(p - 1, np.nan), np.full(p - 1, np.nan)
@@ -271,7 +276,7 @@ def _bootstrap_t(fit: _Fit, *, n_boot: int, seed: int, alpha: float, G: int,
         tstar = (beta[ok][:, 1:] - fit.beta[1:]) / se_b[ok][:, 1:]
         qs = np.quantile(tstar, [alpha / 2.0, 1.0 - alpha / 2.0], axis=0)
         lo, hi = fit.beta[1:] - qs[1] * se, fit.beta[1:] - qs[0] * se
-    return lo, hi, n_ok
+    return lo, hi, n_ok, int(single.sum())
 
 
 # ======================================================================
@@ -356,7 +361,8 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
         | ``"intercept+slope"``), ``converged`` (projected gradient of the
         REML criterion below 1e-6), ``method`` (``"REML"``), ``note`` (same
         text on every row), plus ``level, reference, alpha, n_dropped``,
-        ``n_boot_ok`` (resamples whose refit converged), ``singular``
+        ``n_boot_ok`` (resamples whose refit converged and, for the bootstrap-t, that drew at least
+        2 distinct subjects), ``singular``
         (lme4's isSingular on the reported structure), ``se_method``,
         ``df_method``, ``boot_method``, ``fitter`` (``"REML engine"`` or
         ``"statsmodels MixedLM"``), ``reml_criterion`` (lme4's ``REMLcrit``),
@@ -599,10 +605,13 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
     boot_hi = np.full(p_fe - 1, np.nan)
     n_boot_ok = 0
     if n_boot > 0:
-        boot_lo, boot_hi, n_boot_ok = _bootstrap_t(fit, n_boot=n_boot, seed=seed, alpha=alpha, G=G,
-                                                   interval=boot_interval)
-        if n_boot_ok < n_boot:
-            notes.append(f"{n_boot - n_boot_ok} of {n_boot} bootstrap refits failed or did not converge "
+        boot_lo, boot_hi, n_boot_ok, n_single = _bootstrap_t(fit, n_boot=n_boot, seed=seed, alpha=alpha, G=G,
+                                                             interval=boot_interval)
+        if n_single:
+            notes.append(f"{n_single} of {n_boot} bootstrap resamples drew a single subject (no cluster-robust "
+                         "SE to studentize by) and were excluded")
+        if n_boot_ok + n_single < n_boot:
+            notes.append(f"{n_boot - n_boot_ok - n_single} of {n_boot} bootstrap refits failed or did not converge "
                          "and were excluded")
 
     vc = _variance_components(fit)

@@ -464,3 +464,24 @@ def test_centring_the_outcome_keeps_the_fit_and_lets_newton_converge():
     assert far.loc[0, "n_boot_ok"] == near.loc[0, "n_boot_ok"] == 200
     for col in ("estimate", "se", "df", "boot_ci_low", "boot_ci_high", "sd_subject", "sd_slope"):
         assert far.loc[0, col] == pytest.approx(near.loc[0, col], rel=1e-6), col
+
+
+def test_single_subject_resamples_are_excluded_from_the_bootstrap_t(monkeypatch):
+    # with 4 subjects 1 resample in 64 draws one subject; its cluster-robust SE is 0 in exact arithmetic and
+    # rounding noise (~1e-15) in floating point, so its t* (~1e14, arbitrary sign) sat in the tails of t*
+    rng = np.random.default_rng(7)
+    rows = [{"subject": f"S{s}", "lvl": lv, "v": 20 + s + (2.0 if lv == "a" else 0.0) + rng.normal()}
+            for s in range(4) for lv in ("a", "b") for c in range(10)]
+    df = pd.DataFrame(rows)
+    kw = dict(value="v", factor="lvl", levels=["a", "b"], subject="subject", n_boot=199, seed=3, random_slope=False)
+    exact = mixed_model(df, **kw)
+    real = _reml.cluster_robust_se
+    monkeypatch.setattr(_reml, "cluster_robust_se", lambda *a: np.maximum(real(*a), 1e-15))   # rounding, not 0
+    noisy = mixed_model(df, **kw)
+    draws = np.random.default_rng(3).integers(0, 4, size=(199, 4))
+    n_single = int(sum(len(set(d)) == 1 for d in draws))
+    assert n_single > 0
+    assert f"{n_single} of 199 bootstrap resamples drew a single subject" in noisy.loc[0, "note"]
+    assert noisy.loc[0, "n_boot_ok"] == exact.loc[0, "n_boot_ok"] == 199 - n_single
+    for col in ("boot_ci_low", "boot_ci_high"):
+        assert noisy.loc[0, col] == pytest.approx(exact.loc[0, col], rel=1e-9)
