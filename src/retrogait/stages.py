@@ -26,6 +26,7 @@ __all__ = [
     "measures_subject",
     "combine_dataset",
     "stats_run",
+    "spm_run",
     "qc_exclusions",
     "verify_raw_files",
     "figures_dataset",
@@ -35,8 +36,10 @@ __all__ = [
 log = logging.getLogger("retrogait.stages")
 
 # Tables written by :func:`stats_run`, in order (documented in docs/tables.md).
-STATS_TABLES = ("contrasts", "exclusions", "claims", "waveform_spm", "waveform_clusters", "qc_plausibility",
-                "qc_plausibility_contrasts")
+STATS_TABLES = ("contrasts", "exclusions", "claims", "qc_plausibility", "qc_plausibility_contrasts")
+# Tables written by :func:`spm_run`: a job of its own, so the figures (which need only these) are drawn
+# while the mixed models are fitted.
+SPM_TABLES = ("waveform_spm", "waveform_clusters")
 
 
 def _spm_domains() -> dict[str, str]:
@@ -310,11 +313,29 @@ def _warn_unfound_labels(trials) -> None:
                                      f"{len(rows)} file(s), so {consequence}{hint}")
 
 
+def spm_run(config: Mapping[str, Any], *, waveforms: Sequence[str | os.PathLike],
+            outputs: Sequence[str | os.PathLike], root: str | os.PathLike = ".") -> None:
+    """SPM1D paired tests of every configured contrast without covariates on the subject-mean waveforms
+    (:func:`retrogait.analysis.waveforms.spm_contrasts`): the tables :data:`SPM_TABLES`."""
+    from retrogait.analysis.contrasts import Contrast
+    from retrogait.io import write_text
+
+    run = load_run(config, root=root, eager=False)
+    st = run.config["stats"]
+    spm, clusters = _spm(waveforms, [Contrast.from_config(c) for c in st["contrasts"]], alpha=st["alpha"])
+    tables = {"waveform_spm": spm, "waveform_clusters": clusters}
+    for name, path in _named(outputs).items():
+        _write_table(tables[name], path, name)
+        write_text(tables[name].to_csv(index=False, float_format="%.6g", lineterminator="\n"),
+                   path.with_suffix(".csv"))
+
+
 def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike],
-              waveforms: Sequence[str | os.PathLike], outputs: Sequence[str | os.PathLike], workers: int = 1,
-               root: str | os.PathLike = ".", emg_quality: Sequence[str | os.PathLike] = ()) -> None:
-    """All configured contrasts on all datasets: paired tests, mixed models, Holm, TOST, SPM, claims, and the
-    plausibility flags per condition and their balance between the levels of each contrast.
+              outputs: Sequence[str | os.PathLike], workers: int = 1,
+              root: str | os.PathLike = ".", emg_quality: Sequence[str | os.PathLike] = ()) -> None:
+    """All configured contrasts on all datasets: paired tests, mixed models, Holm, TOST, claims, and the
+    plausibility flags per condition and their balance between the levels of each contrast (SPM1D on the
+    waveforms is :func:`spm_run`).
 
     The exclusions table lists, besides the subjects a paired test left out
     for lacking a level, every subject that quality control left without a
@@ -349,13 +370,12 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
 
     claims = (score(run.claims, results, excluded_muscles=muscles_excluded(quality)) if run.claims is not None
               else pd.DataFrame(columns=SCORECARD_COLUMNS))
-    spm, clusters = _spm(waveforms, contrasts, alpha=st["alpha"])
     flags = flag_counts(table)
     flag_balance = plausibility_by_contrast(table, contrasts)
     for note in flag_balance.loc[flag_balance["warning"], "note"] if len(flag_balance) else []:
         log.warning(note)
-    tables = {"contrasts": results, "exclusions": exclusions, "claims": claims, "waveform_spm": spm,
-              "waveform_clusters": clusters, "qc_plausibility": flags, "qc_plausibility_contrasts": flag_balance}
+    tables = {"contrasts": results, "exclusions": exclusions, "claims": claims, "qc_plausibility": flags,
+              "qc_plausibility_contrasts": flag_balance}
     for name, path in _named(outputs).items():
         _write_table(tables[name], path, name)
         write_text(tables[name].to_csv(index=False, float_format="%.6g", lineterminator="\n"),

@@ -174,7 +174,7 @@ def all_benchmarks():
     return (
         per_subject
         + per_dataset
-        + ["benchmarks/stats.tsv"]
+        + ["benchmarks/stats.tsv", "benchmarks/spm.tsv"]
         + (["benchmarks/meta_analysis.tsv"] if META_TABLES else [])
     )
 

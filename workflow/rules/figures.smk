@@ -4,7 +4,6 @@ rule figures:
         waveforms="data/processed/{dataset}/waveforms.parquet",
         measures="data/processed/{dataset}/measures.parquet",
         cycles="data/processed/{dataset}/cycles.parquet",
-        contrasts="reports/tables/contrasts.parquet",
         spm="reports/tables/waveform_spm.parquet",
         clusters="reports/tables/waveform_clusters.parquet",
     output:

@@ -9,7 +9,6 @@ with logged(snakemake.log[0]):
     stats_run(
         snakemake.config,
         measures=snakemake.input.measures,
-        waveforms=snakemake.input.waveforms,
         emg_quality=snakemake.input.emg_quality,
         outputs=[snakemake.output[name] for name in STATS_TABLES],
         workers=snakemake.threads,
