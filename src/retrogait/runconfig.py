@@ -280,11 +280,18 @@ class Run:
 
     def _other_applies(self, dataset: str, contrast) -> bool:
         """Does ``contrast`` match a manifest dataset outside the run? (False when its design is unknown.)"""
-        try:
-            design = self._design(dataset, self._make_adapter(dataset))
-        except Exception:  # noqa: BLE001 - a broken entry of a dataset not in the run must not stop this run
-            return False
+        design = self._other_designs.get(dataset)
+        if dataset not in self._other_designs:
+            try:
+                design = self._design(dataset, self._make_adapter(dataset))
+            except Exception:  # noqa: BLE001 - a broken entry of a dataset not in the run must not stop this run
+                design = None
+            self._other_designs[dataset] = design      # planned once, however many contrasts ask
         return design is not None and _applies(design, contrast)
+
+    @cached_property
+    def _other_designs(self) -> dict[str, Any]:
+        return {}
 
     def check_contrasts(self) -> None:
         """Every configured contrast names valid levels and matches a dataset; raise :class:`ConfigError` if not."""
