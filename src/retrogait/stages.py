@@ -30,6 +30,7 @@ __all__ = [
     "qc_exclusions",
     "verify_raw_files",
     "figures_dataset",
+    "spm_figures_dataset",
     "report_run",
 ]
 
@@ -534,9 +535,10 @@ def meta_run(config: Mapping[str, Any], *, contrasts: str | os.PathLike, trials:
 
 
 def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str | os.PathLike,
-                    measures: str | os.PathLike, cycles: str | os.PathLike, spm: str | os.PathLike,
-                    clusters: str | os.PathLike, outputs: Sequence[str | os.PathLike]) -> None:
-    """The figures of one dataset."""
+                    measures: str | os.PathLike, cycles: str | os.PathLike,
+                    outputs: Sequence[str | os.PathLike]) -> None:
+    """The descriptive figures of one dataset: waveforms by condition, paired subject means, QC overview
+    (the SPM1D figures are :func:`spm_figures_dataset`)."""
     from retrogait.report import figures as F
     from retrogait.analysis.contrasts import Contrast
 
@@ -564,8 +566,19 @@ def figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str |
     F.save(F.plot_paired(mea, contrasts, title=f"{dataset}: subject means of key measures"), out["paired_measures"])
     F.save(F.plot_qc(cyc, title=f"{dataset}: gait cycles kept and rejected"), out["qc_overview"])
 
+
+def spm_figures_dataset(config: Mapping[str, Any], *, dataset: str, waveforms: str | os.PathLike,
+                        spm: str | os.PathLike, clusters: str | os.PathLike,
+                        outputs: Sequence[str | os.PathLike]) -> None:
+    """One SPM1D figure per contrast and family (knee, EMG) of one dataset: condition means and SPM{t}
+    with its critical threshold and suprathreshold clusters, or why the contrast was not tested here."""
+    from retrogait.report import figures as F
+    from retrogait.analysis.contrasts import Contrast
     from retrogait.report.spm_figures import plot_contrast_waveforms
 
+    wav, _ = read_parquet(waveforms)
+    out = _named(outputs)
+    contrasts = [Contrast.from_config(c) for c in config["stats"]["contrasts"]]
     summary, _ = read_parquet(spm)
     clus, _ = read_parquet(clusters)
     emg_all = sorted(v for v in wav["variable"].unique() if v.startswith("emg_")) if len(wav) else []

@@ -146,7 +146,7 @@ def test_report_states_how_long_each_stage_took(esmac):
     assert m, "the Software section has no stage timings"
     section = m.group(1)
     for stage in ("fetch", "ingest", "cycles", "measures", "combine", "spm", "stats", "meta_analysis", "figures",
-                  "total"):
+                  "spm_figures", "total"):
         assert f"<td class='txt'>{stage}</td>" in section, stage
     assert "wall_total_s" in section and "max_rss_mb" in section
     # one benchmark file per job: 12 subjects x 4 per-subject rules
@@ -160,8 +160,8 @@ def test_rerun_is_byte_identical(esmac):
               work / "reports" / "figures" / "biomechzoo-esmac" / "waveforms_kinetics.png"]
     before = [sha256_file(p) for p in tables]
     run_workflow(work, overrides=OVERRIDES, env=env,
-                 args=("--forcerun", "cycles", "spm", "stats", "figures", "--allowed-rules", "cycles", "measures",
-                       "combine", "spm", "stats", "figures", "report"))
+                 args=("--forcerun", "cycles", "spm", "stats", "figures", "spm_figures", "--allowed-rules", "cycles",
+                       "measures", "combine", "spm", "stats", "figures", "spm_figures", "report"))
     assert [sha256_file(p) for p in tables] == before
 
 

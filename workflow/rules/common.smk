@@ -85,17 +85,20 @@ DATASET_TABLES = [
 # One SPM1D figure pair per configured contrast (knee variables, EMG); a
 # contrast that does not apply to a dataset gets a figure saying so, because
 # Snakemake needs its outputs known before the data are read.
-FIGURES = [
+# (figure, caption) of the figures job and of the SPM figures job of each dataset
+DESCRIPTIVE_FIGURES = [
     ("waveforms_kinematics", "waveforms_kinematics"),
     ("waveforms_kinetics", "waveforms_kinetics"),
     ("waveforms_emg", "waveforms_emg"),
     ("paired_measures", "paired_measures"),
     ("qc_overview", "qc_overview"),
-] + [
+]
+SPM_FIGURES = [
     (f"spm_{c['id']}_{family}", f"spm_{family}")
     for c in RUN.config["stats"]["contrasts"]
     for family in ("knee", "emg")
 ]
+FIGURES = DESCRIPTIVE_FIGURES + SPM_FIGURES
 
 
 def subject_path(dataset, subject, name):
@@ -169,7 +172,9 @@ def all_benchmarks():
         for d, s in RUN.pairs()
     ]
     per_dataset = [
-        f"benchmarks/{rule}/{d}.tsv" for rule in ("combine", "figures") for d in RUN.datasets
+        f"benchmarks/{rule}/{d}.tsv"
+        for rule in ("combine", "figures", "spm_figures")
+        for d in RUN.datasets
     ]
     return (
         per_subject

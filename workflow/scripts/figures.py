@@ -10,7 +10,5 @@ with logged(snakemake.log[0]):
         waveforms=snakemake.input.waveforms,
         measures=snakemake.input.measures,
         cycles=snakemake.input.cycles,
-        spm=snakemake.input.spm,
-        clusters=snakemake.input.clusters,
         outputs=snakemake.output,
     )
