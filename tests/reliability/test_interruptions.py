@@ -50,6 +50,11 @@ def _config(tmp: Path, url: str, *, parallel: int = 2) -> dict:
     return cfg
 
 
+def _default_sigint() -> None:
+    """In the child before exec: SIGINT back to its default, as in a terminal."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _csv_tree(raw: Path) -> dict[str, bytes]:
     return {p.relative_to(raw).as_posix(): p.read_bytes() for p in sorted(raw.rglob("*.csv"))}
 
@@ -91,8 +96,11 @@ def test_sigint_during_a_ranged_fetch_stops_and_a_rerun_completes_identically(re
         work = tmp_path / "work"
         cfg = _config(work, url)
         raw = work / "raw/gt23"
+        # a test run started in the background by a non-interactive shell inherits SIGINT ignored, and so
+        # would the fetch (Python then installs no KeyboardInterrupt handler): give it a terminal's Ctrl-C
         proc = subprocess.Popen([sys.executable, "-c", _FETCH, json.dumps(cfg), str(raw / ".provenance/AB01.json"),
-                                 str(REPO)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO)
+                                 str(REPO)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=REPO,
+                                preexec_fn=_default_sigint)
         lock = raw / "members.lock.json"
         deadline = threading.Event()
         for _ in range(1200):  # a hang guard, not a timing assertion
