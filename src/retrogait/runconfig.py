@@ -280,17 +280,17 @@ class Run:
 
     def _other_applies(self, dataset: str, contrast) -> bool:
         """Does ``contrast`` match a manifest dataset outside the run? (False when its design is unknown.)"""
-        design = self._other_designs.get(dataset)
-        if dataset not in self._other_designs:
+        if dataset not in self._other_designs:      # planned once, however many contrasts ask
             try:
-                design = self._design(dataset, self._make_adapter(dataset))
+                self._other_designs[dataset] = self._design(dataset, self._make_adapter(dataset))
             except Exception:  # noqa: BLE001 - a broken entry of a dataset not in the run must not stop this run
-                design = None
-            self._other_designs[dataset] = design      # planned once, however many contrasts ask
+                self._other_designs[dataset] = None
+        design = self._other_designs[dataset]
         return design is not None and _applies(design, contrast)
 
     @cached_property
     def _other_designs(self) -> dict[str, Any]:
+        """``{dataset outside the run: planned trials or None}``, filled by :meth:`_other_applies`."""
         return {}
 
     def check_contrasts(self) -> None:

@@ -210,6 +210,14 @@ def _write_table(df, path: str | os.PathLike, kind: str) -> None:
     write_parquet(df, path, units=units)
 
 
+def _write_report_table(df, path: str | os.PathLike, kind: str) -> None:
+    """A report table: parquet (with units, :func:`_write_table`) and the same table as CSV beside it."""
+    from retrogait.io import write_text
+
+    _write_table(df, path, kind)
+    write_text(df.to_csv(index=False, float_format="%.6g", lineterminator="\n"), Path(path).with_suffix(".csv"))
+
+
 def _named(paths: Sequence[str | os.PathLike]) -> dict[str, Path]:
     """Map output paths to their name without extension: ``.../cycles.parquet`` -> ``cycles``."""
     return {Path(p).stem: Path(p) for p in paths}
@@ -319,16 +327,13 @@ def spm_run(config: Mapping[str, Any], *, waveforms: Sequence[str | os.PathLike]
     """SPM1D paired tests of every configured contrast without covariates on the subject-mean waveforms
     (:func:`retrogait.analysis.waveforms.spm_contrasts`): the tables :data:`SPM_TABLES`."""
     from retrogait.analysis.contrasts import Contrast
-    from retrogait.io import write_text
 
     run = load_run(config, root=root, eager=False)
     st = run.config["stats"]
     spm, clusters = _spm(waveforms, [Contrast.from_config(c) for c in st["contrasts"]], alpha=st["alpha"])
     tables = {"waveform_spm": spm, "waveform_clusters": clusters}
     for name, path in _named(outputs).items():
-        _write_table(tables[name], path, name)
-        write_text(tables[name].to_csv(index=False, float_format="%.6g", lineterminator="\n"),
-                   path.with_suffix(".csv"))
+        _write_report_table(tables[name], path, name)
 
 
 def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike],
@@ -347,7 +352,6 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
     from retrogait.analysis.discrete import run_contrasts
     from retrogait.analysis.contrasts import Contrast
 
-    from retrogait.io import write_text
     from retrogait.analysis.claims import SCORECARD_COLUMNS, score
     from retrogait.analysis.qc import plausibility_by_contrast
     from retrogait.gait.plausibility import flag_counts
@@ -378,9 +382,7 @@ def stats_run(config: Mapping[str, Any], *, measures: Sequence[str | os.PathLike
     tables = {"contrasts": results, "exclusions": exclusions, "claims": claims, "qc_plausibility": flags,
               "qc_plausibility_contrasts": flag_balance}
     for name, path in _named(outputs).items():
-        _write_table(tables[name], path, name)
-        write_text(tables[name].to_csv(index=False, float_format="%.6g", lineterminator="\n"),
-                   path.with_suffix(".csv"))
+        _write_report_table(tables[name], path, name)
 
 
 def qc_exclusions(measures, results, exclusions, contrasts, *, quality=None, only=None):
@@ -504,7 +506,6 @@ def meta_run(config: Mapping[str, Any], *, contrasts: str | os.PathLike, trials:
 
     from retrogait.report import figures as F
     from retrogait.analysis.literature import literature_effects
-    from retrogait.io import write_text
     from retrogait.analysis.meta import dataset_effects, pool, speed_matching
     from retrogait.report.forest import plot_forest
 
@@ -525,9 +526,8 @@ def meta_run(config: Mapping[str, Any], *, contrasts: str | os.PathLike, trials:
                                    min_studies=meta["min_studies"])
     log.info("meta-analysis: %d literature and %d dataset effects; %d pooled rows", len(lit), len(own),
              len(pooled_rows))
-    for df, path, kind in ((study_rows, studies, "meta_studies"), (pooled_rows, pooled, "meta_pooled")):
-        _write_table(df, path, kind)
-        write_text(df.to_csv(index=False, float_format="%.6g", lineterminator="\n"), Path(path).with_suffix(".csv"))
+    _write_report_table(study_rows, studies, "meta_studies")
+    _write_report_table(pooled_rows, pooled, "meta_pooled")
     for path in forest:
         measure = Path(path).stem.removeprefix("forest_")
         F.save(plot_forest(study_rows, pooled_rows, measure=measure,

@@ -123,6 +123,7 @@ def suff_stats(y: np.ndarray, X: np.ndarray, Z: np.ndarray, groups: np.ndarray, 
         S["h"][k] = Zk.T @ yk
         S["n"][k] = m.sum()
     S["p"], S["q"], S["G"] = p, q, G
+    S["soa"] = _soa(S)
     return S
 
 
@@ -134,25 +135,22 @@ def _lam(theta: np.ndarray, q: int) -> np.ndarray:
 
 
 def _soa(S: dict) -> dict:
-    """The per-subject statistics in structure-of-arrays layout (small axes first, subjects last), cached in ``S``.
+    """The per-subject statistics in structure-of-arrays layout (small axes first, subjects last).
 
     ``C`` (q, q, 1, G), ``F`` (q, p, 1, G), ``h`` (q, 1, 1, G), and the products used by the criterion:
     ``FF[i, j]`` = F_i' F_j (q, q, G, p*p), ``Fh[i, j]`` = F_i h_j (q, q, G, p), ``hh[i, j]`` = h_i h_j
     (q, q, G, 1), with ``F_i`` the i-th row of Z_g'X_g.
     """
-    soa = S.get("_soa")
-    if soa is None:
-        G, p = S["G"], S["p"]
-        C = np.ascontiguousarray(S["C"].transpose(1, 2, 0))[:, :, None, :]
-        F = np.ascontiguousarray(S["F"].transpose(1, 2, 0))[:, :, None, :]
-        h = np.ascontiguousarray(S["h"].T)[:, None, None, :]
-        Fg, hg = S["F"], S["h"]                                                  # (G, q, p), (G, q)
-        FF = np.einsum("gic,gjd->ijgcd", Fg, Fg).reshape(Fg.shape[1], Fg.shape[1], G, p * p)
-        Fh = np.einsum("gic,gj->ijgc", Fg, hg)
-        hh = np.einsum("gi,gj->ijg", hg, hg)[..., None]
-        soa = S["_soa"] = {"C": C, "F": F, "h": h, "FF": FF, "Fh": Fh, "hh": hh,
-                           "XtX": S["XtX"].reshape(G, p * p)}
-    return soa
+    G, p = S["G"], S["p"]
+    Fg, hg = S["F"], S["h"]                                                      # (G, q, p), (G, q)
+    q = Fg.shape[1]
+    return {"C": np.ascontiguousarray(S["C"].transpose(1, 2, 0))[:, :, None, :],
+            "F": np.ascontiguousarray(Fg.transpose(1, 2, 0))[:, :, None, :],
+            "h": np.ascontiguousarray(hg.T)[:, None, None, :],
+            "FF": np.einsum("gic,gjd->ijgcd", Fg, Fg).reshape(q, q, G, p * p),
+            "Fh": np.einsum("gic,gj->ijgc", Fg, hg),
+            "hh": np.einsum("gi,gj->ijg", hg, hg)[..., None],
+            "XtX": S["XtX"].reshape(G, p * p)}
 
 
 def _mm(A: np.ndarray, B: np.ndarray) -> np.ndarray:
@@ -174,6 +172,7 @@ def _inv_logdet(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     det = a * d - b * b
     inv = np.stack([np.stack([d, -b]), np.stack([-b, a])]) / det
     return inv, np.log(det)
+
 
 def _k_factor(Lb: np.ndarray, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``K_i = Lambda A_i^-1 Lambda'`` (q, q, B, G) and ``log|A_i|`` (B, G), ``A_i = I + Lambda' Z_i'Z_i Lambda``,
@@ -237,7 +236,7 @@ def reml_eval(theta: np.ndarray, S: dict, W: np.ndarray, *, sigma: np.ndarray | 
     theta = np.atleast_2d(np.asarray(theta, float))
     W = np.asarray(W, float)
     B = theta.shape[0]
-    D = _soa(S)
+    D = S["soa"]
     C, F, h = D["C"], D["F"], D["h"]
     Lb = _lam(theta, q)                                             # (B,q,q)
     K, ldA = _k_factor(Lb, C)
@@ -336,23 +335,6 @@ def _project(theta: np.ndarray, diag: np.ndarray) -> np.ndarray:
     out = theta.copy()
     out[:, diag] = np.maximum(out[:, diag], 0.0)
     return out
-
-
-def _fd_hessian(theta: np.ndarray, S: dict, W: np.ndarray) -> np.ndarray:
-    """Hessian of the profiled criterion by central differences of the analytic gradient."""
-    B, k = theta.shape
-    hstep = 1e-5 * np.maximum(1.0, np.abs(theta))
-    pts = []
-    for j in range(k):
-        e = np.zeros((B, k))
-        e[:, j] = hstep[:, j]
-        pts.extend([theta + e, theta - e])
-    big = np.concatenate(pts, axis=0)
-    g = reml_eval(big, S, np.tile(W, (2 * k, 1)), grad=True)["grad_theta"].reshape(2 * k, B, k)
-    H = np.empty((B, k, k))
-    for j in range(k):
-        H[:, :, j] = (g[2 * j] - g[2 * j + 1]) / (2.0 * hstep[:, j:j + 1])
-    return 0.5 * (H + H.transpose(0, 2, 1))
 
 
 def fit_reml(theta0: np.ndarray, S: dict, W: np.ndarray, *, maxit: int = 100, gtol: float = 1e-6) -> dict:
@@ -508,7 +490,7 @@ def cluster_robust_se(theta: np.ndarray, S: dict, W: np.ndarray) -> np.ndarray:
     W = np.atleast_2d(np.asarray(W, float))
     ev = reml_eval(theta, S, W)
     beta, Ainv = ev["beta"], ev["XtVXinv"]
-    D = _soa(S)
+    D = S["soa"]
     K, _ = _k_factor(_lam(theta, S["q"]), D["C"])                                      # (q,q,B,G)
     resid_z = D["h"] - _mm(D["F"], beta.T[:, None, :, None])                           # Z_i'(y_i - X_i b)  (q,1,B,G)
     resid_x = S["Xty"][None] - np.einsum("gij,bj->bgi", S["XtX"], beta)                # X_i'(y_i - X_i b)  (B,G,p)

@@ -36,7 +36,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from retrogait.stats.paired import ROUNDING_SPREAD, _check_alpha, _paired_arrays, _rounding_only, hedges_correction
+from retrogait.stats.paired import _check_alpha, _paired_arrays, _rounding_only, hedges_correction, rounding_floor
 
 __all__ = ["smd_from_summary", "random_effects", "effect_from_paired", "POOLED_LABEL", "HKSJ_LABEL"]
 
@@ -173,7 +173,7 @@ def effect_from_paired(a: Sequence[float] | np.ndarray | pd.Series,
     n = int(a.size)
     sd_a, sd_b = float(a.std(ddof=1)), float(b.std(ddof=1))
     # an SD at floating-point rounding level is no spread (as in paired_summary): no r, no g, no d_z
-    floor = ROUNDING_SPREAD * float(max(np.max(np.abs(a)), np.max(np.abs(b))))
+    floor = rounding_floor(a, b)
     r = float(np.corrcoef(a, b)[0, 1]) if sd_a > floor and sd_b > floor else float("nan")
     if kind == "g":
         if not np.isfinite(r):

@@ -48,7 +48,7 @@ import statsmodels.formula.api as smf
 from scipy import stats
 
 import retrogait.stats._reml as _reml
-from retrogait.stats.paired import ROUNDING_SPREAD, _check_alpha
+from retrogait.stats.paired import _check_alpha, rounding_floor
 
 __all__ = ["mixed_model", "SINGULAR_TOL", "SE_METHOD", "DF_METHOD", "BOOT_METHOD"]
 
@@ -376,8 +376,8 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
         infinite values, fewer than 3 subjects, a constant outcome, a
         rank-deficient design (factor and covariate perfectly confounded), an
         outcome the fixed effects determine up to rounding (residual SD <=
-        ``ROUNDING_SPREAD`` x max|value|: a design variable such as treadmill
-        speed), or no finite REML criterion.
+        :func:`retrogait.stats.paired.rounding_floor` of the values: a design
+        variable such as treadmill speed), or no finite REML criterion.
 
     Notes
     -----
@@ -501,13 +501,12 @@ def mixed_model(data: pd.DataFrame, *, value: str, factor: str, levels: Sequence
                          "effect cannot be separated from the covariate")
     # an outcome that the fixed effects determine exactly (a design variable: treadmill speed against the
     # speed factor or the speed covariate) has residuals at rounding level; a fit would report an SE of ~0
-    # and a t of ~1e15 (the paired analysis's rounding rule, retrogait.stats.paired.ROUNDING_SPREAD)
-    resid = y - X @ np.linalg.lstsq(X, y, rcond=None)[0]
-    if not float(np.std(resid)) > ROUNDING_SPREAD * float(np.max(np.abs(y))):
+    # and a t of ~1e15 (the paired analysis's rounding rule, retrogait.stats.paired.rounding_floor)
+    resid_sd = float(np.std(y - X @ np.linalg.lstsq(X, y, rcond=None)[0]))
+    if not resid_sd > rounding_floor(y):
         raise ValueError(f"mixed_model: {value!r} is determined by {factor}"
                          + (f" and {'/'.join(used)}" if used else "")
-                         + f" up to rounding (residual SD {float(np.std(resid)):.2g}): a design variable, "
-                         "nothing to model")
+                         + f" up to rounding (residual SD {resid_sd:.2g}): a design variable, nothing to model")
 
     # covariate diagnostics (docs/methods.md §6.2 collinearity warning)
     for cov, c in zip(used, cov_c):

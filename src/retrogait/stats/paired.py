@@ -38,6 +38,7 @@ __all__ = [
     "hedges_correction",
     "hedges_correction_approx",
     "cohens_dz_ci",
+    "rounding_floor",
 ]
 
 _PAIRED_COLUMNS = [
@@ -61,6 +62,12 @@ NCT_MAX_T = 1e5
 ROUNDING_SPREAD = 1e-12
 
 
+def rounding_floor(*values: np.ndarray) -> float:
+    """The spread below which ``values`` differ only by floating-point rounding:
+    ``ROUNDING_SPREAD * max|values|`` (scale-free, so a change of unit cannot change what counts)."""
+    return ROUNDING_SPREAD * max((float(np.max(np.abs(v))) for v in values if np.size(v)), default=0.0)
+
+
 def _rounding_only(d: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
     """True when the differences ``d = a - b`` vary only at rounding level (or not at all).
 
@@ -70,8 +77,7 @@ def _rounding_only(d: np.ndarray, a: np.ndarray, b: np.ndarray) -> bool:
     number. The spread is rounding when ``sd(d) <= ROUNDING_SPREAD * max(|a|, |b|)``.
     """
     sd = float(d.std(ddof=1)) if d.size > 1 else 0.0
-    scale = float(max(np.max(np.abs(a)), np.max(np.abs(b)))) if d.size else 0.0
-    return not sd > ROUNDING_SPREAD * scale
+    return not sd > rounding_floor(a, b)
 
 
 def _check_alpha(alpha: float, name: str = "alpha") -> float:
@@ -284,7 +290,7 @@ def paired_summary(a: Sequence[float] | np.ndarray | pd.Series,
     sd_a, sd_b = float(a.std(ddof=1)), float(b.std(ddof=1))
     # an SD at rounding level (a level that is a design constant, e.g. one treadmill speed for all)
     # is no spread: no correlation and no g_av from it
-    floor = ROUNDING_SPREAD * float(max(np.max(np.abs(a)), np.max(np.abs(b))))
+    floor = rounding_floor(a, b)
     r = float(np.corrcoef(a, b)[0, 1]) if (sd_a > floor and sd_b > floor) else float("nan")
     mean_diff = float(d.mean())
     sd_diff = float(d.std(ddof=1))

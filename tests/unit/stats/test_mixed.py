@@ -434,10 +434,12 @@ def test_bootstrap_interval_options():
 
 def test_a_design_variable_is_refused_not_fitted_with_a_zero_se():
     # treadmill speed against the speed factor: the fixed effects explain it exactly; a fit gave an SE of 0
-    rows = [{"subject": f"S{s}", "speed": lv, "v": {"fast": 1.0, "slow": 0.6}[lv] + 0.0 * c}
+    # (every other cycle one floating-point step off, as subject means of a belt speed come out)
+    rows = [{"subject": f"S{s}", "speed": lv,
+             "v": np.nextafter({"fast": 1.0, "slow": 0.6}[lv], 2.0) if c % 2 else {"fast": 1.0, "slow": 0.6}[lv]}
             for s in range(8) for lv in ("fast", "slow") for c in range(5)]
     df = pd.DataFrame(rows)
-    df["v"] = df["v"] * 3 / 3        # values at rounding distance from 1.0 and 0.6
+    assert df.groupby("speed")["v"].std().gt(0).all()     # a spread, but of rounding size
     with pytest.raises(ValueError, match="determined by speed up to rounding"):
         mixed_model(df, value="v", factor="speed", levels=["fast", "slow"], subject="subject", n_boot=0)
     # the same outcome with a cycle-to-cycle spread of 1e-6 is data, and is fitted
