@@ -59,10 +59,11 @@ def describe_c3d(path: str | Path) -> dict[str, Any]:
     import ezc3d
 
     from retrogait.ingest.adapters.c3d import analog_labels, invalid_points, point_labels
+    from retrogait.ingest.forceplates import ForcePlateError, read_force_plates
 
     path = Path(path)
     try:
-        c3d = ezc3d.c3d(str(path), extract_forceplat_data=True)
+        c3d = ezc3d.c3d(str(path))
     except Exception as exc:  # ezc3d raises plain RuntimeError/IOError
         raise ValueError(f"cannot read C3D file {path}: {exc}") from None
     params, header, data = c3d["parameters"], c3d["header"], c3d["data"]
@@ -92,13 +93,16 @@ def describe_c3d(path: str | Path) -> dict[str, Any]:
     plate_channels = {int(c) - 1 for c in _values(params, "FORCE_PLATFORM", "CHANNEL") if int(c) > 0}
     analog_info = [{"label": lab, "unit": aunits[j] if j < len(aunits) else "",
                     "force_plate": j in plate_channels} for j, lab in enumerate(alabels)]
-    plates = []
-    for k, p in enumerate(data.get("platform", []), start=1):
-        fz = np.asarray(p["force"][2], dtype=float)
-        plates.append({"plate": k, "type": int(_values(params, "FORCE_PLATFORM", "TYPE")[k - 1])
-                       if len(_values(params, "FORCE_PLATFORM", "TYPE")) >= k else None,
+    plates, plates_error = [], ""
+    try:
+        platforms = read_force_plates(params, data["analogs"])
+    except ForcePlateError as exc:
+        platforms, plates_error = [], str(exc)
+    for p in platforms:
+        fz = p.force[2]
+        plates.append({"plate": p.number, "type": p.type,
                        "max_fz_n": float(np.nanmax(np.abs(fz))) if fz.size else float("nan"),
-                       "centre_mm": [float(v) for v in np.mean(np.asarray(p["corners"], float), axis=1)]})
+                       "centre_mm": [float(v) for v in np.mean(p.corners, axis=1)]})
     body = []
     for group, entries in params.items():
         if not isinstance(entries, Mapping):
@@ -119,7 +123,7 @@ def describe_c3d(path: str | Path) -> dict[str, Any]:
         "first_frame": int(header["points"]["first_frame"]),
         "analog_rate_hz": float(header["analogs"]["frame_rate"]),
         "analog_frames": int(data["analogs"].shape[2]) if np.ndim(data["analogs"]) == 3 else 0,
-        "point_units": point_unit, "points": point_info, "analogs": analog_info, "plates": plates,
+        "point_units": point_unit, "points": point_info, "analogs": analog_info, "plates": plates, "plates_error": plates_error,
         "body_parameters": body, "subjects": _strings(params, "SUBJECTS", "NAMES"),
         "events": [{"context": c, "label": lab, "time_s": t} for c, lab, t in events],
     }
@@ -146,7 +150,9 @@ def format_description(info: Mapping[str, Any], *, max_events: int = 12) -> str:
         out.append("\n-- analog labels (unit) [FP = force-plate channel]")
         out.append(_columns([f"{a['label']} ({a['unit'] or '?'})" + (" FP" if a["force_plate"] else "")
                              for a in info["analogs"]]))
-    out.append(f"\n-- force plates: {len(info['plates'])}")
+    out.append(f"\n-- force plates: {len(info['plates'])}"
+               + (f" (FORCE_PLATFORM group not interpretable: {info['plates_error']})" if info.get("plates_error")
+                  else ""))
     for p in info["plates"]:
         out.append(f"  plate {p['plate']}: type {p['type']}, max |Fz| {p['max_fz_n']:.0f} N, centre "
                    f"({', '.join(f'{v:.0f}' for v in p['centre_mm'])}) mm")

@@ -8,8 +8,9 @@ Softw 6:2911) and turns them into canonical trials:
   converted to SI and moments normalised to body mass;
 * marker trajectories used by event detection (heel, toe, knee, ankle,
   pelvis), in metres;
-* force plates through ezc3d's platform filter (force, centre of pressure and
-  free moment in the lab frame), in N, m and N.m;
+* force plates computed from their analog channels
+  (:mod:`retrogait.ingest.forceplates`: force, centre of pressure and free
+  moment in the lab frame, ezc3d's equations), in N, m and N.m;
 * EMG channels named in the map, as canonical ``<side>_<muscle>`` in V
   (any muscle name; known muscles get their canonical name,
   :func:`retrogait.ingest.trial.canonical_muscle`);
@@ -54,6 +55,7 @@ from retrogait.errors import ConfigError, DataError
 from retrogait.io import sha256_file
 from retrogait.ingest.subjects import read_subjects_table
 from retrogait.ingest.trial import SIDES, Stream, Trial, TrialMeta, canonical_muscle
+from retrogait.ingest.forceplates import ForcePlateError, PlateSignals, read_force_plates
 from retrogait.ingest.units import conversion_to_si, moment_to_per_kg, normalise_unit
 from retrogait.ingest.adapters import register
 from retrogait.ingest.adapters.base import Adapter, RawFile
@@ -385,14 +387,15 @@ class C3DAdapter(Adapter):
             raise DataError(f"file not found: {path} (run the fetch step first)", **loc)
         notes: list[str] = []
         try:
-            c3d = ezc3d.c3d(str(path), extract_forceplat_data=True)
+            c3d = ezc3d.c3d(str(path))
         except Exception as exc:  # ezc3d raises plain RuntimeError/IOError
-            try:  # a malformed FORCE_PLATFORM group alone must not cost the markers and EMG
-                c3d = ezc3d.c3d(str(path), extract_forceplat_data=False)
-            except Exception:
-                raise DataError(f"cannot read C3D file {relpath}: {exc}", **loc) from None
-            notes.append(f"force plates not read: ezc3d cannot interpret the FORCE_PLATFORM group ({exc})")
+            raise DataError(f"cannot read C3D file {relpath}: {exc}", **loc) from None
         params = c3d["parameters"]
+        try:
+            platforms = read_force_plates(params, c3d["data"]["analogs"])
+        except ForcePlateError as exc:  # a malformed FORCE_PLATFORM group alone must not cost the markers and EMG
+            platforms = []
+            notes.append(f"force plates not read: the FORCE_PLATFORM group cannot be interpreted ({exc})")
         header = c3d["header"]
         record: dict[str, list[str]] = {"missing_outputs": [], "missing_markers": [], "missing_emg": [],
                                         "unmapped_analogs": [], "gaps": []}
@@ -411,7 +414,7 @@ class C3DAdapter(Adapter):
         kinetic_sides = [s for s in SIDES if f"{s}_knee_extensor_moment" in kin_cols
                          and kinematics.has(f"{s}_knee_extensor_moment")]
 
-        forces, plates = self._read_plates(c3d, header, loc)
+        forces, plates = self._read_plates(platforms, header, loc)
         emg = self._read_emg(c3d, params, header, notes, record, loc)
         events = self._read_events(params, loc)
         if kinematics is None and forces is None and emg is None:
@@ -592,15 +595,14 @@ class C3DAdapter(Adapter):
                     units[f"{prefix}_{axis}"] = "m"
 
     # -- force plates ---------------------------------------------------------------
-    def _read_plates(self, c3d, header, loc) -> tuple[Stream | None, pd.DataFrame]:
-        platforms = c3d["data"].get("platform", [])
+    def _read_plates(self, platforms: list[PlateSignals], header, loc) -> tuple[Stream | None, pd.DataFrame]:
         use = (self.map.get("force_plates") or {}).get("use", "all")
         wanted = range(1, len(platforms) + 1) if use == "all" else use
         plates = pd.DataFrame({"plate": pd.Series(dtype=str), "foot": pd.Series(dtype=str)})
         if not platforms:
             return None, plates
         rate = float(header["analogs"]["frame_rate"])
-        n = platforms[0]["force"].shape[1]
+        n = platforms[0].force.shape[1]
         cols: dict[str, np.ndarray] = {"time_s": (header["analogs"]["first_frame"] + np.arange(n)) / rate}
         units: dict[str, str] = {}
         ids = []
@@ -611,17 +613,17 @@ class C3DAdapter(Adapter):
             p = platforms[k - 1]
             pid = f"fp{k}"
             try:
-                f_conv = conversion_to_si(p.get("unit_force", "N"))
-                pos_conv = conversion_to_si(p.get("unit_position", "mm"))
-                m_conv = conversion_to_si(p.get("unit_moment", "Nmm"))
+                f_conv = conversion_to_si(p.unit_force)
+                pos_conv = conversion_to_si(p.unit_position)
+                m_conv = conversion_to_si(p.unit_moment)
             except ValueError as exc:
                 raise DataError(f"force plate {k}: {exc}", **loc, parameter="ANALOG:UNITS") from None
             for j, axis in enumerate("xyz"):
-                cols[f"{pid}_f{axis}"] = p["force"][j].astype(float) * f_conv.factor
-                cols[f"{pid}_cop_{axis}"] = p["center_of_pressure"][j].astype(float) * pos_conv.factor
+                cols[f"{pid}_f{axis}"] = p.force[j] * f_conv.factor
+                cols[f"{pid}_cop_{axis}"] = p.center_of_pressure[j] * pos_conv.factor
                 units[f"{pid}_f{axis}"] = "N"
                 units[f"{pid}_cop_{axis}"] = "m"
-            cols[f"{pid}_tz"] = p["Tz"][2].astype(float) * m_conv.factor
+            cols[f"{pid}_tz"] = p.free_moment[2] * m_conv.factor
             units[f"{pid}_tz"] = "N.m"
             ids.append(pid)
         if not ids:

@@ -389,4 +389,5 @@ def test_malformed_force_plate_group_costs_only_the_plates(tmp_path):
     c.write(str(tmp_path / "raw/S01/walk.c3d"))
     t = read_one(tmp_path, "S01/walk.c3d", simple_map(emg=EMG_MAP))
     assert t.forces is None and t.kinematics.has("L_heel_x") and len(t.emg.signals) == 2
-    assert "force plates not read: ezc3d cannot interpret the FORCE_PLATFORM group" in t.meta.notes
+    assert "force plates not read: the FORCE_PLATFORM group cannot be interpreted (force plate 1: " \
+        "FORCE_PLATFORM:CORNERS has 0 values, 12 needed)" in t.meta.notes
