@@ -58,15 +58,24 @@ TARGETS = {
     "c3d_speedup": (">=", 3.0, "x", "gaitalytics time / retrogait time, same C3D file and steps"),
     "scaling_wall": ("<=", 1.0, "x", "scaling: wall-time growth / subject growth (<= 1: at most linear)"),
     "scaling_rss": ("<=", 1.0, "x", "scaling: peak-RSS growth / subject growth (<= 1: at most linear)"),
+    "scaling_stats_wall": ("<=", 1.0, "x", "scaling of the stats job, one model over all subjects: wall growth / "
+                                           "subject growth"),
+    "scaling_stats_rss": ("<=", 1.0, "x", "scaling of the stats job, one model over all subjects: peak-RSS "
+                                          "growth / subject growth"),
 }
 
 #: Subject counts of the scaling curve (``--only scaling``). GT23 has 12
-#: subjects and the gt23 adapter refuses any other id (by design), so a
-#: larger point (48) cannot be built from the GT23 replica; it is listed as
-#: not measured with that reason.
-SCALING_SUBJECTS = (3, 12)
-SCALING_UNAVAILABLE = {48: "GT23 has 12 subjects; the gt23 adapter refuses other subject ids (a deliberate data "
-                           "check), so the replica cannot have 48"}
+#: subjects and the gt23 adapter refuses any other id (by design), so a point
+#: above 12 is built from copies of the 12-subject replica declared as separate
+#: datasets (``gt23``, ``gt23-copy2``, ...): the per-subject jobs, the DAG and
+#: the dataset-level jobs grow with the subjects, but each mixed model still
+#: has 12 subjects. The one-model cost at 48 subjects is measured apart
+#: (:func:`bench_stats_scaling`).
+SCALING_SUBJECTS = (3, 12, 48)
+REPLICA_SUBJECTS = 12
+SCALING_UNAVAILABLE: dict[int, str] = {}
+#: Subject counts of the stats-job scaling (one dataset, one model per measure and contrast).
+STATS_SCALING_SUBJECTS = (12, 48)
 
 
 def log(msg: str) -> None:
@@ -237,6 +246,24 @@ class TreePoller:
             self._stop.wait(self.interval)
 
 
+def _gnu_time(time_file: Path) -> dict[str, float]:
+    """Peak RSS of the largest process (MB), user and system CPU seconds from a ``/usr/bin/time -v`` file."""
+    res: dict[str, float] = {}
+    if not (GNU_TIME.exists() and time_file.exists()):
+        return res
+    t = time_file.read_text()
+    m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", t)
+    if m:
+        res["gnu_time_maxrss_mb"] = round(int(m.group(1)) / 1024, 1)
+    for key, pat in (("user_s", r"User time \(seconds\): ([\d.]+)"),
+                     ("sys_s", r"System time \(seconds\): ([\d.]+)"),
+                     ("cpu_percent", r"Percent of CPU this job got: (\d+)%")):
+        m = re.search(pat, t)
+        if m:
+            res[key] = float(m.group(1))
+    return res
+
+
 def _cpu_snapshot() -> list[int] | None:
     try:
         return [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
@@ -320,17 +347,7 @@ def run_snakemake(workdir: Path, *, overrides: dict | None = None, env_extra: di
         cpu1 = _cpu_snapshot()
     text = out_path.read_text(errors="replace") + err_path.read_text(errors="replace")
     res: dict[str, Any] = {"returncode": rc, "wall_s": round(wall, 3), "cmd": " ".join(smk[:1] + smk[5:])}
-    if GNU_TIME.exists() and time_file.exists():
-        t = time_file.read_text()
-        m = re.search(r"Maximum resident set size \(kbytes\): (\d+)", t)
-        if m:
-            res["gnu_time_maxrss_mb"] = round(int(m.group(1)) / 1024, 1)
-        for key, pat in (("user_s", r"User time \(seconds\): ([\d.]+)"),
-                         ("sys_s", r"System time \(seconds\): ([\d.]+)"),
-                         ("cpu_percent", r"Percent of CPU this job got: (\d+)%")):
-            m = re.search(pat, t)
-            if m:
-                res[key] = float(m.group(1))
+    res.update(_gnu_time(time_file))
     res["machine_cpu"] = _cpu_delta(cpu0, cpu1)
     if "user_s" in res and res["machine_cpu"]:
         # CPU used on the machine by processes outside this run (noise from other work)
@@ -538,6 +555,40 @@ def setup_mirror(replica: dict[str, Any], scratch: Path) -> Path:
     return mirror
 
 
+def copy_ids(copies: int) -> list[str]:
+    """Dataset ids of the replica and its copies: ``gt23``, ``gt23-copy2``, ..."""
+    return ["gt23"] + [f"gt23-copy{k}" for k in range(2, copies + 1)]
+
+
+def copies_overrides(replica: dict[str, Any], mirror: Path, folder: Path, copies: int) -> dict[str, Any]:
+    """Config overrides that analyse ``copies`` copies of the replica as separate datasets.
+
+    The scratch manifest declares each copy as the ``gt23`` entry under its
+    own id; the mirror serves the same archive (a hard link) under each id.
+    """
+    import yaml
+
+    ids = copy_ids(copies)
+    manifest = yaml.safe_load((REPO / "config" / "datasets.yaml").read_text())
+    for dataset_id in ids[1:]:
+        manifest["datasets"][dataset_id] = dict(manifest["datasets"]["gt23"])
+        dst = mirror / dataset_id / ARCHIVE
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        if not dst.exists():
+            try:
+                os.link(replica["path"], dst)
+            except OSError:
+                shutil.copy2(replica["path"], dst)
+    folder.mkdir(parents=True, exist_ok=True)
+    mpath = folder / "datasets-copies.yaml"
+    mpath.write_text(yaml.safe_dump(manifest))
+    options = gt23_overrides(replica).get("dataset_options", {}).get("gt23")
+    out: dict[str, Any] = {"manifest": str(mpath), "external_folders": [str(folder)], "datasets": ids}
+    if options:
+        out["dataset_options"] = {i: options for i in ids}
+    return out
+
+
 def bench_pipeline(args, replica, scratch: Path, *, diagnostics: bool) -> dict[str, Any]:
     mirror = setup_mirror(replica, scratch)
     overrides = gt23_overrides(replica)
@@ -592,12 +643,23 @@ def bench_scaling(args, scratch: Path, have_pipeline: dict | None = None,
                            "stage_timings": have_pipeline.get("stage_timings", []), "error_tail": None,
                            "source": "pipeline benchmark run"})
             continue
+        copies = 1
+        if n > REPLICA_SUBJECTS:
+            if n % REPLICA_SUBJECTS:
+                raise ValueError(f"scaling point {n}: above {REPLICA_SUBJECTS} subjects a point must be a multiple "
+                                 f"of {REPLICA_SUBJECTS} (copies of the replica)")
+            copies = n // REPLICA_SUBJECTS
+            a.subjects = REPLICA_SUBJECTS
         replica = get_replica(a, scratch / f"scaling-{n}")
         mirror = setup_mirror(replica, scratch / f"scaling-{n}")
         work = scratch / f"scaling-{n}" / "work"
+        overrides = gt23_overrides(replica)
+        if copies > 1:
+            overrides = copies_overrides(replica, mirror, scratch / f"scaling-{n}", copies)
         quiet = wait_quiet(f"scaling {n}")
-        log(f"scaling: {n} subjects")
-        run = run_snakemake(work, overrides=gt23_overrides(replica), mirror=mirror)
+        log(f"scaling: {n} subjects" + (f" ({copies} copies of the {REPLICA_SUBJECTS}-subject replica as "
+                                        f"{copies} datasets)" if copies > 1 else ""))
+        run = run_snakemake(work, overrides=overrides, mirror=mirror)
         ok = run["returncode"] == 0 and (work / "reports" / "report.html").exists()
         log(f"scaling: {n} subjects rc={run['returncode']} wall={run['wall_s']:.1f} s")
         points.append({"subjects": n, "ok": ok, "wall_s": run["wall_s"] if ok else None,
@@ -605,15 +667,121 @@ def bench_scaling(args, scratch: Path, have_pipeline: dict | None = None,
                        "tree_sum_rss_mb": run.get("poll_peak_tree_sum_mb"), "user_s": run.get("user_s"),
                        "sys_s": run.get("sys_s"), "machine_cpu": run.get("machine_cpu"), "before": quiet,
                        "noise": _noise_note(run), "stage_timings": stage_timings_of(work) if ok else [],
-                       "error_tail": run.get("error_tail")})
+                       "error_tail": run.get("error_tail"),
+                       "datasets": copies,
+                       "layout": (f"{copies} copies of the {REPLICA_SUBJECTS}-subject replica declared as {copies} "
+                                  f"datasets: {n} subjects of per-subject jobs, {copies} dataset-level chains, "
+                                  f"mixed models of {REPLICA_SUBJECTS} subjects") if copies > 1 else ""})
     out: dict[str, Any] = {"points": points,
                            "not_measured": [{"subjects": k, "reason": v} for k, v in SCALING_UNAVAILABLE.items()]}
-    good = [p for p in points if p["ok"]]
-    if len(good) >= 2:
-        lo, hi = good[0], good[-1]
+    out.update(growth_ratios([p for p in points if p["ok"]]))
+    return out
+
+
+def growth_ratios(good: list[dict[str, Any]]) -> dict[str, Any]:
+    """Growth of wall time and peak RSS per growth in subjects, for each step of the curve; the headline is
+    the worst step (a curve that is linear overall but bends up between two points fails)."""
+    if len(good) < 2:
+        return {}
+    steps = []
+    for lo, hi in zip(good, good[1:]):
         growth = hi["subjects"] / lo["subjects"]
-        out["wall_growth_per_subject_growth"] = round((hi["wall_s"] / lo["wall_s"]) / growth, 3)
-        out["rss_growth_per_subject_growth"] = round((hi["peak_rss_mb"] / lo["peak_rss_mb"]) / growth, 3)
+        steps.append({"from": lo["subjects"], "to": hi["subjects"],
+                      "wall": round((hi["wall_s"] / lo["wall_s"]) / growth, 3),
+                      "rss": round((hi["peak_rss_mb"] / lo["peak_rss_mb"]) / growth, 3)})
+    return {"steps": steps, "wall_growth_per_subject_growth": max(x["wall"] for x in steps),
+            "rss_growth_per_subject_growth": max(x["rss"] for x in steps)}
+
+
+def _more_subjects(table: "Any", n: int, *, seed: int = 0) -> "Any":
+    """``table`` (one dataset's measures or EMG quality) with ``n`` subjects: the original subjects, then
+    copies relabelled ``<subject>c<k>`` whose measures are shifted by a subject offset drawn from the
+    spread of the subject means (per measure), so that each copy is a plausible new subject and the
+    mixed models see ``n`` distinct clusters. Measures fixed by the design (the same value in every
+    cycle of a condition, e.g. treadmill speed) are not shifted."""
+    import numpy as np
+    import pandas as pd
+
+    subjects = sorted(table["subject"].unique())
+    copies = -(-n // len(subjects))
+    rng = np.random.default_rng(seed)
+    has_values = "measure" in table.columns
+    spread = {}
+    if has_values:
+        for measure, grp in table.groupby("measure"):
+            within = grp.groupby("condition")["value"].std().fillna(0).max()
+            means = grp.groupby("subject")["value"].mean()
+            spread[measure] = float(means.std()) if within > 1e-12 * max(1.0, float(np.nanmax(np.abs(grp["value"])))) \
+                else 0.0
+    parts = [table]
+    made = len(subjects)
+    for k in range(2, copies + 1):
+        for subj in subjects:
+            if made >= n:
+                break
+            part = table[table["subject"] == subj].copy()
+            part["subject"] = f"{subj}c{k}"
+            if has_values:
+                offsets = {m: rng.normal(0.0, sd) if sd > 0 else 0.0 for m, sd in spread.items()}
+                part["value"] = part["value"] + part["measure"].map(offsets).astype(float)
+            parts.append(part)
+            made += 1
+    return pd.concat(parts, ignore_index=True)
+
+
+_STATS_RUNNER = """
+import sys
+from pathlib import Path
+from retrogait.config import load_yaml
+from retrogait.stages import STATS_TABLES, stats_run
+root, measures, quality, out = Path(sys.argv[1]), sys.argv[2], sys.argv[3], Path(sys.argv[4])
+out.mkdir(parents=True, exist_ok=True)
+stats_run(load_yaml(root / "config" / "config.yaml"), measures=[measures], emg_quality=[quality],
+          outputs=[out / f"{name}.parquet" for name in STATS_TABLES], workers=2, root=root)
+"""
+
+
+def bench_stats_scaling(args, scratch: Path, pipeline_work: Path) -> dict[str, Any]:
+    """The stats job alone at :data:`STATS_SCALING_SUBJECTS` subjects in one dataset (one mixed model per
+    measure and contrast over all of them), from the headline run's 12-subject tables."""
+    import pandas as pd
+
+    processed = pipeline_work / "data" / "processed" / "gt23"
+    measures, quality = processed / "measures.parquet", processed / "emg_quality.parquet"
+    if not measures.exists():
+        return {"error": f"{measures} not found: run the pipeline benchmark first (--keep keeps its tables)"}
+    base_m, base_q = pd.read_parquet(measures), pd.read_parquet(quality)
+    points = []
+    for n in STATS_SCALING_SUBJECTS:
+        folder = scratch / f"stats-{n}"
+        folder.mkdir(parents=True, exist_ok=True)
+        m_path, q_path = folder / "measures.parquet", folder / "emg_quality.parquet"
+        _more_subjects(base_m, n).to_parquet(m_path)
+        _more_subjects(base_q, n).to_parquet(q_path)
+        quiet = wait_quiet(f"stats {n}")
+        time_file = folder / "time.txt"
+        cmd = ([str(GNU_TIME), "-v", "-o", str(time_file)] if GNU_TIME.exists() else []) + \
+            [sys.executable, "-c", _STATS_RUNNER, str(REPO), str(m_path), str(q_path), str(folder / "out")]
+        log(f"stats scaling: {n} subjects, one dataset")
+        cpu0 = _cpu_snapshot()
+        t0 = time.perf_counter()
+        proc = subprocess.run(cmd, cwd=folder, capture_output=True, text=True)
+        wall = time.perf_counter() - t0
+        point: dict[str, Any] = {"subjects": n, "wall_s": round(wall, 3), **_gnu_time(time_file),
+                                 "machine_cpu": _cpu_delta(cpu0, _cpu_snapshot()), "before": quiet}
+        if "user_s" in point and point["machine_cpu"]:
+            point["machine_cpu"]["outside_run_s"] = round(point["machine_cpu"]["machine_busy_s"] - point["user_s"]
+                                                          - point.get("sys_s", 0.0), 2)
+        ok = proc.returncode == 0
+        point.update(ok=ok, peak_rss_mb=point.get("gnu_time_maxrss_mb") if ok else None,
+                     error_tail=None if ok else (proc.stderr or "")[-2000:])
+        if not ok:
+            point["wall_s"] = None
+        log(f"stats scaling: {n} subjects rc={proc.returncode} wall={wall:.1f} s, peak RSS {point['peak_rss_mb']} MB")
+        points.append(point)
+    out = {"points": points, "layout": "stats job alone (python -c stats_run, 2 workers) on one dataset's "
+           "measures; 48 = the 12 replica subjects and 36 relabelled copies shifted by subject offsets"}
+    out.update(growth_ratios([p for p in points if p["ok"]]))
     return out
 
 
@@ -1015,7 +1183,13 @@ def verdicts(res: dict[str, Any]) -> list[dict[str, Any]]:
                         if p.get("ok"))
         missing = "; ".join(f"{m['subjects']} subjects not measured: {m['reason']}" for m in s.get("not_measured", []))
         add("scaling_wall", s.get("wall_growth_per_subject_growth"), pts + (f"; {missing}" if missing else ""))
-        add("scaling_rss", s.get("rss_growth_per_subject_growth"), "largest single process")
+        add("scaling_rss", s.get("rss_growth_per_subject_growth"), "largest single process; worst step of the curve")
+    ss = res.get("stats_scaling") or {}
+    if ss:
+        pts = ", ".join(f"{p['subjects']} subjects {p['wall_s']} s / {p['peak_rss_mb']} MB" for p in ss["points"]
+                        if p.get("ok"))
+        add("scaling_stats_wall", ss.get("wall_growth_per_subject_growth"), ss.get("error") or pts)
+        add("scaling_stats_rss", ss.get("rss_growth_per_subject_growth"), ss.get("error") or "the stats process")
     c = res.get("c3d") or {}
     if c:
         add("c3d_speedup", c.get("speedup"),
@@ -1089,10 +1263,26 @@ def write_readme(res: dict[str, Any], json_name: str) -> None:
                   "|---|---|---|---|---|---|"]
         for pt in sc["points"]:
             cpu = (pt.get("user_s") or 0) + (pt.get("sys_s") or 0)
+            note = "; ".join(x for x in (pt.get("layout"), pt["noise"] if pt.get("ok") else "FAILED") if x)
             lines.append(f"| {pt['subjects']} | {pt['wall_s']} | {pt['peak_rss_mb']} | {pt['tree_sum_rss_mb']} | "
-                         f"{cpu:.1f} | {pt['noise'] if pt.get('ok') else 'FAILED'} |")
+                         f"{cpu:.1f} | {note} |")
         for m in sc.get("not_measured", []):
             lines.append(f"| {m['subjects']} | not measured | | | | {m['reason']} |")
+        lines.append("")
+        if sc.get("steps"):
+            lines += ["Growth per step (wall-time growth / subject growth; peak-RSS growth / subject growth): "
+                      + "; ".join(f"{x['from']} -> {x['to']}: {x['wall']}x, {x['rss']}x" for x in sc["steps"]) + ".", ""]
+    ss = res.get("stats_scaling") or {}
+    if ss.get("points"):
+        lines += ["## Scaling of the stats job alone (one dataset: one mixed model over all its subjects)", "",
+                  ss.get("layout", "") + ".", "",
+                  "| Subjects | Wall (s) | Peak RSS (MB) | Note |", "|---|---|---|---|"]
+        for pt in ss["points"]:
+            lines.append(f"| {pt['subjects']} | {pt['wall_s']} | {pt['peak_rss_mb']} | "
+                         f"{_noise_note(pt) if pt.get('ok') else 'FAILED: ' + str(pt.get('error_tail'))[-200:]} |")
+        if ss.get("steps"):
+            lines += ["", "Growth: " + "; ".join(f"{x['from']} -> {x['to']}: wall {x['wall']}x, RSS {x['rss']}x "
+                                                 "the subject growth" for x in ss["steps"]) + "."]
         lines.append("")
     d = (p.get("diagnostics") or {}).get("trace")
     if d and "per_rule" in d:
@@ -1186,7 +1376,8 @@ def _public(obj):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", choices=["pipeline", "noop", "bytes", "c3d", "scaling"], action="append",
+    ap.add_argument("--only", choices=["pipeline", "noop", "bytes", "c3d", "scaling", "stats_scaling"],
+                    action="append",
                     help="run only these benchmarks (repeatable); default: all")
     ap.add_argument("--subjects", type=int, default=12, help="replica subjects (12 = GT23 scale)")
     ap.add_argument("--duration", type=float, default=20.0, help="seconds per trial (20 = GT23 scale)")
@@ -1206,7 +1397,7 @@ def main(argv: list[str] | None = None) -> int:
                          "< 0.25 cores (0: do not wait); what was found is recorded either way")
     ap.add_argument("--no-write", action="store_true", help="print results, do not write bench/results/")
     args = ap.parse_args(argv)
-    only = set(args.only or ["pipeline", "noop", "bytes", "c3d", "scaling"])
+    only = set(args.only or ["pipeline", "noop", "bytes", "c3d", "scaling", "stats_scaling"])
     WAIT_QUIET["timeout_s"] = args.wait_quiet
     if args.subjects < 1 or args.subjects > 12:
         ap.error("--subjects must be 1..12")
@@ -1249,6 +1440,9 @@ def main(argv: list[str] | None = None) -> int:
             res["scaling"] = bench_scaling(args, scratch, res.get("pipeline") if "pipeline" in only else None,
                                            res.get("replica"))
             res["runs"]["scaling"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        if "stats_scaling" in only:
+            res["stats_scaling"] = bench_stats_scaling(args, scratch, scratch / "pipeline")
+            res["runs"]["stats_scaling"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         if "c3d" in only:
             res["c3d"] = bench_c3d(args)
             res["runs"]["c3d"] = time.strftime("%Y-%m-%dT%H:%M:%S")
