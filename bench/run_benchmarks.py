@@ -6,6 +6,8 @@
     python bench/run_benchmarks.py --only noop           # no-op rerun only (runs the pipeline once first)
     python bench/run_benchmarks.py --only bytes          # downloaded bytes over a local HTTP server
     python bench/run_benchmarks.py --only c3d            # retrogait vs gaitalytics, per C3D trial
+    python bench/run_benchmarks.py --only scaling        # full runs at 3, 12 and 48 subjects
+    python bench/run_benchmarks.py --only pipeline --only stats_scaling   # stats job alone at 12 and 48
     python bench/run_benchmarks.py --subjects 2          # smaller replica (quick check, not the target)
 
 Results go to ``bench/results/<date>-<label>.json`` (sections from earlier
@@ -631,7 +633,7 @@ def bench_scaling(args, scratch: Path, have_pipeline: dict | None = None,
     points = []
     for n in SCALING_SUBJECTS:
         a = argparse.Namespace(**{**vars(args), "subjects": n})
-        if (have_pipeline and have_pipeline.get("ok") and have_replica
+        if (n <= REPLICA_SUBJECTS and have_pipeline and have_pipeline.get("ok") and have_replica
                 and have_replica["params"] == replica_params(a)):
             run = have_pipeline["full_run"]
             log(f"scaling: {n} subjects = the pipeline benchmark's run ({run['wall_s']:.1f} s)")
