@@ -327,6 +327,12 @@ def linear_envelope(x: np.ndarray, rate_hz: float, *, params: EnvelopeParams = E
         names the samples), a cut-off is not below the Nyquist frequency, or
         ``form`` is unknown.
     """
+    return _envelope(x, rate_hz, params, max_gap_s, form)[1]
+
+
+def _envelope(x: np.ndarray, rate_hz: float, params: EnvelopeParams, max_gap_s: float,
+              form: str) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`linear_envelope` and the rectified signal it low-passed (band-passed first for raw EMG)."""
     x = _as_signal(x)
     rate = _positive("rate_hz", rate_hz)
     if form not in EMG_FORMS:
@@ -352,7 +358,7 @@ def linear_envelope(x: np.ndarray, rate_hz: float, *, params: EnvelopeParams = E
     env = signal.sosfiltfilt(low, rectified)
     if params.clip_negative:
         env = np.maximum(env, 0.0)
-    return env
+    return rectified, env
 
 
 def _lowpass_sos(rate: float, params: EnvelopeParams) -> np.ndarray:
@@ -647,8 +653,15 @@ def emg_form(x: np.ndarray, rate_hz: float, *, params: QualityParams = QualityPa
     raw = _as_signal(x)
     rate = _positive("rate_hz", rate_hz)
     core, _ = _strip_padding(_longest_finite_run(raw), params.padding_min_samples)
+    form, metrics, _ = _form_of_core(core, rate, params)
+    return form, metrics
+
+
+def _form_of_core(core: np.ndarray, rate: float, params: QualityParams
+                  ) -> tuple[str, dict[str, float], tuple[np.ndarray, np.ndarray] | None]:
+    """:func:`emg_form` of the analysed stretch, and the Welch spectrum it used (None: too short or constant)."""
     if core.size < 16 or np.ptp(core) == 0:
-        return "raw", {"hf_fraction": math.nan, "symmetry": math.nan, "non_negative": math.nan}
+        return "raw", {"hf_fraction": math.nan, "symmetry": math.nan, "non_negative": math.nan}, None
     f, p = _welch(core, rate, params)
     total = float(p[1:].sum())
     hf = float(p[f > params.form_split_hz].sum()) / total if total > 0 else math.nan
@@ -658,10 +671,10 @@ def emg_form(x: np.ndarray, rate_hz: float, *, params: QualityParams = QualityPa
     non_negative = bool(p_min >= -0.05 * (p_max - p_min))
     metrics = {"hf_fraction": hf, "symmetry": sym, "non_negative": float(non_negative)}
     if non_negative and math.isfinite(hf) and hf < params.envelope_max_hf_fraction:
-        return "envelope", metrics
+        return "envelope", metrics, (f, p)
     if non_negative and math.isfinite(sym) and sym < params.rectified_max_symmetry:
-        return "rectified", metrics
-    return "raw", metrics
+        return "rectified", metrics, (f, p)
+    return "raw", metrics, (f, p)
 
 
 def channel_quality(x: np.ndarray, rate_hz: float, *, params: QualityParams = QualityParams(),
@@ -722,7 +735,10 @@ def channel_quality(x: np.ndarray, rate_hz: float, *, params: QualityParams = Qu
     """
     raw = _as_signal(x)
     rate = _positive("rate_hz", rate_hz)
-    detected, form_metrics = emg_form(raw, rate, params=params)
+    finite = _longest_finite_run(raw)
+    core, padded = _strip_padding(finite, params.padding_min_samples)
+    # the spectrum that tells the form is the one the mains and median-frequency metrics read (same stretch)
+    detected, form_metrics, spectrum = _form_of_core(core, rate, params)
     form = detected if form is None else form
     if form not in EMG_FORMS:
         raise ValueError(f"form must be one of {EMG_FORMS}, got {form!r}")
@@ -732,8 +748,6 @@ def channel_quality(x: np.ndarray, rate_hz: float, *, params: QualityParams = Qu
         band = _lowpass_sos(rate, envelope)
     metrics: dict[str, float] = {"n_samples": float(raw.size), "nan_samples": float((~np.isfinite(raw)).sum()),
                                  **form_metrics}
-    finite = _longest_finite_run(raw)
-    core, padded = _strip_padding(finite, params.padding_min_samples)
     metrics["padding_samples"] = float(padded)
     span = _core_span(raw, params.padding_min_samples)
 
@@ -761,7 +775,7 @@ def channel_quality(x: np.ndarray, rate_hz: float, *, params: QualityParams = Qu
     mains_hum = False
     lo, hi = envelope.band_hz
     if form == "raw":
-        f, p = _welch(core, rate, params)
+        f, p = spectrum if spectrum is not None else _welch(core, rate, params)
         metrics["psd_resolution_hz"] = float(f[1] - f[0])
         in_band = (f >= lo) & (f <= hi)
         band_power = float(p[in_band].sum())
@@ -783,8 +797,13 @@ def channel_quality(x: np.ndarray, rate_hz: float, *, params: QualityParams = Qu
 
     # dynamic range of the moving-average envelope (a boxcar of the rectified signal never undershoots,
     # unlike the Butterworth envelope whose clipped undershoot after a spike would give a zero floor)
-    full_env = linear_envelope(core, rate, params=envelope, form=form)
-    rect = np.abs(signal.sosfiltfilt(band, core - core.mean())) if form == "raw" else np.abs(core)
+    rectified, full_env = _envelope(core, rate, envelope, 0.0, form)
+    if form != "raw":
+        rect = np.abs(core)
+    elif envelope.remove_mean:  # the envelope's band-passed signal is this one: filtered once, not twice
+        rect = rectified
+    else:
+        rect = np.abs(signal.sosfiltfilt(band, core - core.mean()))
     win = max(1, int(round(params.dynamic_range_window_s * rate)))
     mav = ndimage.uniform_filter1d(rect, size=win, mode="nearest")
     trim = int(round(params.edge_trim_s * rate))
