@@ -46,6 +46,7 @@ __all__ = [
     "CycleSettings",
     "node_columns",
     "time_normalise",
+    "sample_interval",
     "process_subject",
     "WAVEFORM_UNITS",
 ]
@@ -109,8 +110,15 @@ class CycleSettings:
         )
 
 
+def sample_interval(time_s: np.ndarray) -> float:
+    """Median interval of a time base [s] (0 for fewer than two samples)."""
+    time_s = np.asarray(time_s, dtype=float)
+    return float(np.median(np.diff(time_s))) if len(time_s) > 1 else 0.0
+
+
 def time_normalise(time_s: np.ndarray, values: np.ndarray, start_s: float, end_s: float, *,
-                   nodes: int = 101, max_gap_samples: float = 2.5) -> np.ndarray:
+                   nodes: int = 101, max_gap_samples: float = 2.5,
+                   sample_interval_s: float | None = None) -> np.ndarray:
     """Resample ``values`` on ``nodes`` equally spaced times from ``start_s`` to ``end_s``.
 
     Linear interpolation between the two samples around each node
@@ -118,6 +126,10 @@ def time_normalise(time_s: np.ndarray, values: np.ndarray, start_s: float, end_s
     are skipped; a node is NaN when it lies in a gap longer than
     ``max_gap_samples`` sample intervals or more than one sample interval
     outside the finite data, so missing data are never invented.
+
+    ``sample_interval_s`` is the median interval of ``time_s``
+    (:func:`sample_interval`); pass it when many curves are cut from one
+    time base, so it is computed once.
 
     Examples
     --------
@@ -136,7 +148,7 @@ def time_normalise(time_s: np.ndarray, values: np.ndarray, start_s: float, end_s
     if ok.sum() < 2:
         return np.full(nodes, np.nan)
     t, v = time_s[ok], values[ok]
-    dt = float(np.median(np.diff(time_s))) if len(time_s) > 1 else 0.0
+    dt = sample_interval(time_s) if sample_interval_s is None else float(sample_interval_s)
     out = np.interp(t_nodes, t, v)
     # nodes outside the finite data (beyond one sample) are unknown
     out[(t_nodes < t[0] - 1.0 * dt) | (t_nodes > t[-1] + 1.0 * dt)] = np.nan
@@ -409,37 +421,47 @@ def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndar
     mass = trial.meta.mass_kg
     bw = mass * G
     out = []
+    # each time base and its median sample interval once per trial, and the PFJ load once per side,
+    # not once per cycle (the same arrays, so the same numbers)
+    kin_time = kin.time if kin is not None else None
+    force_time = trial.forces.time if trial.forces is not None else None
     emg_time = trial.emg.time if trial.emg is not None else None
+    interval = {name: sample_interval(t) for name, t in (("kin", kin_time), ("forces", force_time),
+                                                          ("emg", emg_time)) if t is not None}
+    pfj_of_side: dict[str, dict[str, np.ndarray]] = {}
     for row in kept.itertuples(index=False):
         side = row.side
         windows = {"stance": (row.fs_s, row.fo_s)}
         if row.kind == "stride" and np.isfinite(row.next_fs_s):
             windows["stride"] = (row.fs_s, row.next_fs_s)
-        signals: dict[str, tuple[np.ndarray, np.ndarray, str]] = {}
+        signals: dict[str, tuple[str, np.ndarray, str]] = {}
         if kin is not None:
-            t = kin.time
             if kin.has(f"{side}_knee_flexion"):
-                signals["knee_flexion"] = (t, kin.get(f"{side}_knee_flexion"), "all")
+                signals["knee_flexion"] = ("kin", kin.get(f"{side}_knee_flexion"), "all")
             if row.kinetics_valid:
                 for var in ("knee_extensor_moment", "knee_adduction_moment"):
                     if kin.has(f"{side}_{var}"):
-                        signals[var] = (t, kin.get(f"{side}_{var}"), "all")
+                        signals[var] = ("kin", kin.get(f"{side}_{var}"), "all")
                 if kin.has(f"{side}_knee_extensor_moment") and kin.has(f"{side}_knee_flexion"):
-                    pfj = pfj_load(kin.get(f"{side}_knee_flexion"), kin.get(f"{side}_knee_extensor_moment") * mass,
-                                   model=settings.pfj)
-                    signals["pfj_force"] = (t, pfj["pfjrf_n"] / bw, "stance")
-                    signals["pfj_stress"] = (t, pfj["stress_mpa"], "stance")
+                    if side not in pfj_of_side:
+                        pfj_of_side[side] = pfj_load(kin.get(f"{side}_knee_flexion"),
+                                                     kin.get(f"{side}_knee_extensor_moment") * mass,
+                                                     model=settings.pfj)
+                    pfj = pfj_of_side[side]
+                    signals["pfj_force"] = ("kin", pfj["pfjrf_n"] / bw, "stance")
+                    signals["pfj_stress"] = ("kin", pfj["stress_mpa"], "stance")
         if row.kinetics_valid and trial.forces is not None and row.plate and \
                 trial.forces.has(f"{row.plate}_fz"):
-            signals["vgrf"] = (trial.forces.time, trial.forces.get(f"{row.plate}_fz") / bw, "stance")
+            signals["vgrf"] = ("forces", trial.forces.get(f"{row.plate}_fz") / bw, "stance")
         for channel, env in envelopes.items():
             if channel.startswith(f"{side}_"):
-                signals["emg_" + channel.split("_", 1)[1]] = (emg_time, env, "all")
+                signals["emg_" + channel.split("_", 1)[1]] = ("emg", env, "all")
+        times = {"kin": kin_time, "forces": force_time, "emg": emg_time}
         for domain, (t0, t1) in windows.items():
-            for var, (t, y, scope) in signals.items():
+            for var, (base, y, scope) in signals.items():
                 if scope == "stance" and domain != "stance":
                     continue
-                curve = time_normalise(t, y, t0, t1, nodes=nodes)
+                curve = time_normalise(times[base], y, t0, t1, nodes=nodes, sample_interval_s=interval[base])
                 if not np.isfinite(curve).all():
                     # never invented: the curve is left out and named in the trial's notes
                     dropped.append(f"{side} cycle {int(row.cycle)} {var} ({domain})")

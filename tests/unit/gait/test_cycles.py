@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from retrogait.gait.cycles import node_columns, time_normalise
+from retrogait.gait.cycles import node_columns, sample_interval, time_normalise
 
 
 def test_linear_signal_is_reproduced_exactly():
@@ -33,6 +33,19 @@ def test_gap_in_data_gives_nan_nodes_not_invented_values():
     out = time_normalise(t, y, 0.0, 1.0)
     assert np.isnan(out[45:55]).all()
     assert np.isfinite(out[:38]).all() and np.isfinite(out[62:]).all()
+
+
+def test_a_sample_interval_given_once_gives_the_same_curves_and_gaps():
+    t = np.arange(0, 1.0001, 0.01)
+    y = np.sin(2 * np.pi * t)
+    y[40:60] = np.nan
+    dt = sample_interval(t)
+    assert dt == pytest.approx(0.01)
+    for start, end in ((0.0, 1.0), (0.3, 0.7), (0.5, 1.5)):
+        np.testing.assert_array_equal(time_normalise(t, y, start, end, sample_interval_s=dt),
+                                      time_normalise(t, y, start, end))
+    # the interval decides what a gap is: a coarser time base would bridge the 0.2 s hole
+    assert np.isfinite(time_normalise(t, y, 0.0, 1.0, sample_interval_s=0.1)).all()
 
 
 def test_window_beyond_the_data_is_nan():
