@@ -5,7 +5,7 @@ stdin line, one JSON reply per stdout line. The first reply reports the
 import and set-up time. Each request ``{"path", "relpath", "dataset"}``
 processes one C3D file and replies with the wall time of every step:
 
-* ``read``: ``C3DAdapter.read_file`` (ezc3d with force-platform extraction,
+* ``read``: ``C3DAdapter.read_file`` (ezc3d, force plates from the analogs,
   model outputs with unit conversion, markers, force plates, EMG channels,
   stored events, sha256 of the file, canonical ``Trial``);
 * ``events``: ``events.find_cycles`` alone (force-plate events, kinematic

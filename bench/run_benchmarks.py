@@ -1091,8 +1091,9 @@ def bench_c3d(args) -> dict[str, Any]:
     out["speedup"] = prim.get("speedup")
     out["speedup_like_for_like"] = prim.get("speedup_like_for_like")
     out["steps"] = {
-        "retrogait": "read = C3DAdapter.read_file (ezc3d incl. force-platform extraction; mapped model outputs "
-                     "with unit conversion, event markers, plates, EMG channels, stored events, sha256); "
+        "retrogait": "read = C3DAdapter.read_file (ezc3d for points, analogs and parameters; force plates "
+                     "from the analog channels, retrogait.ingest.forceplates; mapped model outputs with unit "
+                     "conversion, event markers, plates, EMG channels, stored events, sha256); "
                      "process = cycles.process_subject([trial]) (force/kinematic/stored events with sequence QC, "
                      "EMG channel QC + band-pass/rectify/low-pass envelopes, stride and stance segmentation, "
                      "linear time normalisation to 101 nodes, EMG amplitude normalisation). "
