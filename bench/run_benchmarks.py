@@ -545,9 +545,10 @@ def summarise_pstats(paths: list[Path], top: int = 15) -> dict[str, Any]:
 # benchmarks
 # ---------------------------------------------------------------------------
 
-def setup_mirror(replica: dict[str, Any], scratch: Path) -> Path:
+def setup_mirror(replica: dict[str, Any], scratch: Path, dataset_id: str = "gt23") -> Path:
+    """The replica archive in ``<scratch>/mirror/<dataset_id>/`` (a hard link, a copy where linking fails)."""
     mirror = scratch / "mirror"
-    dst = mirror / "gt23" / ARCHIVE
+    dst = mirror / dataset_id / ARCHIVE
     dst.parent.mkdir(parents=True, exist_ok=True)
     if not dst.exists():
         try:
@@ -574,13 +575,7 @@ def copies_overrides(replica: dict[str, Any], mirror: Path, folder: Path, copies
     manifest = yaml.safe_load((REPO / "config" / "datasets.yaml").read_text())
     for dataset_id in ids[1:]:
         manifest["datasets"][dataset_id] = dict(manifest["datasets"]["gt23"])
-        dst = mirror / dataset_id / ARCHIVE
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        if not dst.exists():
-            try:
-                os.link(replica["path"], dst)
-            except OSError:
-                shutil.copy2(replica["path"], dst)
+        setup_mirror(replica, mirror.parent, dataset_id)
     folder.mkdir(parents=True, exist_ok=True)
     mpath = folder / "datasets-copies.yaml"
     mpath.write_text(yaml.safe_dump(manifest))
