@@ -20,6 +20,7 @@ converts its per-frame C++ vectors to numpy one frame at a time, which was
 (points, analogs, parameters) is still read by ezc3d.
 
 Public API: :class:`PlateSignals`, :func:`read_force_plates`,
+:func:`loaded_cop_outside` (a physical check of the result),
 :class:`ForcePlateError`.
 """
 
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ForcePlateError", "PlateSignals", "read_force_plates"]
+__all__ = ["ForcePlateError", "PlateSignals", "read_force_plates", "loaded_cop_outside"]
 
 #: Analog channels per platform type (C3D User Guide, FORCE_PLATFORM:CHANNEL).
 _N_CHANNELS = {1: 6, 2: 6, 3: 8, 4: 6}
@@ -311,3 +312,27 @@ def read_force_plates(params: Mapping[str, Any], analogs: np.ndarray) -> list[Pl
     unit_force = _first_string(_param(params, "FORCE_PLATFORM", "UNITS")) or "N"
     units = (unit_force, unit_force + unit_position, unit_position)
     return [_plate(params, analogs, idx, units) for idx in range(n_plates)]
+
+
+def loaded_cop_outside(plate: PlateSignals, *, load_fraction: float = 0.2, min_samples: int = 10) -> float:
+    """How far outside the plate the loaded centre of pressure lies: the median, over the samples whose
+    vertical force exceeds ``load_fraction`` of its maximum, of the distance [``unit_position``] from the
+    centre of pressure to the plate's outline (0 inside), in the plate's own axes.
+
+    A foot on a plate presses inside it, so a loaded centre of pressure outside is a wrong reading: a
+    moment unit that is not ``FORCE_PLATFORM:UNITS`` x ``POINT:UNITS``, an ``ORIGIN`` or ``CORNERS``
+    that do not belong to the plate. On every real fixture it is 0 (all loaded samples inside).
+    NaN when fewer than ``min_samples`` samples are loaded.
+    """
+    fz = np.abs(plate.force[2])
+    if not np.isfinite(fz).any() or np.nanmax(fz) <= 0:
+        return float("nan")
+    loaded = np.isfinite(fz) & (fz > load_fraction * np.nanmax(fz)) & np.isfinite(plate.center_of_pressure).all(axis=0)
+    if loaded.sum() < min_samples:
+        return float("nan")
+    frame = _reference_frame(plate.corners)
+    centre = plate.corners.mean(axis=1)
+    local = frame.T @ (plate.center_of_pressure[:, loaded] - centre[:, None])
+    half = np.abs(frame.T @ (plate.corners - centre[:, None])).max(axis=1)
+    outside = np.hypot(np.maximum(np.abs(local[0]) - half[0], 0.0), np.maximum(np.abs(local[1]) - half[1], 0.0))
+    return float(np.median(outside))

@@ -192,3 +192,43 @@ def test_a_channel_outside_the_file_is_refused(tmp_path):
     c = ezc3d.c3d(str(path))
     with pytest.raises(ForcePlateError, match=r"analog channel\(s\) \[99\], but the file has 6"):
         read_force_plates(c["parameters"], c["data"]["analogs"])
+
+
+def test_the_loaded_cop_lies_on_the_plate_in_every_real_fixture(fixtures_dir):
+    from retrogait.ingest.forceplates import loaded_cop_outside
+
+    checked = 0
+    for path in sorted(fixtures_dir.rglob("*.c3d")):
+        c = ezc3d.c3d(str(path))
+        for plate in read_force_plates(c["parameters"], c["data"]["analogs"]):
+            out = loaded_cop_outside(plate)
+            if out == out:  # loaded plates only
+                checked += 1
+                assert out == 0.0, (path.name, plate.number, out)
+    assert checked >= 40
+
+
+def test_a_moment_unit_that_does_not_fit_puts_the_cop_off_the_plate_and_the_trial_is_refused(tmp_path):
+    """Moment channels in N.mm x 1000 (e.g. N.um, or N.mm in a file whose POINT:UNITS say m): the centre
+    of pressure, moment / force, lands metres from the plate; the adapter refuses the trial, naming it."""
+    from retrogait.errors import DataError
+    from retrogait.ingest.forceplates import loaded_cop_outside
+    from tests.c3dfiles import simple_map, walking_c3d
+    from tests.unit.ingest.adapters.test_c3d_maps import read_one
+
+    path = tmp_path / "raw/S01/walk.c3d"
+    walking_c3d(path)
+    c = ezc3d.c3d(str(path))
+    good = [loaded_cop_outside(p) for p in read_force_plates(c["parameters"], c["data"]["analogs"])]
+    assert good and all(g == 0.0 for g in good)
+    read_one(tmp_path, "S01/walk.c3d", simple_map())  # the plates as written are accepted
+    channels = np.asarray(c["parameters"]["FORCE_PLATFORM"]["CHANNEL"]["value"]).astype(int) - 1
+    analogs = np.array(c["data"]["analogs"])
+    analogs[0, channels[3:5].ravel()] *= 1000.0  # Mx, My of every plate
+    c["data"]["analogs"] = analogs
+    c.write(str(path))
+    c = ezc3d.c3d(str(path))
+    bad = [loaded_cop_outside(p) for p in read_force_plates(c["parameters"], c["data"]["analogs"])]
+    assert all(b > 50.0 for b in bad)  # mm
+    with pytest.raises(DataError, match=r"force plate 1: .* centre of pressure lies a median \d+ mm outside"):
+        read_one(tmp_path, "S01/walk.c3d", simple_map())

@@ -55,7 +55,7 @@ from retrogait.errors import ConfigError, DataError
 from retrogait.io import sha256_file
 from retrogait.ingest.subjects import read_subjects_table
 from retrogait.ingest.trial import SIDES, Stream, Trial, TrialMeta, canonical_muscle
-from retrogait.ingest.forceplates import ForcePlateError, PlateSignals, read_force_plates
+from retrogait.ingest.forceplates import ForcePlateError, PlateSignals, loaded_cop_outside, read_force_plates
 from retrogait.ingest.units import conversion_to_si, moment_to_per_kg, normalise_unit
 from retrogait.ingest.adapters import register
 from retrogait.ingest.adapters.base import Adapter, RawFile
@@ -75,6 +75,10 @@ _BODY_RANGE = {"mass": (10.0, 300.0), "height": (0.5, 2.5)}
 #: Sources giving values further apart than this are named in the trial's notes.
 _BODY_TOLERANCE = {"mass": 0.5, "height": 0.01}
 _BODY_UNIT = {"mass": "kg", "height": "m"}
+#: The loaded centre of pressure of a plate may lie at most this far outside its outline (median over the
+#: samples above 20 % of the peak force), checked only on plates that saw at least _MIN_CHECKED_LOAD_N.
+_MAX_COP_OUTSIDE_M = 0.05
+_MIN_CHECKED_LOAD_N = 100.0
 
 #: SI unit each mapped variable must convert to (checked at parse time).
 _VARIABLE_UNITS = {
@@ -618,6 +622,16 @@ class C3DAdapter(Adapter):
                 m_conv = conversion_to_si(p.unit_moment)
             except ValueError as exc:
                 raise DataError(f"force plate {k}: {exc}", **loc, parameter="ANALOG:UNITS") from None
+            # physical check: a loaded plate's centre of pressure lies on the plate (units, ORIGIN, CORNERS)
+            outside_m = loaded_cop_outside(p) * pos_conv.factor
+            peak_n = float(np.nanmax(np.abs(p.force[2]))) * f_conv.factor if p.force.size else 0.0
+            if peak_n >= _MIN_CHECKED_LOAD_N and outside_m > _MAX_COP_OUTSIDE_M:
+                raise DataError(f"force plate {k}: while loaded (>= 20 % of its {peak_n:.0f} N peak) its centre of "
+                                f"pressure lies a median {1000 * outside_m:.0f} mm outside the plate's outline: the "
+                                f"moment unit ({p.unit_moment} = FORCE_PLATFORM:UNITS x POINT:UNITS) or the plate's "
+                                "ORIGIN/CORNERS do not fit its signals; leave the plate out with force_plates.use "
+                                f"in the map ({self.opts['map']}) or correct the file",
+                                **loc, parameter="FORCE_PLATFORM")
             for j, axis in enumerate("xyz"):
                 cols[f"{pid}_f{axis}"] = p.force[j] * f_conv.factor
                 cols[f"{pid}_cop_{axis}"] = p.center_of_pressure[j] * pos_conv.factor
