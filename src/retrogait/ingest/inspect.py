@@ -123,7 +123,8 @@ def describe_c3d(path: str | Path) -> dict[str, Any]:
         "first_frame": int(header["points"]["first_frame"]),
         "analog_rate_hz": float(header["analogs"]["frame_rate"]),
         "analog_frames": int(data["analogs"].shape[2]) if np.ndim(data["analogs"]) == 3 else 0,
-        "point_units": point_unit, "points": point_info, "analogs": analog_info, "plates": plates, "plates_error": plates_error,
+        "point_units": point_unit, "points": point_info, "analogs": analog_info, "plates": plates,
+        "plates_error": plates_error,
         "body_parameters": body, "subjects": _strings(params, "SUBJECTS", "NAMES"),
         "events": [{"context": c, "label": lab, "time_s": t} for c, lab, t in events],
     }
