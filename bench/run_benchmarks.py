@@ -466,7 +466,7 @@ def analyse_trace(trace: Path, cores: int = 2) -> dict[str, Any]:
     t_main0, t_main1 = mp["start"], mp["end"]
     first = min(j["start"] for j in jobs)
     last = max(j["end"] for j in jobs)
-    subj_rules = {"fetch", "ingest", "cycles", "measures"}
+    subj_rules = {"fetch", "ingest", "cycles"}
     sj = [j for j in jobs if j["rule"] in subj_rules]
     tail = [j for j in jobs if j["rule"] not in subj_rules]
     total_job = sum(j["wall_s"] for j in jobs)
@@ -803,7 +803,7 @@ def pipeline_diagnostics(args, replica, scratch: Path, mirror: Path, overrides: 
     # every dataset-level rule once (their jobs are single); stats in-process (one thread) so that
     # cProfile sees its work instead of a process pool's futures
     tail_rules = sorted({j["rule"] for j in out["trace"].get("jobs", [])}
-                        - {"fetch", "ingest", "cycles", "measures"})
+                        - {"fetch", "ingest", "cycles"})
     if not args.no_profile:
         pdir = scratch / "pstats"
         shutil.rmtree(pdir, ignore_errors=True)
@@ -1302,7 +1302,7 @@ def write_readme(res: dict[str, Any], json_name: str) -> None:
                       "`retrogait.stages`, e.g. a rule whose script calls another module)."]
         ph = d["phases"]
         lines += ["", f"Phases: snakemake start to first job {ph['snakemake_start_to_first_job_s']:.1f} s; "
-                      f"per-subject jobs (fetch/ingest/cycles/measures, 2 at a time) {ph['per_subject_phase_s']:.1f} s; "
+                      f"per-subject jobs (fetch/ingest/cycles, 2 at a time) {ph['per_subject_phase_s']:.1f} s; "
                       f"serial tail ({' -> '.join(t['rule'] for t in d['serial_tail'])}) {ph['serial_tail_s']:.1f} s; "
                       f"after the last job {ph['last_job_to_exit_s']:.1f} s.", ""]
         hot = p["diagnostics"].get("hotspots") or {}

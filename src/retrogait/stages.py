@@ -23,7 +23,6 @@ __all__ = [
     "fetch_subject",
     "ingest_subject",
     "cycles_subject",
-    "measures_subject",
     "combine_dataset",
     "stats_run",
     "spm_run",
@@ -225,32 +224,34 @@ def _named(paths: Sequence[str | os.PathLike]) -> dict[str, Path]:
 
 def cycles_subject(config: Mapping[str, Any], *, subject_dir: str | os.PathLike,
                    outputs: Sequence[str | os.PathLike]) -> None:
-    """Events, cycles, EMG envelopes and time-normalised waveforms of one subject."""
+    """Events, cycles, EMG envelopes, time-normalised waveforms and per-cycle measures of one subject.
+
+    ``outputs`` are the tables to write, named by their file names
+    (``cycles.parquet``, ``waveforms.parquet``, ...; every table of
+    :func:`retrogait.gait.cycles.process_subject`). With ``measures.parquet``
+    among them, the per-cycle measures (:func:`retrogait.gait.measures.subject_measures`)
+    are computed in the same process from the tables just made: one job per
+    subject instead of two, without reading the subject's signals a second
+    time (the measures depend on nothing the cycles do not).
+    """
     from retrogait.gait.cycles import CycleSettings, process_subject
-
-    trials = read_subject(subject_dir)
-    tables = process_subject(trials, settings=CycleSettings.from_config(config))
-    out = _named(outputs)
-    for name, path in out.items():
-        _write_table(tables[name], path, name)
-    c = tables["cycles"]
-    log.info("%d cycles kept, %d rejected", int((c["qc_status"] == "kept").sum()), int((c["qc_status"] != "kept").sum()))
-
-
-def measures_subject(config: Mapping[str, Any], *, subject_dir: str | os.PathLike, cycles: str | os.PathLike,
-                     waveforms: str | os.PathLike, output: str | os.PathLike) -> None:
-    """Per-cycle measures of one subject (long table)."""
-    from retrogait.gait.cycles import CycleSettings
-    from retrogait.gait.measures import subject_measures
 
     settings = CycleSettings.from_config(config)
     trials = read_subject(subject_dir)
-    cyc, _ = read_parquet(cycles)
-    wav, _ = read_parquet(waveforms)
-    table = subject_measures(trials, cyc, wav, pfj=settings.pfj, nodes=settings.nodes)
-    _write_table(table, output, "measures")
-    log.info("%d measure values, %d rejected by plausibility rules", len(table),
-             int((table["qc_status"] != "kept").sum()))
+    tables = process_subject(trials, settings=settings)
+    out = _named(outputs)
+    for name, path in out.items():
+        if name != "measures":
+            _write_table(tables[name], path, name)
+    c = tables["cycles"]
+    log.info("%d cycles kept, %d rejected", int((c["qc_status"] == "kept").sum()), int((c["qc_status"] != "kept").sum()))
+    if "measures" in out:
+        from retrogait.gait.measures import subject_measures
+
+        table = subject_measures(trials, tables["cycles"], tables["waveforms"], pfj=settings.pfj, nodes=settings.nodes)
+        _write_table(table, out["measures"], "measures")
+        log.info("%d measure values, %d rejected by plausibility rules", len(table),
+                 int((table["qc_status"] != "kept").sum()))
 
 
 def combine_dataset(*, inputs: Mapping[str, Sequence[str | os.PathLike]],

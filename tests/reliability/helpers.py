@@ -26,7 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 #: The two GT23 trials the small replica has: forward and backward at 0.6 m/s.
 FW, BW = "normal_walk_1_0-6", "walk_backward_1_0-6"
 SUBJECT_FILES = ["trials", "kinematics", "forces", "emg", "events", "plates"]
-CYCLE_FILES = ["cycles", "events_used", "waveforms", "emg_quality", "emg_references", "trial_notes"]
+# the tables of the cycles job (workflow/rules/common.smk CYCLE_FILES), per-cycle measures included
+CYCLE_FILES = ["cycles", "events_used", "waveforms", "emg_quality", "emg_references", "trial_notes", "measures"]
 #: A line planted in files outside the project: no error message may ever show it.
 SECRET = "TOP-SECRET-LINE root:x:0:0"
 
@@ -137,7 +138,6 @@ class Stages:
         self.subject_dir = work / "data" / "processed" / dataset / "subjects" / subject
         self.ingest_outputs = [self.subject_dir / f"{n}.parquet" for n in SUBJECT_FILES]
         self.cycle_outputs = [self.subject_dir / f"{n}.parquet" for n in CYCLE_FILES]
-        self.measures_output = self.subject_dir / "measures.parquet"
 
     def fetch(self):
         from retrogait.stages import fetch_subject
@@ -155,13 +155,6 @@ class Stages:
         from retrogait.stages import cycles_subject
 
         return cycles_subject(self.config, subject_dir=self.subject_dir, outputs=self.cycle_outputs)
-
-    def measures(self):
-        from retrogait.stages import measures_subject
-
-        return measures_subject(self.config, subject_dir=self.subject_dir,
-                                cycles=self.subject_dir / "cycles.parquet",
-                                waveforms=self.subject_dir / "waveforms.parquet", output=self.measures_output)
 
     def table(self, name: str) -> pd.DataFrame:
         return pd.read_parquet(self.subject_dir / f"{name}.parquet")

@@ -157,7 +157,6 @@ def _(ctx):
     hit = cyc[cyc["qc_reason"].str.contains("L_knee_flexion", na=False)]
     assert len(hit) >= 1 and (hit["qc_status"] == "rejected").all()
     assert hit["qc_reason"].str.contains("above cycles.max_missing_pct = 10 %").all()
-    st.measures()
     m = st.table("measures")
     assert not m.set_index(["side", "cycle"]).index.isin(hit.set_index(["side", "cycle"]).index).any()
     kept_times = m[(m["measure"] == "pfj_stress_peak_time") & (m["qc_status"] == "kept")]["value"]
@@ -170,7 +169,6 @@ def _(ctx):
     st = _gt23(ctx, trials=(FW,), mutate=_nan_knee(fs + 0.1, fs + 0.12))  # 5 samples of a stance
     st.ingest()
     st.cycles()
-    st.measures()
     m = st.table("measures")
     missing = m[m["qc_status"] == "missing"]
     assert {"knee_flexion_peak_stance", "pfj_stress_peak", "pfj_stress_peak_time"} <= set(missing["measure"])
@@ -205,7 +203,6 @@ def _(ctx):
     q = st.table("emg_quality")
     vl = q[q["muscle"] == "vastus_lateralis"]
     assert len(vl) and (vl["status"] == "excluded").all() and vl["reason"].str.contains("no data: every sample").all()
-    st.measures()
     measures = st.table("measures").assign(subject="AB01")
     # another subject has the muscle: the test of emg_mean_vastus_lateralis runs without AB01
     other = measures.assign(subject="AB02", measure=measures["measure"])

@@ -9,12 +9,12 @@ import yaml
 from retrogait.acquire.manifest import DatasetSpec, RawFile
 from retrogait.ingest.adapters import make_adapter
 from retrogait.ingest.trial import write_subject
-from retrogait.stages import combine_dataset, cycles_subject, measures_subject
+from retrogait.stages import combine_dataset, cycles_subject
 from tests.c3dfiles import simple_map, walking_c3d
 
 pytest.importorskip("ezc3d")
 
-CYCLE_FILES = ["cycles", "events_used", "waveforms", "emg_quality", "emg_references", "trial_notes"]
+CYCLE_FILES = ["cycles", "events_used", "waveforms", "emg_quality", "emg_references", "trial_notes", "measures"]
 DATASET_TABLES = ["trials", "cycles", "waveforms", "measures", "subject_means", "emg_quality", "emg_references"]
 
 
@@ -27,9 +27,7 @@ def _subject(root, subject: str, files: list[str], cmap: dict) -> dict[str, str]
     write_subject(trials, folder)
     outs = [str(folder / f"{n}.parquet") for n in CYCLE_FILES]
     cycles_subject({}, subject_dir=folder, outputs=outs)
-    measures_subject({}, subject_dir=folder, cycles=folder / "cycles.parquet", waveforms=folder / "waveforms.parquet",
-                     output=folder / "measures.parquet")
-    return {n: str(folder / f"{n}.parquet") for n in [*CYCLE_FILES, "measures", "trials"]}
+    return {n: str(folder / f"{n}.parquet") for n in [*CYCLE_FILES, "trials"]}
 
 
 def test_dataset_of_emg_only_files_combines_and_warns_about_a_label_found_in_no_file(tmp_path, capsys):

@@ -63,6 +63,8 @@ wildcard_constraints:
 
 
 SUBJECT_FILES = ["trials", "kinematics", "forces", "emg", "events", "plates", "data_checks"]
+# Tables of the cycles job of one subject; "measures" (per-cycle measures) is
+# made in the same job from the cycles and waveforms (rules/cycles.smk).
 CYCLE_FILES = [
     "cycles",
     "events_used",
@@ -70,6 +72,7 @@ CYCLE_FILES = [
     "emg_quality",
     "emg_references",
     "trial_notes",
+    "measures",
 ]
 DATASET_TABLES = [
     "trials",
@@ -168,7 +171,7 @@ def all_benchmarks():
     """Benchmark files (wall time, CPU, peak memory) of every job before the report."""
     per_subject = [
         f"benchmarks/{rule}/{d}/{s}.tsv"
-        for rule in ("fetch", "ingest", "cycles", "measures")
+        for rule in ("fetch", "ingest", "cycles")
         for d, s in RUN.pairs()
     ]
     per_dataset = [

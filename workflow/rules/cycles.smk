@@ -1,5 +1,10 @@
 rule cycles:
-    """Gait events, cycles with QC, EMG envelopes and time-normalised waveforms of one subject."""
+    """Gait events, cycles with QC, EMG envelopes, time-normalised waveforms and per-cycle measures of one subject.
+
+    The measures are made in the same job (one process per subject, not two):
+    they depend on the cycles, the waveforms and the signals that this job
+    already holds, and on no config key the cycles do not also depend on.
+    """
     input:
         subject_outputs(SUBJECT_FILES),
     output:

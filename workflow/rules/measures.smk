@@ -1,22 +1,6 @@
-rule measures:
-    """Per-cycle measures (long table) of one subject."""
-    input:
-        signals=subject_outputs(SUBJECT_FILES),
-        cycles="data/processed/{dataset}/subjects/{subject}/cycles.parquet",
-        waveforms="data/processed/{dataset}/subjects/{subject}/waveforms.parquet",
-    output:
-        "data/processed/{dataset}/subjects/{subject}/measures.parquet",
-    params:
-        code=CODE_VERSION,
-        knee_load=config["knee_load"],
-    log:
-        "logs/measures/{dataset}/{subject}.log",
-    benchmark:
-        "benchmarks/measures/{dataset}/{subject}.tsv"
-    conda:
-        "../envs/retrogait.yaml"
-    script:
-        "../scripts/measures.py"
+# Per-cycle measures of one subject are made by the cycles job (rules/cycles.smk,
+# retrogait.stages.cycles_subject); this file combines them, with the other
+# per-subject tables, into each dataset's canonical tables.
 
 
 rule combine:

@@ -1,4 +1,4 @@
-"""Snakemake job: cycles and waveforms of one subject (retrogait.stages.cycles_subject)."""
+"""Snakemake job: cycles, waveforms and per-cycle measures of one subject (retrogait.stages.cycles_subject)."""
 
 from pathlib import Path
 

@@ -19,7 +19,7 @@ import pandas as pd
 __all__ = ["STAGE_ORDER", "TIMING_COLUMNS", "stage_timings"]
 
 #: Rules in data-flow order (others follow alphabetically).
-STAGE_ORDER = ("fetch", "ingest", "cycles", "measures", "combine", "spm", "stats", "meta_analysis", "figures",
+STAGE_ORDER = ("fetch", "ingest", "cycles", "combine", "spm", "stats", "meta_analysis", "figures",
                "spm_figures")
 
 #: Columns of :func:`stage_timings` (units in the names).
