@@ -346,17 +346,20 @@ def _emg_envelopes(trial: Trial, settings: CycleSettings,
         if not np.isfinite(x).any():
             row["problem"] = "no data: every sample of the channel is missing (NaN) in the source file"
             continue
-        form, _ = emg_form(x, rate, params=qp)
-        row["form"] = form
-        if form == "raw" and band_high >= rate / 2:
+        # channel_quality tells the form from the same stretch and spectrum as emg_form; the form is
+        # asked first only where the rate cannot carry the band-pass, which raw EMG needs
+        form = emg_form(x, rate, params=qp)[0] if band_high >= rate / 2 else None
+        if form == "raw":
             row["problem"] = (f"sampling rate {rate:g} Hz cannot carry the {band_high:g} Hz band-pass edge "
                               f"(needs > {2 * band_high:g} Hz) and the channel is not an envelope: not raw EMG")
             continue
         try:
             q = channel_quality(x, rate, params=qp, envelope=settings.envelope, form=form)
         except ValueError as exc:  # e.g. too short: recorded, and the subject's decision excludes the channel
+            row["form"] = form or emg_form(x, rate, params=qp)[0]
             row["problem"] = str(exc)
             continue
+        row["form"] = q.form
         constant = q.envelope is None
         env = None
         if not constant:

@@ -108,3 +108,60 @@ def test_the_all_nan_column_of_an_absent_side_rejects_nothing():
 
     trial, cycles = _trial_with_gap(slice(0, 0))
     assert list(reject_missing_data(trial, cycles.assign(side="R"), max_missing_pct=0)["qc_status"]) == ["kept"] * 2
+
+
+# -- EMG channel form and QC of one trial (cycles._emg_envelopes) --------------------------------
+
+def _emg_trial(rate_hz: float, channels: dict[str, np.ndarray]):
+    import pandas as pd
+
+    from retrogait.ingest.trial import Stream, Trial, TrialMeta
+
+    n = len(next(iter(channels.values())))
+    meta = TrialMeta(dataset="d", subject="s", trial="t", condition="c", direction="FW", speed_mps=1.0,
+                     surface="treadmill", mass_kg=70.0, height_m=float("nan"), mass_source="x", source_files="f",
+                     source_sha256="0", adapter="test")
+    emg = Stream(rate_hz, pd.DataFrame({"time_s": np.arange(n) / rate_hz, **channels}), {c: "V" for c in channels})
+    return Trial(meta=meta, emg=emg)
+
+
+def _bursts(rate_hz: float, seconds: float, seed: int = 0) -> np.ndarray:
+    """Raw-like EMG: zero-mean noise whose amplitude rises and falls once per second."""
+    t = np.arange(0, seconds, 1 / rate_hz)
+    return np.random.default_rng(seed).normal(size=t.size) * (0.2 + np.sin(np.pi * t) ** 8) * 1e-3
+
+
+def test_each_channel_gets_the_form_emg_form_tells_and_its_qc():
+    from retrogait.gait.cycles import CycleSettings, _emg_envelopes
+    from retrogait.gait.emg import emg_form
+
+    settings = CycleSettings.from_config({})
+    raw = _bursts(2000.0, 6.0)
+    envelope = np.convolve(np.abs(raw), np.ones(400) / 400, mode="same")  # smooth and one-sided
+    short = np.where(np.arange(raw.size) < 20, raw, np.nan)   # 20 finite samples, then nothing
+    trial = _emg_trial(2000.0, {"L_soleus": raw, "R_soleus": envelope, "L_gluteus_medius": short})
+    envelopes, rows = _emg_envelopes(trial, settings, pooled := {})
+    by = {r["channel"]: r for r in rows}
+    for channel in ("L_soleus", "R_soleus", "L_gluteus_medius"):
+        assert by[channel]["form"] == emg_form(trial.emg.get(channel), 2000.0, params=settings.quality)[0]
+    assert by["L_soleus"]["form"] == "raw" and by["R_soleus"]["form"] == "envelope"
+    assert by["L_soleus"]["problem"] == by["R_soleus"]["problem"] == ""
+    assert np.isfinite(by["L_soleus"]["median_frequency_hz"]) and np.isnan(by["R_soleus"]["median_frequency_hz"])
+    assert set(envelopes) == set(pooled) == {"L_soleus", "R_soleus"}
+    # 20 samples cannot be judged: a problem named in the row (the subject's decision excludes the channel)
+    assert by["L_gluteus_medius"]["problem"].startswith("EMG channel too short to judge its quality: 20 usable")
+
+
+def test_a_rate_that_cannot_carry_the_band_pass_refuses_raw_emg_but_not_an_envelope():
+    from retrogait.gait.cycles import CycleSettings, _emg_envelopes
+
+    settings = CycleSettings.from_config({})       # band-pass 20-450 Hz: raw EMG needs > 900 Hz
+    raw = _bursts(500.0, 6.0)
+    envelope = np.convolve(np.abs(raw), np.ones(100) / 100, mode="same")
+    envelopes, rows = _emg_envelopes(_emg_trial(500.0, {"L_soleus": raw, "R_soleus": envelope}), settings, {})
+    by = {r["channel"]: r for r in rows}
+    assert by["L_soleus"]["form"] == "raw" and by["L_soleus"]["problem"] == (
+        "sampling rate 500 Hz cannot carry the 450 Hz band-pass edge (needs > 900 Hz) and the channel is not an "
+        "envelope: not raw EMG")
+    assert by["R_soleus"]["form"] == "envelope" and by["R_soleus"]["problem"] == ""
+    assert set(envelopes) == {"R_soleus"}
