@@ -586,15 +586,31 @@ def copies_overrides(replica: dict[str, Any], mirror: Path, folder: Path, copies
     return out
 
 
+def fresh_workdir(work: Path) -> Path:
+    """``work`` emptied for a full run.
+
+    A kept ``--scratch`` folder still holds the previous invocation's outputs,
+    so a full run there would find everything up to date and time a no-op.
+    """
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    return work
+
+
+def full_run_ok(run: dict[str, Any], work: Path) -> bool:
+    """A full run that succeeded, made the report and did work (not "Nothing to be done")."""
+    return run["returncode"] == 0 and (work / "reports" / "report.html").exists() and not run["nothing_to_be_done"]
+
+
 def bench_pipeline(args, replica, scratch: Path, *, diagnostics: bool) -> dict[str, Any]:
     mirror = setup_mirror(replica, scratch)
     overrides = gt23_overrides(replica)
-    work = scratch / "pipeline"
+    work = fresh_workdir(scratch / "pipeline")
     quiet = wait_quiet("pipeline")
     log("pipeline: full run from the local mirror (untraced, the headline number)")
     full = run_snakemake(work, overrides=overrides, mirror=mirror)
     full["before"] = quiet
-    ok = full["returncode"] == 0 and (work / "reports" / "report.html").exists()
+    ok = full_run_ok(full, work)
     log(f"pipeline: rc={full['returncode']} wall={full['wall_s']:.1f} s")
     out: dict[str, Any] = {"mirror": "local folder <mirror>/gt23/ProcessedData.zip (members extracted by fetch)",
                            "workdir": str(work), "ok": ok, "full_run": full,
@@ -649,7 +665,7 @@ def bench_scaling(args, scratch: Path, have_pipeline: dict | None = None,
             a.subjects = REPLICA_SUBJECTS
         replica = get_replica(a, scratch / f"scaling-{n}")
         mirror = setup_mirror(replica, scratch / f"scaling-{n}")
-        work = scratch / f"scaling-{n}" / "work"
+        work = fresh_workdir(scratch / f"scaling-{n}" / "work")
         overrides = gt23_overrides(replica)
         if copies > 1:
             overrides = copies_overrides(replica, mirror, scratch / f"scaling-{n}", copies)
@@ -657,7 +673,7 @@ def bench_scaling(args, scratch: Path, have_pipeline: dict | None = None,
         log(f"scaling: {n} subjects" + (f" ({copies} copies of the {REPLICA_SUBJECTS}-subject replica as "
                                         f"{copies} datasets)" if copies > 1 else ""))
         run = run_snakemake(work, overrides=overrides, mirror=mirror)
-        ok = run["returncode"] == 0 and (work / "reports" / "report.html").exists()
+        ok = full_run_ok(run, work)
         log(f"scaling: {n} subjects rc={run['returncode']} wall={run['wall_s']:.1f} s")
         points.append({"subjects": n, "ok": ok, "wall_s": run["wall_s"] if ok else None,
                        "peak_rss_mb": (run.get("gnu_time_maxrss_mb") or run.get("poll_peak_single_mb")) if ok else None,
@@ -784,8 +800,9 @@ def bench_stats_scaling(args, scratch: Path, pipeline_work: Path) -> dict[str, A
 
 def pipeline_diagnostics(args, replica, scratch: Path, mirror: Path, overrides: dict) -> dict[str, Any]:
     """A second full run with per-process tracing, then cProfile of one job per rule."""
-    work = scratch / "pipeline-traced"
+    work = fresh_workdir(scratch / "pipeline-traced")
     trace = scratch / "trace-full.jsonl"
+    trace.unlink(missing_ok=True)
     wait_quiet("diagnostics")
     log("diagnostics: traced full run (per-job start-up/import/compute split)")
     traced = run_snakemake(work, overrides=overrides, mirror=mirror, trace=trace)

@@ -80,3 +80,16 @@ def bench_subjects():
     from tests import replica_gt23
 
     return replica_gt23.SUBJECTS
+
+
+def test_a_full_run_starts_empty_and_a_run_that_found_nothing_to_do_is_not_a_measurement(bench, tmp_path):
+    work = tmp_path / "pipeline"
+    (work / "reports").mkdir(parents=True)
+    (work / "reports" / "report.html").write_text("a kept scratch folder's previous report")
+    assert bench.fresh_workdir(work) == work and list(work.iterdir()) == []
+    (work / "reports").mkdir()
+    (work / "reports" / "report.html").write_text("made by this run")
+    done = {"returncode": 0, "nothing_to_be_done": False}
+    assert bench.full_run_ok(done, work)
+    assert not bench.full_run_ok({**done, "nothing_to_be_done": True}, work)   # a no-op, not a pipeline time
+    assert not bench.full_run_ok({**done, "returncode": 1}, work)
