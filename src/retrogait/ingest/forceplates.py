@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ForcePlateError", "PlateSignals", "read_force_plates", "loaded_cop_outside"]
+__all__ = ["ForcePlateError", "PlateSignals", "read_force_plates", "loaded_cop_outside", "loaded_cop_travel"]
 
 #: Analog channels per platform type (C3D User Guide, FORCE_PLATFORM:CHANNEL).
 _N_CHANNELS = {1: 6, 2: 6, 3: 8, 4: 6}
@@ -314,6 +314,24 @@ def read_force_plates(params: Mapping[str, Any], analogs: np.ndarray) -> list[Pl
     return [_plate(params, analogs, idx, units) for idx in range(n_plates)]
 
 
+def _loaded_cop_local(plate: PlateSignals, load_fraction: float, min_samples: int
+                      ) -> tuple[np.ndarray, np.ndarray] | None:
+    """The centre of pressure of the loaded samples (vertical force above ``load_fraction`` of its maximum)
+    in the plate's own axes about its centre (3, n), and the plate's half-sizes along those axes (3,);
+    None when fewer than ``min_samples`` samples are loaded."""
+    fz = np.abs(plate.force[2])
+    if not np.isfinite(fz).any() or np.nanmax(fz) <= 0:
+        return None
+    loaded = np.isfinite(fz) & (fz > load_fraction * np.nanmax(fz)) & np.isfinite(plate.center_of_pressure).all(axis=0)
+    if loaded.sum() < min_samples:
+        return None
+    frame = _reference_frame(plate.corners)
+    centre = plate.corners.mean(axis=1)
+    local = frame.T @ (plate.center_of_pressure[:, loaded] - centre[:, None])
+    half = np.abs(frame.T @ (plate.corners - centre[:, None])).max(axis=1)
+    return local, half
+
+
 def loaded_cop_outside(plate: PlateSignals, *, load_fraction: float = 0.2, min_samples: int = 10) -> float:
     """How far outside the plate the loaded centre of pressure lies: the median, over the samples whose
     vertical force exceeds ``load_fraction`` of its maximum, of the distance [``unit_position``] from the
@@ -324,15 +342,35 @@ def loaded_cop_outside(plate: PlateSignals, *, load_fraction: float = 0.2, min_s
     that do not belong to the plate. On every real fixture it is 0 (all loaded samples inside).
     NaN when fewer than ``min_samples`` samples are loaded.
     """
-    fz = np.abs(plate.force[2])
-    if not np.isfinite(fz).any() or np.nanmax(fz) <= 0:
+    got = _loaded_cop_local(plate, load_fraction, min_samples)
+    if got is None:
         return float("nan")
-    loaded = np.isfinite(fz) & (fz > load_fraction * np.nanmax(fz)) & np.isfinite(plate.center_of_pressure).all(axis=0)
-    if loaded.sum() < min_samples:
-        return float("nan")
-    frame = _reference_frame(plate.corners)
-    centre = plate.corners.mean(axis=1)
-    local = frame.T @ (plate.center_of_pressure[:, loaded] - centre[:, None])
-    half = np.abs(frame.T @ (plate.corners - centre[:, None])).max(axis=1)
+    local, half = got
     outside = np.hypot(np.maximum(np.abs(local[0]) - half[0], 0.0), np.maximum(np.abs(local[1]) - half[1], 0.0))
     return float(np.median(outside))
+
+
+def loaded_cop_travel(plate: PlateSignals, *, load_fraction: float = 0.2, min_samples: int = 10) -> float:
+    """How far the loaded centre of pressure moves over the plate: the larger, of the plate's two
+    horizontal axes, 95th minus 5th percentile of the centre of pressure [``unit_position``] over the
+    samples whose vertical force exceeds ``load_fraction`` of its maximum.
+
+    A foot rolls from heel to toe over a plate (the centre of pressure travels about the length of the
+    foot in a step [Winter2009]_), and even quiet standing sways it by millimetres; a centre of pressure
+    that does not move while the plate is loaded comes from moment channels that read (almost) nothing:
+    unconnected, or in a unit far smaller than ``FORCE_PLATFORM:UNITS`` x ``POINT:UNITS`` (it then sits
+    at the point below the plate's origin, *inside* the plate, where :func:`loaded_cop_outside` cannot
+    see it). The smallest value on the real fixtures is 17 mm (a turn, ESMAC HC032A18).
+    NaN when fewer than ``min_samples`` samples are loaded.
+
+    References
+    ----------
+    .. [Winter2009] Winter DA (2009). Biomechanics and Motor Control of Human Movement, 4th ed. Wiley,
+       chapter 5 (kinetics: force plates and the centre of pressure).
+    """
+    got = _loaded_cop_local(plate, load_fraction, min_samples)
+    if got is None:
+        return float("nan")
+    local, _ = got
+    span = np.percentile(local[:2], 95, axis=1) - np.percentile(local[:2], 5, axis=1)
+    return float(np.max(span))

@@ -194,10 +194,10 @@ def test_a_channel_outside_the_file_is_refused(tmp_path):
         read_force_plates(c["parameters"], c["data"]["analogs"])
 
 
-def test_the_loaded_cop_lies_on_the_plate_in_every_real_fixture(fixtures_dir):
-    from retrogait.ingest.forceplates import loaded_cop_outside
+def test_the_loaded_cop_lies_on_the_plate_and_moves_in_every_real_fixture(fixtures_dir):
+    from retrogait.ingest.forceplates import loaded_cop_outside, loaded_cop_travel
 
-    checked = 0
+    checked, travels = 0, []
     for path in sorted(fixtures_dir.rglob("*.c3d")):
         c = ezc3d.c3d(str(path))
         for plate in read_force_plates(c["parameters"], c["data"]["analogs"]):
@@ -205,7 +205,12 @@ def test_the_loaded_cop_lies_on_the_plate_in_every_real_fixture(fixtures_dir):
             if out == out:  # loaded plates only
                 checked += 1
                 assert out == 0.0, (path.name, plate.number, out)
+                if np.nanmax(np.abs(plate.force[2])) >= 100.0:  # N: the plates the adapter checks
+                    assert plate.unit_position == "mm"
+                    travels.append(loaded_cop_travel(plate))
     assert checked >= 40
+    # a foot rolls over the plate: 17 mm at the least (a turn), far above the adapter's 2 mm
+    assert len(travels) >= 40 and min(travels) > 15.0, sorted(travels)[:3]
 
 
 def test_a_moment_unit_that_does_not_fit_puts_the_cop_off_the_plate_and_the_trial_is_refused(tmp_path):
@@ -231,4 +236,32 @@ def test_a_moment_unit_that_does_not_fit_puts_the_cop_off_the_plate_and_the_tria
     bad = [loaded_cop_outside(p) for p in read_force_plates(c["parameters"], c["data"]["analogs"])]
     assert all(b > 50.0 for b in bad)  # mm
     with pytest.raises(DataError, match=r"force plate 1: .* centre of pressure lies a median \d+ mm outside"):
+        read_one(tmp_path, "S01/walk.c3d", simple_map())
+
+
+def test_moment_channels_that_read_almost_nothing_leave_the_cop_still_and_the_trial_is_refused(tmp_path):
+    """Moment channels 1000 x too small (or unconnected): the centre of pressure, moment / force, stays at the
+    point below the plate's origin, inside the plate where the outline check passes; it does not move, and
+    the adapter refuses the trial, naming the plate and the map key."""
+    from retrogait.errors import DataError
+    from retrogait.ingest.forceplates import loaded_cop_outside, loaded_cop_travel
+    from tests.c3dfiles import simple_map, walking_c3d
+    from tests.unit.ingest.adapters.test_c3d_maps import read_one
+
+    path = tmp_path / "raw/S01/walk.c3d"
+    walking_c3d(path)
+    c = ezc3d.c3d(str(path))
+    plates = read_force_plates(c["parameters"], c["data"]["analogs"])
+    assert all(loaded_cop_travel(p) > 100.0 for p in plates)  # mm: the written foot rolls over the plate
+    channels = np.asarray(c["parameters"]["FORCE_PLATFORM"]["CHANNEL"]["value"]).astype(int) - 1
+    analogs = np.array(c["data"]["analogs"])
+    analogs[0, channels[3:5].ravel()] /= 1000.0  # Mx, My of every plate
+    c["data"]["analogs"] = analogs
+    c.write(str(path))
+    c = ezc3d.c3d(str(path))
+    plates = read_force_plates(c["parameters"], c["data"]["analogs"])
+    assert all(loaded_cop_outside(p) == 0.0 for p in plates)  # inside the plate: the outline check is blind
+    assert all(loaded_cop_travel(p) < 1.0 for p in plates)
+    with pytest.raises(DataError, match=r"force plate 1: .* centre of pressure moves by only 0\.\d+ mm .*"
+                                        r"force_plates\.use"):
         read_one(tmp_path, "S01/walk.c3d", simple_map())

@@ -55,7 +55,8 @@ from retrogait.errors import ConfigError, DataError
 from retrogait.io import sha256_file
 from retrogait.ingest.subjects import read_subjects_table
 from retrogait.ingest.trial import SIDES, Stream, Trial, TrialMeta, canonical_muscle
-from retrogait.ingest.forceplates import ForcePlateError, PlateSignals, loaded_cop_outside, read_force_plates
+from retrogait.ingest.forceplates import (ForcePlateError, PlateSignals, loaded_cop_outside, loaded_cop_travel,
+                                          read_force_plates)
 from retrogait.ingest.units import conversion_to_si, moment_to_per_kg, normalise_unit
 from retrogait.ingest.adapters import register
 from retrogait.ingest.adapters.base import Adapter, RawFile
@@ -79,6 +80,10 @@ _BODY_UNIT = {"mass": "kg", "height": "m"}
 #: samples above 20 % of the peak force), checked only on plates that saw at least _MIN_CHECKED_LOAD_N.
 _MAX_COP_OUTSIDE_M = 0.05
 _MIN_CHECKED_LOAD_N = 100.0
+#: ... and must move by at least this much over the plate (5th-95th percentile span, the larger of the plate's
+#: two horizontal axes; a step rolls it over ~100-250 mm, quiet standing sways it by millimetres; 17 mm at the
+#: least on the real fixtures).
+_MIN_COP_TRAVEL_M = 0.002
 
 #: SI unit each mapped variable must convert to (checked at parse time).
 _VARIABLE_UNITS = {
@@ -631,6 +636,15 @@ class C3DAdapter(Adapter):
                                 f"moment unit ({p.unit_moment} = FORCE_PLATFORM:UNITS x POINT:UNITS) or the plate's "
                                 "ORIGIN/CORNERS do not fit its signals; leave the plate out with force_plates.use "
                                 f"in the map ({self.opts['map']}) or correct the file",
+                                **loc, parameter="FORCE_PLATFORM")
+            travel_m = loaded_cop_travel(p) * pos_conv.factor
+            if peak_n >= _MIN_CHECKED_LOAD_N and travel_m < _MIN_COP_TRAVEL_M:
+                raise DataError(f"force plate {k}: while loaded (>= 20 % of its {peak_n:.0f} N peak) its centre of "
+                                f"pressure moves by only {1000 * travel_m:.2f} mm (5th-95th percentile) where a foot "
+                                f"rolls over it or at least sways (>= {1000 * _MIN_COP_TRAVEL_M:g} mm): the moment "
+                                f"channels read (almost) nothing, unconnected or in a unit smaller than "
+                                f"{p.unit_moment} (FORCE_PLATFORM:UNITS x POINT:UNITS); leave the plate out with "
+                                f"force_plates.use in the map ({self.opts['map']}) or correct the file",
                                 **loc, parameter="FORCE_PLATFORM")
             for j, axis in enumerate("xyz"):
                 cols[f"{pid}_f{axis}"] = p.force[j] * f_conv.factor
