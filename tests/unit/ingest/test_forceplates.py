@@ -205,7 +205,7 @@ def test_the_loaded_cop_lies_on_the_plate_and_moves_in_every_real_fixture(fixtur
             if out == out:  # loaded plates only
                 checked += 1
                 assert out == 0.0, (path.name, plate.number, out)
-                if np.nanmax(np.abs(plate.force[2])) >= 100.0:  # N: the plates the adapter checks
+                if np.ptp(np.abs(plate.force[2])) >= 100.0:  # N: the plates the adapter checks (stepped on)
                     assert plate.unit_position == "mm"
                     travels.append(loaded_cop_travel(plate))
     assert checked >= 40
@@ -265,3 +265,28 @@ def test_moment_channels_that_read_almost_nothing_leave_the_cop_still_and_the_tr
     with pytest.raises(DataError, match=r"force plate 1: .* centre of pressure moves by only 0\.\d+ mm .*"
                                         r"force_plates\.use"):
         read_one(tmp_path, "S01/walk.c3d", simple_map())
+
+
+def test_an_unused_plate_with_a_constant_offset_is_not_taken_for_a_foot(tmp_path):
+    """A plate nobody stepped on whose vertical channel reads a constant 150 N (a zeroing error) and whose
+    moments read nothing: its "COP" stands still, but no foot loaded it, so the COP checks do not apply and
+    the trial is read (the checks gate on a change of the vertical force of >= 100 N, not on its peak)."""
+    from retrogait.ingest.forceplates import loaded_cop_travel
+    from tests.c3dfiles import simple_map, walking_c3d
+    from tests.unit.ingest.adapters.test_c3d_maps import read_one
+
+    path = tmp_path / "raw/S01/walk.c3d"
+    walking_c3d(path)
+    c = ezc3d.c3d(str(path))
+    channels = np.asarray(c["parameters"]["FORCE_PLATFORM"]["CHANNEL"]["value"]).astype(int) - 1  # (6, plates)
+    analogs = np.array(c["data"]["analogs"])
+    analogs[0, channels[:, 1]] = 0.0      # plate 2: no force, no moment ...
+    analogs[0, channels[2, 1]] = 150.0    # ... but a constant vertical offset
+    c["data"]["analogs"] = analogs
+    c.write(str(path))
+    c = ezc3d.c3d(str(path))
+    plate = read_force_plates(c["parameters"], c["data"]["analogs"])[1]
+    fz = np.abs(plate.force[2])
+    assert np.nanmin(fz) == np.nanmax(fz) >= 100.0 and loaded_cop_travel(plate) == 0.0  # N; still
+    trial = read_one(tmp_path, "S01/walk.c3d", simple_map())
+    assert np.allclose(np.abs(trial.forces.get("fp2_fz")), 150.0)

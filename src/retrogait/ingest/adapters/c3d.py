@@ -77,7 +77,8 @@ _BODY_RANGE = {"mass": (10.0, 300.0), "height": (0.5, 2.5)}
 _BODY_TOLERANCE = {"mass": 0.5, "height": 0.01}
 _BODY_UNIT = {"mass": "kg", "height": "m"}
 #: The loaded centre of pressure of a plate may lie at most this far outside its outline (median over the
-#: samples above 20 % of the peak force), checked only on plates that saw at least _MIN_CHECKED_LOAD_N.
+#: samples above 20 % of the peak force), checked only on plates stepped on: a vertical force that changes by
+#: at least _MIN_CHECKED_LOAD_N over the trial (a constant offset of an unused plate is no foot).
 _MAX_COP_OUTSIDE_M = 0.05
 _MIN_CHECKED_LOAD_N = 100.0
 #: ... and must move by at least this much over the plate (5th-95th percentile span, the larger of the plate's
@@ -627,25 +628,7 @@ class C3DAdapter(Adapter):
                 m_conv = conversion_to_si(p.unit_moment)
             except ValueError as exc:
                 raise DataError(f"force plate {k}: {exc}", **loc, parameter="ANALOG:UNITS") from None
-            # physical check: a loaded plate's centre of pressure lies on the plate (units, ORIGIN, CORNERS)
-            outside_m = loaded_cop_outside(p) * pos_conv.factor
-            peak_n = float(np.nanmax(np.abs(p.force[2]))) * f_conv.factor if p.force.size else 0.0
-            if peak_n >= _MIN_CHECKED_LOAD_N and outside_m > _MAX_COP_OUTSIDE_M:
-                raise DataError(f"force plate {k}: while loaded (>= 20 % of its {peak_n:.0f} N peak) its centre of "
-                                f"pressure lies a median {1000 * outside_m:.0f} mm outside the plate's outline: the "
-                                f"moment unit ({p.unit_moment} = FORCE_PLATFORM:UNITS x POINT:UNITS) or the plate's "
-                                "ORIGIN/CORNERS do not fit its signals; leave the plate out with force_plates.use "
-                                f"in the map ({self.opts['map']}) or correct the file",
-                                **loc, parameter="FORCE_PLATFORM")
-            travel_m = loaded_cop_travel(p) * pos_conv.factor
-            if peak_n >= _MIN_CHECKED_LOAD_N and travel_m < _MIN_COP_TRAVEL_M:
-                raise DataError(f"force plate {k}: while loaded (>= 20 % of its {peak_n:.0f} N peak) its centre of "
-                                f"pressure moves by only {1000 * travel_m:.2f} mm (5th-95th percentile) where a foot "
-                                f"rolls over it or at least sways (>= {1000 * _MIN_COP_TRAVEL_M:g} mm): the moment "
-                                f"channels read (almost) nothing, unconnected or in a unit smaller than "
-                                f"{p.unit_moment} (FORCE_PLATFORM:UNITS x POINT:UNITS); leave the plate out with "
-                                f"force_plates.use in the map ({self.opts['map']}) or correct the file",
-                                **loc, parameter="FORCE_PLATFORM")
+            self._check_plate_cop(k, p, f_conv.factor, pos_conv.factor, loc)
             for j, axis in enumerate("xyz"):
                 cols[f"{pid}_f{axis}"] = p.force[j] * f_conv.factor
                 cols[f"{pid}_cop_{axis}"] = p.center_of_pressure[j] * pos_conv.factor
@@ -658,6 +641,33 @@ class C3DAdapter(Adapter):
             return None, plates
         plates = pd.DataFrame({"plate": ids, "foot": [""] * len(ids)})
         return Stream(rate, pd.DataFrame(cols), units), plates
+
+    def _check_plate_cop(self, k: int, p: PlateSignals, force_si: float, position_si: float, loc) -> None:
+        """Physical check of a plate stepped on: its loaded centre of pressure lies on the plate and moves.
+
+        A COP outside the outline means a moment unit that is not FORCE_PLATFORM:UNITS x POINT:UNITS or an
+        ORIGIN/CORNERS that do not belong to the plate; a COP that stands still means moment channels that
+        read (almost) nothing (:func:`~retrogait.ingest.forceplates.loaded_cop_outside`,
+        :func:`~retrogait.ingest.forceplates.loaded_cop_travel`). Raises :class:`DataError` naming the plate.
+        """
+        fz = np.abs(p.force[2]) * force_si
+        change_n = float(np.nanmax(fz) - np.nanmin(fz)) if np.isfinite(fz).any() else 0.0
+        if change_n < _MIN_CHECKED_LOAD_N:
+            return
+        outside_m = loaded_cop_outside(p) * position_si
+        if outside_m > _MAX_COP_OUTSIDE_M:
+            what = (f"lies a median {1000 * outside_m:.0f} mm outside the plate's outline: the moment unit "
+                    f"({p.unit_moment} = FORCE_PLATFORM:UNITS x POINT:UNITS) or the plate's ORIGIN/CORNERS do not "
+                    "fit its signals")
+        elif (travel_m := loaded_cop_travel(p) * position_si) < _MIN_COP_TRAVEL_M:
+            what = (f"moves by only {1000 * travel_m:.2f} mm (5th-95th percentile) where a foot rolls over it or at "
+                    f"least sways (>= {1000 * _MIN_COP_TRAVEL_M:g} mm): the moment channels read (almost) nothing, "
+                    f"unconnected or in a unit smaller than {p.unit_moment} (FORCE_PLATFORM:UNITS x POINT:UNITS)")
+        else:
+            return
+        raise DataError(f"force plate {k}: while loaded (>= 20 % of its {float(np.nanmax(fz)):.0f} N peak) its centre "
+                        f"of pressure {what}; leave the plate out with force_plates.use in the map "
+                        f"({self.opts['map']}) or correct the file", **loc, parameter="FORCE_PLATFORM")
 
     # -- EMG ------------------------------------------------------------------------
     def _read_emg(self, c3d, params, header, notes, record, loc) -> Stream | None:
