@@ -591,14 +591,19 @@ def _open_new(path: Path, mode: str):
     """Open ``path`` for writing (``"wb"``/``"ab"``), creating its folders.
 
     Another fetch job of the same dataset may prune empty folders under
-    ``.partial`` between our ``mkdir`` and ``open``; that race is retried.
+    ``.partial`` while we create or use them: between our ``mkdir`` and
+    ``open`` (``FileNotFoundError``), or inside ``mkdir`` itself, which sees
+    the folder exist and then finds it gone when it checks that it is a
+    folder (``FileExistsError``). Both races are retried; a file standing
+    where a folder belongs is not a race and raises at once.
     """
     for attempt in range(3):
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             return open(path, mode)
-        except FileNotFoundError:
-            if attempt == 2:
+        except (FileNotFoundError, FileExistsError):
+            blocked = next((d for d in (path.parent, *path.parent.parents) if d.exists() and not d.is_dir()), None)
+            if attempt == 2 or blocked is not None:
                 raise
     raise AssertionError("unreachable")  # pragma: no cover
 

@@ -387,3 +387,34 @@ def test_invalid_arguments_are_named(tmp_path):
         fetch_files("", [ok], tmp_path, **FAST)
     with pytest.raises(FetchError, match="mirror folder"):
         fetch_files(DS, [ok], tmp_path, mirror=tmp_path / "missing", **FAST)
+
+
+def test_a_folder_pruned_by_another_fetch_job_while_it_is_made_is_made_again(tmp_path, monkeypatch):
+    """Path.mkdir(exist_ok=True) raises FileExistsError when the folder exists at its mkdir and is gone
+    when it checks is_dir (another subject's fetch job pruned the empty folders under .partial): retried."""
+    import pathlib
+
+    from retrogait.acquire.fetch import _open_new
+
+    real_mkdir, calls = pathlib.Path.mkdir, []
+
+    def racing_mkdir(self, *args, **kwargs):
+        calls.append(self)
+        if len(calls) == 1:
+            raise FileExistsError(17, "File exists", str(self))  # what the pruned race gives
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(pathlib.Path, "mkdir", racing_mkdir)
+    target = tmp_path / ".partial" / "AB09" / "walk_backward_1_0-8" / "emg.csv.zpart.json"
+    with _open_new(target, "wb") as fh:
+        fh.write(b"{}")
+    assert calls[0] == target.parent and target.read_bytes() == b"{}"  # raised once, then made
+
+
+def test_a_file_where_a_folder_belongs_is_not_retried(tmp_path):
+    from retrogait.acquire.fetch import _open_new
+
+    (tmp_path / ".partial").mkdir()
+    (tmp_path / ".partial" / "AB09").write_text("a file, not a folder")
+    with pytest.raises(FileExistsError):
+        _open_new(tmp_path / ".partial" / "AB09" / "x.part", "wb")
