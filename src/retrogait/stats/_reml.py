@@ -191,7 +191,7 @@ def _subject_sum(WK: np.ndarray, P: np.ndarray) -> np.ndarray:
 
 
 def reml_eval(theta: np.ndarray, S: dict, W: np.ndarray, *, sigma: np.ndarray | None = None,
-              grad: bool = False, hess: bool = False, parts: bool = False) -> dict:
+              grad: bool = False, hess: bool = False, hess_later: bool = False, parts: bool = False) -> dict:
     """REML criterion (and optionally its gradient) for a batch of parameter vectors.
 
     Parameters
@@ -214,6 +214,11 @@ def reml_eval(theta: np.ndarray, S: dict, W: np.ndarray, *, sigma: np.ndarray | 
                            + tr(dd/dPsi  d2Psi/da db)
 
         with ``V_a = Z (dPsi/da) Z'`` [Harville1977]_.
+    hess_later : bool
+        Also return ``hess_rows``, a function of row indices that computes
+        ``hess_theta`` for those rows only, from the quantities this call
+        already holds (the line search needs the Hessian only where it
+        accepts a step; the values are those ``hess=True`` gives).
     parts : bool
         Also return the per-subject matrices needed by :func:`vcov_beta` derivatives.
 
@@ -264,7 +269,7 @@ def reml_eval(theta: np.ndarray, S: dict, W: np.ndarray, *, sigma: np.ndarray | 
             dev = base + r2s / s2 + dof * (_LOG2PI + np.log(s2))
     ok &= np.isfinite(dev)
     out = {"dev": np.where(ok, dev, np.inf), "beta": beta, "r2": r2, "XtVXinv": XtVXinv, "N": N, "ok": ok}
-    if hess:
+    if hess or hess_later:
         grad = True
     if grad or parts:
         CK = _mm(C, K)
@@ -288,12 +293,21 @@ def reml_eval(theta: np.ndarray, S: dict, W: np.ndarray, *, sigma: np.ndarray | 
         dL = 2.0 * (Gpsi @ Lb)
         g = dL[:, r, cc]
         out["grad_theta"] = np.where(ok[:, None], g, np.nan)
-        if hess:
-            out["hess_theta"] = _hessian(Lb, W, M, R, Nm, u, T2, XtVXinv, Gpsi, dof, r2s, ok)
+        if hess or hess_later:
+            args = (Lb, W, M, R, Nm, u, T2, XtVXinv, Gpsi, dof, r2s, ok)
+            if hess:
+                out["hess_theta"] = _hessian(*args)
+            if hess_later:
+                out["hess_rows"] = lambda rows: _hessian(*(np.take(a, rows, axis=ax)
+                                                           for a, ax in zip(args, _HESS_BATCH_AXES)))
         if sigma is not None:
             sg = np.asarray(sigma, float)
             out["grad_sigma"] = np.where(ok, -2.0 * r2s / sg ** 3 + 2.0 * dof / sg, np.nan)
     return out
+
+
+#: batch axis of each argument of :func:`_hessian` (structure-of-arrays ones have it third)
+_HESS_BATCH_AXES = (0, 0, 2, 2, 2, 2, 2, 0, 0, 0, 0, 0)
 
 
 def _hessian(L, W, M, R, Nm, u, T2, XtVXinv, Gpsi, dof, r2, ok):
@@ -349,7 +363,9 @@ def fit_reml(theta0: np.ndarray, S: dict, W: np.ndarray, *, maxit: int = 100, gt
     ``Psi`` depends on ``theta_j^2``; if the criterion falls into the interior
     the iteration steps off the bound). A replicate whose line searches fail
     with a larger projected gradient, or that is still moving after
-    ``maxit`` iterations, is returned with ``converged = False``.
+    ``maxit`` iterations, is returned with ``converged = False``. The
+    criterion, gradient and Hessian at an accepted step are those the line
+    search evaluated there (:func:`_line_search`), not evaluated a second time.
 
     Returns
     -------
@@ -371,15 +387,20 @@ def fit_reml(theta0: np.ndarray, S: dict, W: np.ndarray, *, maxit: int = 100, gt
     stalled = np.zeros(B, dtype=bool)
     iters = np.zeros(B, dtype=int)
     pg_norm = np.full(B, np.inf)
+    hs = np.full((B, k, k), np.nan)
+    known = np.zeros(B, dtype=bool)   # f, g, hs hold the values at theta (carried from the accepted step)
     for it in range(maxit + 1):
         act = np.flatnonzero(~done & ~dead & ~stalled)
         if act.size == 0:
             break
+        new = act[~known[act]]
+        if new.size:
+            ev = reml_eval(theta[new], S, W[new], hess=True)
+            f[new], g[new], hs[new] = ev["dev"], ev["grad_theta"], ev["hess_theta"]
+            known[new] = True
         T, Wa = theta[act], W[act]
-        ev = reml_eval(T, S, Wa, hess=True)
-        fa, ga, H = ev["dev"], ev["grad_theta"], ev["hess_theta"]
+        fa, ga, H = f[act], g[act], hs[act]
         bad = ~np.isfinite(fa) | ~np.all(np.isfinite(ga), axis=1)
-        f[act], g[act] = fa, ga
         dead[act[bad]] = True
         pg = T - _project(T - np.where(np.isfinite(ga), ga, 0.0), diag)
         pgn = np.where(bad, np.inf, np.abs(pg).max(axis=1))
@@ -416,18 +437,21 @@ def fit_reml(theta0: np.ndarray, S: dict, W: np.ndarray, *, maxit: int = 100, gt
         # escape from a stationary non-minimum at the bound: move into the interior
         esc = viol.any(axis=1)
         d[esc] = np.where(viol[esc], 1.0, 0.0)
-        newT, newf, newg, accepted = _line_search(T, fa, ga, d, S, Wa, diag)
+        newT, newf, newg, newH, accepted = _line_search(T, fa, ga, d, S, Wa, diag)
         # fall back to a (scaled) projected-gradient step where Newton did not descend
         retry = np.flatnonzero(~accepted & ~esc)
         if retry.size:
             scale = np.maximum(np.abs(np.diagonal(H[retry], axis1=1, axis2=2)).max(axis=1), 1e-8)
             scale = np.where(np.isfinite(scale), scale, 1.0)
             dg = -ga[retry] / scale[:, None]
-            t2, f2, g2, acc2 = _line_search(T[retry], fa[retry], ga[retry], dg, S, Wa[retry], diag)
-            newT[retry[acc2]], newf[retry[acc2]], newg[retry[acc2]] = t2[acc2], f2[acc2], g2[acc2]
-            accepted[retry[acc2]] = True
+            t2, f2, g2, h2, acc2 = _line_search(T[retry], fa[retry], ga[retry], dg, S, Wa[retry], diag)
+            hit = retry[acc2]
+            newT[hit], newf[hit], newg[hit], newH[hit] = t2[acc2], f2[acc2], g2[acc2], h2[acc2]
+            accepted[hit] = True
         idx = act[work]
-        theta[idx[accepted]] = newT[accepted]
+        acc_idx = idx[accepted]
+        theta[acc_idx] = newT[accepted]
+        f[acc_idx], g[acc_idx], hs[acc_idx] = newf[accepted], newg[accepted], newH[accepted]
         stalled[idx[~accepted]] = True
     fin = reml_eval(theta, S, W)
     dof = fin["N"] - S["p"]
@@ -439,40 +463,61 @@ def fit_reml(theta0: np.ndarray, S: dict, W: np.ndarray, *, maxit: int = 100, gt
             "converged": ok, "pgrad": pg_norm, "iterations": iters}
 
 
-def _line_search(T, fa, ga, d, S, Wa, diag, *, max_halvings: int = 40):
-    """Armijo backtracking along the projected path ``P(T + t d)``.
+def _line_search(T, fa, ga, d, S, Wa, diag, *, max_halvings: int = 40, serial: int = 2, width: int = 8):
+    """Armijo backtracking along the projected path ``P(T + t d)``, ``t = 1, 1/2, 1/4, ...``.
 
     A step is accepted when the criterion decreases by at least 1e-4 of the
     first-order prediction, or, once the change is at the level of rounding
-    error, when it does not increase and the projected gradient shrinks.
+    error, when it does not increase and the projected gradient shrinks; the
+    first (largest) acceptable ``t`` of at most ``max_halvings`` is taken.
+    The first ``serial`` step sizes are tried one at a time (most rows accept
+    ``t = 1``); a row still pending then has its next ``width`` step sizes
+    evaluated in one batch and takes the first acceptable one, which is the
+    step the one-at-a-time search would take, in a few calls instead of up
+    to ``max_halvings`` (rows near the rounding level of the criterion may
+    try all of them).
+    Returns the new points with their criterion, gradient and Hessian (the
+    Hessian computed only where a step is accepted, for the next Newton
+    iteration) and which rows were accepted.
     """
     n, k = T.shape
     t = np.ones(n)
     newT, newf, newg = T.copy(), fa.copy(), ga.copy()
+    newH = np.full((n, k, k), np.nan)
     accepted = np.zeros(n, dtype=bool)
     pending = np.ones(n, dtype=bool)
     pg0 = np.abs(T - _project(T - ga, diag)).max(axis=1)
-    for _ in range(max_halvings):
+    tried = 0
+    while tried < max_halvings:
         pi = np.flatnonzero(pending)
         if pi.size == 0:
             break
-        cand = _project(T[pi] + t[pi, None] * d[pi], diag)
-        ev = reml_eval(cand, S, Wa[pi], grad=True)
+        m = 1 if tried < serial else min(width, max_halvings - tried)
+        tried += m
+        halves = 0.5 ** np.arange(m)                                   # exact powers of two
+        row = np.repeat(pi, m)                                        # candidate j of row i at i*m + j
+        tc = (t[pi, None] * halves[None, :]).ravel()
+        cand = _project(T[row] + tc[:, None] * d[row], diag)
+        ev = reml_eval(cand, S, Wa[row], hess_later=True)
         fc, gc = ev["dev"], ev["grad_theta"]
         finite = np.isfinite(fc) & np.all(np.isfinite(gc), axis=1)
-        pred = np.einsum("bk,bk->b", ga[pi], cand - T[pi])
-        noise = 1e-12 * (1.0 + np.abs(fa[pi]))
+        pred = np.einsum("bk,bk->b", ga[row], cand - T[row])
+        noise = 1e-12 * (1.0 + np.abs(fa[row]))
         pgc = np.abs(cand - _project(cand - np.where(np.isfinite(gc), gc, 0.0), diag)).max(axis=1)
-        moved = np.abs(cand - T[pi]).max(axis=1) > 0
-        armijo = (fc <= fa[pi] + 1e-4 * np.minimum(pred, 0.0)) & (fc < fa[pi])
-        flat = (np.abs(fc - fa[pi]) <= noise) & (pgc < pg0[pi])
-        acc = finite & moved & (armijo | flat)
-        hit = pi[acc]
-        newT[hit], newf[hit], newg[hit] = cand[acc], fc[acc], gc[acc]
+        moved = np.abs(cand - T[row]).max(axis=1) > 0
+        armijo = (fc <= fa[row] + 1e-4 * np.minimum(pred, 0.0)) & (fc < fa[row])
+        flat = (np.abs(fc - fa[row]) <= noise) & (pgc < pg0[row])
+        ok = (finite & moved & (armijo | flat)).reshape(pi.size, m)
+        got = ok.any(axis=1)
+        pick = np.flatnonzero(got) * m + ok.argmax(axis=1)[got]       # the first acceptable step of each row
+        hit = pi[got]
+        newT[hit], newf[hit], newg[hit] = cand[pick], fc[pick], gc[pick]
+        if hit.size:
+            newH[hit] = ev["hess_rows"](pick)
         accepted[hit] = True
         pending[hit] = False
-        t[pi[~acc]] *= 0.5
-    return newT, newf, newg, accepted
+        t[pi[~got]] *= 0.5 ** m
+    return newT, newf, newg, newH, accepted
 
 
 def cluster_robust_se(theta: np.ndarray, S: dict, W: np.ndarray) -> np.ndarray:

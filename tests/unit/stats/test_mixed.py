@@ -213,6 +213,47 @@ def test_engine_gradient_and_hessian_are_exact(q):
         np.testing.assert_allclose(ev["hess_theta"][:, :, j], num_h, rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.parametrize("q", [1, 2])
+def test_line_search_takes_the_first_acceptable_halving_and_carries_the_hessian(q):
+    """The line search tries its later step sizes several at a time; it must take the step that
+    trying them one at a time takes (the largest acceptable ``t``), give up on the same rows, and
+    return at the accepted point the criterion, gradient and Hessian that ``reml_eval`` gives
+    there (fit_reml's next Newton iteration uses them instead of evaluating again). Directions
+    scaled by 1e-3, 1, 1e2, ... 1e8 need from 0 to about 30 halvings, and ascent directions are never
+    accepted."""
+    df = simulate(6, sd_slope=0.6)
+    X = np.column_stack([np.ones(len(df)), (df.direction == "BW").to_numpy(float), df.speed.to_numpy()])
+    labels, groups = np.unique(df.subject, return_inverse=True)
+    S = _reml.suff_stats(df.y.to_numpy(), X, X[:, :q], groups, labels.size)
+    k = _reml.n_theta(q)
+    _, _, diag = _reml._tril(q)
+    theta = np.random.default_rng(2).uniform(0.2, 1.5, size=(5, k))
+    W = _resample_weights(5, labels.size, 4)
+    ev = _reml.reml_eval(theta, S, W, grad=True)
+    scales = np.array([1e-3, 1.0, 1e2, 1e4, 1e6, 1e8])
+    T = np.repeat(theta, scales.size, axis=0)
+    Wr = np.repeat(W, scales.size, axis=0)
+    fa, ga = np.repeat(ev["dev"], scales.size), np.repeat(ev["grad_theta"], scales.size, axis=0)
+    d = -ga * np.tile(scales, len(theta))[:, None]
+    d[::7] *= -1.0                                                   # some ascent directions
+    with np.errstate(divide="ignore", invalid="ignore"):   # the largest steps leave the feasible region (+inf)
+        one = _reml._line_search(T, fa, ga, d, S, Wr, diag, serial=40)
+        batched = _reml._line_search(T, fa, ga, d, S, Wr, diag)
+    np.testing.assert_array_equal(batched[4], one[4])
+    assert one[4].sum() >= len(T) - len(T[::7]) and not one[4][::7].any()
+    np.testing.assert_array_equal(batched[0], one[0])               # the same step size: same point
+    acc = one[4]
+    at = _reml.reml_eval(one[0][acc], S, Wr[acc], hess=True)
+    for got in (one, batched):
+        np.testing.assert_allclose(got[1][acc], at["dev"], rtol=1e-12)
+        np.testing.assert_allclose(got[2][acc], at["grad_theta"], rtol=1e-8, atol=1e-9)
+        np.testing.assert_allclose(got[3][acc], at["hess_theta"], rtol=1e-8, atol=1e-9)
+        assert np.isnan(got[3][~acc]).all()
+    halvings = [next(j for j in range(40) if np.array_equal(_reml._project(T[i:i + 1] + 0.5 ** j * d[i], diag)[0],
+                                                             one[0][i])) for i in np.flatnonzero(acc)]
+    assert min(halvings) == 0 and max(halvings) >= 10               # within the batched part, and far into it
+
+
 def test_engine_reports_non_convergence_instead_of_stopping_short():
     """With too few iterations the engine says 'not converged' (projected gradient above tolerance)."""
     df = simulate(4, sd_slope=0.8)
