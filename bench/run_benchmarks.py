@@ -8,6 +8,7 @@
     python bench/run_benchmarks.py --only c3d            # retrogait vs gaitalytics, per C3D trial
     python bench/run_benchmarks.py --only scaling        # full runs at 3, 12 and 48 subjects
     python bench/run_benchmarks.py --only pipeline --only stats_scaling   # stats job alone at 12 and 48
+    python bench/run_benchmarks.py --only pipeline --only bootstrap       # headline run with 0 and 199 resamples
     python bench/run_benchmarks.py --subjects 2          # smaller replica (quick check, not the target)
 
 Results go to ``bench/results/<date>-<label>.json`` (sections from earlier
@@ -621,6 +622,42 @@ def bench_pipeline(args, replica, scratch: Path, *, diagnostics: bool) -> dict[s
     if ok and diagnostics:
         out["diagnostics"] = pipeline_diagnostics(args, replica, scratch, mirror, overrides)
     return out
+
+
+#: bootstrap resamples of the sensitivity runs (the configured value is the headline run's)
+BOOTSTRAP_SENSITIVITY = (0, 199)
+
+
+def bench_bootstrap(args, replica, scratch: Path, have_pipeline: dict | None) -> dict[str, Any]:
+    """Sensitivity, not a target: the headline run again with ``stats.bootstrap.n`` set to each of
+    :data:`BOOTSTRAP_SENSITIVITY` (fresh working folders, same mirror), so the cost of the configured
+    cluster bootstrap in the GT23-scale wall time is measured rather than estimated. With 0
+    resamples the report has no bootstrap intervals; that run is the pipeline's floor on this
+    machine with everything else as configured."""
+    mirror = setup_mirror(replica, scratch)
+    points = []
+    if have_pipeline and have_pipeline.get("ok"):
+        run = have_pipeline["full_run"]
+        points.append({"n_boot": "configured", "wall_s": run["wall_s"], "ok": True,
+                       "stats": _stage(have_pipeline.get("stage_timings") or [], "stats"),
+                       "noise": _noise_note(run)})
+    for n in BOOTSTRAP_SENSITIVITY:
+        overrides = {**gt23_overrides(replica), "stats": {"bootstrap": {"n": n}}}
+        work = fresh_workdir(scratch / f"bootstrap-{n}")
+        quiet = wait_quiet(f"bootstrap n={n}")
+        log(f"bootstrap: full run with stats.bootstrap.n = {n}")
+        r = run_snakemake(work, overrides=overrides, mirror=mirror)
+        r["before"] = quiet
+        ok = full_run_ok(r, work)
+        log(f"bootstrap: n={n} rc={r['returncode']} wall={r['wall_s']:.1f} s")
+        points.append({"n_boot": n, "wall_s": r["wall_s"], "ok": ok,
+                       "stats": _stage(stage_timings_of(work), "stats") if ok else None,
+                       "noise": _noise_note(r), "error_tail": None if ok else r.get("error_tail")})
+    return {"points": points}
+
+
+def _stage(timings: list[dict[str, Any]], stage: str) -> dict[str, Any] | None:
+    return next((r for r in timings if r.get("stage") == stage), None)
 
 
 def stage_timings_of(work: Path) -> list[dict[str, Any]]:
@@ -1299,6 +1336,17 @@ def write_readme(res: dict[str, Any], json_name: str) -> None:
             lines += ["", "Growth: " + "; ".join(f"{x['from']} -> {x['to']}: wall {x['wall']}x, RSS {x['rss']}x "
                                                  "the subject growth" for x in ss["steps"]) + "."]
         lines.append("")
+    bs = res.get("bootstrap") or {}
+    if bs.get("points"):
+        lines += ["## What the cluster bootstrap costs (sensitivity runs, not a target)", "",
+                  "The headline run again with `stats.bootstrap.n` overridden (fresh working folders, same mirror); "
+                  "0 = no bootstrap intervals in the report.", "",
+                  "| stats.bootstrap.n | Wall (s) | stats job wall (s) | stats job CPU (s) | Note |", "|---|---|---|---|---|"]
+        for pt in bs["points"]:
+            st = pt.get("stats") or {}
+            lines.append(f"| {pt['n_boot']} | {pt['wall_s']} | {st.get('wall_total_s', '')} | {st.get('cpu_total_s', '')} | "
+                         f"{pt['noise'] if pt.get('ok') else 'FAILED: ' + str(pt.get('error_tail'))[-200:]} |")
+        lines.append("")
     d = (p.get("diagnostics") or {}).get("trace")
     if d and "per_rule" in d:
         lines += ["## Where the pipeline's time goes (traced run)", "",
@@ -1391,7 +1439,7 @@ def _public(obj):
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--only", choices=["pipeline", "noop", "bytes", "c3d", "scaling", "stats_scaling"],
+    ap.add_argument("--only", choices=["pipeline", "noop", "bytes", "c3d", "scaling", "stats_scaling", "bootstrap"],
                     action="append",
                     help="run only these benchmarks (repeatable); default: all")
     ap.add_argument("--subjects", type=int, default=12, help="replica subjects (12 = GT23 scale)")
@@ -1412,7 +1460,7 @@ def main(argv: list[str] | None = None) -> int:
                          "< 0.25 cores (0: do not wait); what was found is recorded either way")
     ap.add_argument("--no-write", action="store_true", help="print results, do not write bench/results/")
     args = ap.parse_args(argv)
-    only = set(args.only or ["pipeline", "noop", "bytes", "c3d", "scaling", "stats_scaling"])
+    only = set(args.only or ["pipeline", "noop", "bytes", "c3d", "scaling", "stats_scaling", "bootstrap"])
     WAIT_QUIET["timeout_s"] = args.wait_quiet
     if args.subjects < 1 or args.subjects > 12:
         ap.error("--subjects must be 1..12")
@@ -1434,7 +1482,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     try:
         replica = None
-        if only & {"pipeline", "noop", "bytes"}:
+        if only & {"pipeline", "noop", "bytes", "bootstrap"}:
             replica = get_replica(args, scratch)
             res["replica"] = replica
             res["replica_is_gt23_scale"] = (replica["scale_check"]["subjects"] == 12
@@ -1455,6 +1503,9 @@ def main(argv: list[str] | None = None) -> int:
             res["scaling"] = bench_scaling(args, scratch, res.get("pipeline") if "pipeline" in only else None,
                                            res.get("replica"))
             res["runs"]["scaling"] = time.strftime("%Y-%m-%dT%H:%M:%S")
+        if "bootstrap" in only:
+            res["bootstrap"] = bench_bootstrap(args, replica, scratch, res.get("pipeline") if "pipeline" in only else None)
+            res["runs"]["bootstrap"] = time.strftime("%Y-%m-%dT%H:%M:%S")
         if "stats_scaling" in only:
             res["stats_scaling"] = bench_stats_scaling(args, scratch, scratch / "pipeline")
             res["runs"]["stats_scaling"] = time.strftime("%Y-%m-%dT%H:%M:%S")
