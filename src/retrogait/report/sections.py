@@ -646,7 +646,9 @@ def _methods(config, contrasts, measures, references) -> Section:
                         "isSingular rule on the relative covariance factor, tolerance 1e-4: a scale-free rule, so "
                         "the structure does not change with the outcome's unit). Fitted by REML with the package's "
                         "profiled-REML engine (the criterion lme4 minimises; several starts; convergence on the "
-                        "projected gradient; the outcome centred on its mean, which changes only the intercept), "
+                        "projected gradient; the outcome centred on its mean, which changes only the intercept, and "
+                        "the engine's sums of squares taken of its least-squares residual, which changes no estimate: "
+                        "both keep the criterion's rounding error far below the convergence tolerance), "
                         + ("cross-checked against statsmodels MixedLM on every model (the lower REML criterion "
                            "wins; lmm_fitter says whose optimum is reported). "
                            if crosscheck else
