@@ -110,10 +110,10 @@ def suff_stats(y: np.ndarray, X: np.ndarray, Z: np.ndarray, groups: np.ndarray, 
     ``y - X b0`` (``b0`` kept as ``S["b0"]``; the GLS estimate of any weighted resample
     is then ``b0`` plus that of the residual). This changes neither the criterion nor
     any estimate, since ``P X = 0`` [Harville1977]_, but ``r^2 = y'V^-1y - beta'X'V^-1y``
-    no longer cancels: with a large fixed effect (a 30 deg difference between directions
-    against a 1 deg residual SD) ``y'V^-1y`` is hundreds of times ``r^2``, the criterion
-    is then known to only ~1e-9, and a resample whose Newton step is worth less than that
-    could not be told converged.
+    no longer cancels: with a fixed effect large against the residual SD (33 deg between
+    directions against 0.09 deg) ``y'V^-1y`` is ~10^4 times ``r^2``, the criterion is then
+    known to only ~1e-9, and a resample whose Newton step is worth less than that could not
+    be told converged.
     """
     y = np.asarray(y, float)
     X = np.asarray(X, float)
@@ -236,7 +236,8 @@ def reml_eval(theta: np.ndarray, S: dict, W: np.ndarray, *, sigma: np.ndarray | 
     Returns
     -------
     dict
-        ``dev`` (B,) (+inf where infeasible), ``beta`` (B, p), ``r2`` (B,),
+        ``dev`` (B,) (+inf where infeasible), ``beta`` (B, p), ``beta_resid`` (B, p)
+        (``beta - b0``: the estimate for the residual that ``S`` holds), ``r2`` (B,),
         ``XtVXinv`` (B, p, p), ``N`` (B,), ``ok`` (B,), and the gradients.
 
     Notes
