@@ -1307,7 +1307,9 @@ def write_readme(res: dict[str, Any], json_name: str) -> None:
         for r in p["stage_timings"]:
             lines.append(f"| {r['stage']} | {r['jobs']} | {r['wall_total_s']:.1f} | {r['wall_max_s']:.1f} | "
                          f"{r['cpu_total_s']:.1f} | {r['max_rss_mb']:.0f} |")
-        lines.append("")
+        lines += ["", "CPU: Snakemake's sample of each job's processes (psutil, at intervals that grow to 30 s), a "
+                      "lower bound that misses what worker processes used after the last sample (the stats job's "
+                      "two workers); GNU time of the whole run is in the scaling table.", ""]
     sc = res.get("scaling") or {}
     if sc:
         lines += ["## Scaling with the number of subjects (untraced full runs, same trials and scale)", "",
@@ -1341,10 +1343,10 @@ def write_readme(res: dict[str, Any], json_name: str) -> None:
         lines += ["## What the cluster bootstrap costs (sensitivity runs, not a target)", "",
                   "The headline run again with `stats.bootstrap.n` overridden (fresh working folders, same mirror); "
                   "0 = no bootstrap intervals in the report.", "",
-                  "| stats.bootstrap.n | Wall (s) | stats job wall (s) | stats job CPU (s) | Note |", "|---|---|---|---|---|"]
+                  "| stats.bootstrap.n | Wall (s) | stats job wall (s) | Note |", "|---|---|---|---|"]
         for pt in bs["points"]:
             st = pt.get("stats") or {}
-            lines.append(f"| {pt['n_boot']} | {pt['wall_s']} | {st.get('wall_total_s', '')} | {st.get('cpu_total_s', '')} | "
+            lines.append(f"| {pt['n_boot']} | {pt['wall_s']} | {st.get('wall_total_s', '')} | "
                          f"{pt['noise'] if pt.get('ok') else 'FAILED: ' + str(pt.get('error_tail'))[-200:]} |")
         lines.append("")
     d = (p.get("diagnostics") or {}).get("trace")
