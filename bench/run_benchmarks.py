@@ -650,7 +650,7 @@ def bench_bootstrap(args, replica, scratch: Path, have_pipeline: dict | None) ->
         r["before"] = quiet
         ok = full_run_ok(r, work)
         log(f"bootstrap: n={n} rc={r['returncode']} wall={r['wall_s']:.1f} s")
-        points.append({"n_boot": n, "wall_s": r["wall_s"], "ok": ok,
+        points.append({"n_boot": n, "wall_s": r["wall_s"] if ok else None, "ok": ok,
                        "stats": _stage(stage_timings_of(work), "stats") if ok else None,
                        "noise": _noise_note(r), "error_tail": None if ok else r.get("error_tail")})
     return {"points": points}
