@@ -24,6 +24,7 @@ inventing data is not written, and the trial's notes say which.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -137,27 +138,52 @@ def time_normalise(time_s: np.ndarray, values: np.ndarray, start_s: float, end_s
     >>> time_normalise(t, 2 * t, 0.0, 1.0, nodes=3).tolist()
     [0.0, 1.0, 2.0]
     """
-    time_s = np.asarray(time_s, dtype=float)
-    values = np.asarray(values, dtype=float)
-    if time_s.shape != values.shape or time_s.ndim != 1:
-        raise ValueError("time and values must be 1-D arrays of equal length")
-    if not end_s > start_s:
-        raise ValueError(f"end ({end_s}) must be after start ({start_s})")
-    t_nodes = np.linspace(start_s, end_s, nodes)
-    ok = np.isfinite(values) & np.isfinite(time_s)
-    if ok.sum() < 2:
-        return np.full(nodes, np.nan)
-    t, v = time_s[ok], values[ok]
-    dt = sample_interval(time_s) if sample_interval_s is None else float(sample_interval_s)
-    out = np.interp(t_nodes, t, v)
-    # nodes outside the finite data (beyond one sample) are unknown
-    out[(t_nodes < t[0] - 1.0 * dt) | (t_nodes > t[-1] + 1.0 * dt)] = np.nan
-    # nodes inside a gap of missing samples are unknown
-    idx = np.searchsorted(t, t_nodes).clip(1, len(t) - 1)
-    gap = t[idx] - t[idx - 1]
-    inside = (t_nodes >= t[0]) & (t_nodes <= t[-1])
-    out[inside & (gap > max_gap_samples * dt)] = np.nan
-    return out
+    return _Signal(time_s, values, sample_interval_s=sample_interval_s).cut(
+        start_s, end_s, nodes=nodes, max_gap_samples=max_gap_samples)
+
+
+class _Signal:
+    """One signal on its time base, from which many cycles are cut (:func:`time_normalise`).
+
+    The finite samples are found once per signal, not once per cycle, and
+    each cycle reads only the finite samples that bracket its nodes: cutting
+    all cycles of a trial is linear in the trial's length, not quadratic.
+    The result is the same number for number as interpolating on all finite
+    samples: linear interpolation at a node and the gap rule read only the
+    two finite samples around it, which the bracket always holds.
+    """
+
+    def __init__(self, time_s: np.ndarray, values: np.ndarray, *, sample_interval_s: float | None = None):
+        time_s = np.asarray(time_s, dtype=float)
+        values = np.asarray(values, dtype=float)
+        if time_s.shape != values.shape or time_s.ndim != 1:
+            raise ValueError("time and values must be 1-D arrays of equal length")
+        ok = np.isfinite(values) & np.isfinite(time_s)
+        self.t, self.v = (time_s, values) if ok.all() else (time_s[ok], values[ok])
+        self.dt = sample_interval(time_s) if sample_interval_s is None else float(sample_interval_s)
+
+    def cut(self, start_s: float, end_s: float, *, nodes: int = 101, max_gap_samples: float = 2.5) -> np.ndarray:
+        """The curve from ``start_s`` to ``end_s`` on ``nodes`` nodes (NaN where unknown)."""
+        if not end_s > start_s:
+            raise ValueError(f"end ({end_s}) must be after start ({start_s})")
+        t_nodes = np.linspace(start_s, end_s, nodes)
+        t_all, n = self.t, self.t.size
+        if n < 2:
+            return np.full(nodes, np.nan)
+        dt = self.dt
+        # finite samples from one before the first node to one after the last (at least two)
+        a = min(max(int(np.searchsorted(t_all, t_nodes[0], "left")) - 1, 0), n - 2)
+        b = max(min(int(np.searchsorted(t_all, t_nodes[-1], "right")) + 1, n), a + 2)
+        t, v = t_all[a:b], self.v[a:b]
+        out = np.interp(t_nodes, t, v)
+        # nodes outside the finite data (beyond one sample) are unknown
+        out[(t_nodes < t_all[0] - 1.0 * dt) | (t_nodes > t_all[-1] + 1.0 * dt)] = np.nan
+        # nodes inside a gap of missing samples are unknown
+        idx = np.searchsorted(t, t_nodes).clip(1, len(t) - 1)
+        gap = t[idx] - t[idx - 1]
+        inside = (t_nodes >= t_all[0]) & (t_nodes <= t_all[-1])
+        out[inside & (gap > max_gap_samples * dt)] = np.nan
+        return out
 
 
 # --------------------------------------------------------------------------
@@ -424,47 +450,70 @@ def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndar
     mass = trial.meta.mass_kg
     bw = mass * G
     out = []
-    # each time base and its median sample interval once per trial, and the PFJ load once per side,
-    # not once per cycle (the same arrays, so the same numbers)
+    # each time base and its median sample interval once per trial, and each signal (its finite samples,
+    # the PFJ load of a side, the body-weight-scaled force of a plate) once per trial, not once per cycle:
+    # the same arrays, so the same numbers
     kin_time = kin.time if kin is not None else None
     force_time = trial.forces.time if trial.forces is not None else None
     emg_time = trial.emg.time if trial.emg is not None else None
-    interval = {name: sample_interval(t) for name, t in (("kin", kin_time), ("forces", force_time),
-                                                          ("emg", emg_time)) if t is not None}
+    times = {"kin": kin_time, "forces": force_time, "emg": emg_time}
+    interval = {name: sample_interval(t) for name, t in times.items() if t is not None}
+    # Stream.has scans the column: once per column and trial
+    kin_has = functools.cache(kin.has) if kin is not None else None
+    force_has = functools.cache(trial.forces.has) if trial.forces is not None else None
     pfj_of_side: dict[str, dict[str, np.ndarray]] = {}
+    cutters: dict[tuple[str, str], _Signal] = {}
+
+    def pfj(side: str) -> dict[str, np.ndarray]:
+        if side not in pfj_of_side:
+            pfj_of_side[side] = pfj_load(kin.get(f"{side}_knee_flexion"),
+                                         kin.get(f"{side}_knee_extensor_moment") * mass, model=settings.pfj)
+        return pfj_of_side[side]
+
+    def cutter(source: tuple[str, str]) -> _Signal:
+        """The signal of ``(kind, name)``, made once per trial."""
+        if source not in cutters:
+            kind, name = source
+            if kind == "kin":
+                base, values = "kin", kin.get(name)
+            elif kind == "pfj_force":
+                base, values = "kin", pfj(name)["pfjrf_n"] / bw
+            elif kind == "pfj_stress":
+                base, values = "kin", pfj(name)["stress_mpa"]
+            elif kind == "vgrf":
+                base, values = "forces", trial.forces.get(name) / bw
+            else:
+                base, values = "emg", envelopes[name]
+            cutters[source] = _Signal(times[base], values, sample_interval_s=interval[base])
+        return cutters[source]
+
     for row in kept.itertuples(index=False):
         side = row.side
         windows = {"stance": (row.fs_s, row.fo_s)}
         if row.kind == "stride" and np.isfinite(row.next_fs_s):
             windows["stride"] = (row.fs_s, row.next_fs_s)
-        signals: dict[str, tuple[str, np.ndarray, str]] = {}
+        # variable -> ((kind, name) of its signal, scope)
+        signals: dict[str, tuple[tuple[str, str], str]] = {}
         if kin is not None:
-            if kin.has(f"{side}_knee_flexion"):
-                signals["knee_flexion"] = ("kin", kin.get(f"{side}_knee_flexion"), "all")
+            if kin_has(f"{side}_knee_flexion"):
+                signals["knee_flexion"] = (("kin", f"{side}_knee_flexion"), "all")
             if row.kinetics_valid:
                 for var in ("knee_extensor_moment", "knee_adduction_moment"):
-                    if kin.has(f"{side}_{var}"):
-                        signals[var] = ("kin", kin.get(f"{side}_{var}"), "all")
-                if kin.has(f"{side}_knee_extensor_moment") and kin.has(f"{side}_knee_flexion"):
-                    if side not in pfj_of_side:
-                        pfj_of_side[side] = pfj_load(kin.get(f"{side}_knee_flexion"),
-                                                     kin.get(f"{side}_knee_extensor_moment") * mass,
-                                                     model=settings.pfj)
-                    pfj = pfj_of_side[side]
-                    signals["pfj_force"] = ("kin", pfj["pfjrf_n"] / bw, "stance")
-                    signals["pfj_stress"] = ("kin", pfj["stress_mpa"], "stance")
-        if row.kinetics_valid and trial.forces is not None and row.plate and \
-                trial.forces.has(f"{row.plate}_fz"):
-            signals["vgrf"] = ("forces", trial.forces.get(f"{row.plate}_fz") / bw, "stance")
-        for channel, env in envelopes.items():
+                    if kin_has(f"{side}_{var}"):
+                        signals[var] = (("kin", f"{side}_{var}"), "all")
+                if kin_has(f"{side}_knee_extensor_moment") and kin_has(f"{side}_knee_flexion"):
+                    signals["pfj_force"] = (("pfj_force", side), "stance")
+                    signals["pfj_stress"] = (("pfj_stress", side), "stance")
+        if row.kinetics_valid and trial.forces is not None and row.plate and force_has(f"{row.plate}_fz"):
+            signals["vgrf"] = (("vgrf", f"{row.plate}_fz"), "stance")
+        for channel in envelopes:
             if channel.startswith(f"{side}_"):
-                signals["emg_" + channel.split("_", 1)[1]] = ("emg", env, "all")
-        times = {"kin": kin_time, "forces": force_time, "emg": emg_time}
+                signals["emg_" + channel.split("_", 1)[1]] = (("emg", channel), "all")
         for domain, (t0, t1) in windows.items():
-            for var, (base, y, scope) in signals.items():
+            for var, (source, scope) in signals.items():
                 if scope == "stance" and domain != "stance":
                     continue
-                curve = time_normalise(times[base], y, t0, t1, nodes=nodes, sample_interval_s=interval[base])
+                curve = cutter(source).cut(t0, t1, nodes=nodes)
                 if not np.isfinite(curve).all():
                     # never invented: the curve is left out and named in the trial's notes
                     dropped.append(f"{side} cycle {int(row.cycle)} {var} ({domain})")

@@ -48,6 +48,56 @@ def test_a_sample_interval_given_once_gives_the_same_curves_and_gaps():
     assert np.isfinite(time_normalise(t, y, 0.0, 1.0, sample_interval_s=0.1)).all()
 
 
+def _time_normalise_on_all_samples(time_s, values, start_s, end_s, nodes, max_gap_samples, dt):
+    """The reference: interpolation and gap rule on every finite sample of the signal (no bracket)."""
+    t_nodes = np.linspace(start_s, end_s, nodes)
+    ok = np.isfinite(values) & np.isfinite(time_s)
+    if ok.sum() < 2:
+        return np.full(nodes, np.nan)
+    t, v = time_s[ok], values[ok]
+    out = np.interp(t_nodes, t, v)
+    out[(t_nodes < t[0] - dt) | (t_nodes > t[-1] + dt)] = np.nan
+    idx = np.searchsorted(t, t_nodes).clip(1, len(t) - 1)
+    inside = (t_nodes >= t[0]) & (t_nodes <= t[-1])
+    out[inside & (t[idx] - t[idx - 1] > max_gap_samples * dt)] = np.nan
+    return out
+
+
+def test_cycles_cut_from_the_samples_around_them_equal_interpolation_on_the_whole_signal():
+    """Each cycle reads only the finite samples that bracket its nodes: the same bits as the whole signal.
+
+    Windows start and end between samples, on samples, in and next to gaps, at and beyond the
+    record's ends; signals have leading/trailing NaN, gaps of every length and a single sample.
+    """
+    rng = np.random.default_rng(7)
+    checked = 0
+    for trial in range(60):
+        n = int(rng.integers(2, 400))
+        t = np.arange(n) / 100.0 + float(rng.uniform(-1, 1))
+        y = np.cumsum(rng.normal(size=n))
+        for _ in range(int(rng.integers(0, 6))):  # gaps, some at the ends
+            a = int(rng.integers(0, n))
+            y[a:a + int(rng.integers(1, 40))] = np.nan
+        if trial % 10 == 0:
+            y[:] = np.nan
+            y[int(rng.integers(0, n))] = 1.0  # one finite sample only
+        dt = sample_interval(t)
+        for _ in range(25):
+            if rng.random() < 0.3:  # on sample times
+                i, j = sorted(rng.choice(n + 4, 2, replace=False) - 2)
+                start, end = t[0] + i * 0.01, t[0] + j * 0.01
+            else:
+                start = float(rng.uniform(t[0] - 0.1, t[-1] + 0.1))
+                end = start + float(rng.uniform(0.001, 2.0))
+            nodes = int(rng.choice([2, 3, 11, 101]))
+            expected = _time_normalise_on_all_samples(t, y, start, end, nodes, 2.5, dt)
+            got = time_normalise(t, y, start, end, nodes=nodes, sample_interval_s=dt)
+            np.testing.assert_array_equal(got, expected)
+            assert np.array_equal(np.signbit(got), np.signbit(expected))
+            checked += int(np.isfinite(expected).sum())
+    assert checked > 10_000  # most nodes are real interpolations, not NaN
+
+
 def test_window_beyond_the_data_is_nan():
     t = np.arange(0, 1.0001, 0.01)
     out = time_normalise(t, t, 0.5, 1.5)
