@@ -850,6 +850,24 @@ def _plate_ids(trial: Trial) -> list[tuple[str, str]]:
     return [(p, declared.get(p, "")) for p in ids if f"{p}_fz" in forces.frame.columns]
 
 
+# The two below run once per kinematic frame of every plate contact: numpy's own functions spend most
+# of their time there on argument checks. They do the same operations, so they give the same bits.
+
+def _nanmean(w: np.ndarray) -> float:
+    """``np.nanmean`` of a 1-D float window (NaN when all are NaN, without its warning)."""
+    nan = np.isnan(w)
+    if not nan.any():
+        return float(w.sum() / w.size)
+    n = w.size - int(nan.sum())
+    return float(np.where(nan, 0.0, w).sum() / n) if n else math.nan
+
+
+def _weighted_mean(points: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``np.average(points, axis=0, weights=weights)`` of ``(n, k)`` points and ``n`` positive weights."""
+    w = weights[:, None]
+    return np.multiply(points, w).sum(axis=0) / w.sum(axis=0)
+
+
 def _assign_contact(pid: str, cid: str, c: dict, foot: str, fz: np.ndarray, cop: np.ndarray | None,
                     tf: np.ndarray, kin: _Kin | None, speeds: dict[str, np.ndarray],
                     params: EventParams, belt_reason: str = "") -> list[dict]:
@@ -881,16 +899,17 @@ def _assign_contact(pid: str, cid: str, c: dict, foot: str, fz: np.ndarray, cop:
     half = 0.5 / kin.rate
     cop_k = np.full((frames.size, 2), np.nan)
     load_k = np.zeros(frames.size)
-    for j, fi in enumerate(frames):
-        a = i0 + np.searchsorted(tf[i0:i1], tk[fi] - half)
-        b = i0 + np.searchsorted(tf[i0:i1], tk[fi] + half)
-        if cop is None or b <= a:
-            continue
-        w = fz[a:b]
-        load_k[j] = float(np.nanmean(w))
-        ok = (w > loaded_thr) & np.isfinite(cop[a:b]).all(axis=1)
-        if ok.sum():
-            cop_k[j] = np.average(cop[a:b][ok], axis=0, weights=w[ok])
+    if cop is not None and frames.size:
+        starts = i0 + np.searchsorted(tf[i0:i1], tk[frames] - half)
+        ends = i0 + np.searchsorted(tf[i0:i1], tk[frames] + half)
+        cop_ok = np.isfinite(cop[i0:i1]).all(axis=1)
+        for j in np.flatnonzero(ends > starts):
+            a, b = starts[j], ends[j]
+            w = fz[a:b]
+            load_k[j] = _nanmean(w)
+            ok = (w > loaded_thr) & cop_ok[a - i0:b - i0]
+            if ok.any():
+                cop_k[j] = _weighted_mean(cop[a:b][ok], w[ok])
     valid = np.isfinite(cop_k).all(axis=1)
     feet = kin.feet
     if valid.sum() < 2:

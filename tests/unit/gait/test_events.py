@@ -747,3 +747,30 @@ def test_event_tables_have_no_missing_values():
         assert set(df["method"]) == {"force", "kinematic"}
         assert not df[EVENT_COLUMNS].isna().any().any()
         assert df["clean"].dtype == bool and df["contact_clean"].dtype == bool
+
+
+def test_the_per_frame_cop_mean_and_load_are_numpys_own_bits():
+    """The contact assignment's per-frame helpers equal np.nanmean and np.average bit for bit.
+
+    They run once per kinematic frame of every plate contact, without numpy's argument checks; a
+    different summation order would move a COP by an ulp and could flip a foot assignment at a
+    threshold, so equality here is exact, not approximate.
+    """
+    from retrogait.gait.events import _nanmean, _weighted_mean
+
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 7, 8, 9, 10, 16, 17, 33, 129, 300):
+        for _ in range(20):
+            w = rng.lognormal(3, 2, n) * rng.choice([1e-3, 1.0, 1e3])
+            pts = rng.normal(0.3, 0.2, (n, 2)) * rng.choice([1e-3, 1.0, 1e3])
+            got = _weighted_mean(pts, w)
+            assert np.array_equal(got.view(np.int64), np.average(pts, axis=0, weights=w).view(np.int64))
+            assert np.array_equal(_weighted_mean(pts[:, :1], w), np.average(pts[:, :1], axis=0, weights=w))
+            x = rng.normal(400, 300, n)
+            assert np.float64(_nanmean(x)).view(np.int64) == np.float64(np.nanmean(x)).view(np.int64)
+            x[rng.random(n) < 0.3] = np.nan
+            if np.isnan(x).all():
+                assert math.isnan(_nanmean(x))
+            else:
+                assert np.float64(_nanmean(x)).view(np.int64) == np.float64(np.nanmean(x)).view(np.int64)
+    assert math.isnan(_nanmean(np.full(4, np.nan)))
