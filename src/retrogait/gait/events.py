@@ -39,6 +39,7 @@ clean single-foot plate or belt contact.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -420,11 +421,17 @@ def _lowpass(x: np.ndarray, rate_hz: float, cutoff_hz: float | None, order: int 
     x = np.array(x, dtype=float)
     if cutoff_hz is None or cutoff_hz >= 0.95 * rate_hz / 2:
         return x
-    sos = signal.butter(order, cutoff_hz, btype="low", fs=rate_hz, output="sos")
+    sos = _butter_lowpass(order, float(cutoff_hz), float(rate_hz)).copy()
     for a, b in _runs(np.isfinite(x)):
         if b - a >= 12:
             x[a:b] = signal.sosfiltfilt(sos, x[a:b], padlen=min(3 * (2 * len(sos) + 1), b - a - 1))
     return x
+
+
+@functools.lru_cache(maxsize=32)
+def _butter_lowpass(order: int, cutoff_hz: float, rate_hz: float) -> np.ndarray:
+    """Butterworth low-pass sections, designed once per order, cut-off and rate (callers get a copy)."""
+    return signal.butter(order, cutoff_hz, btype="low", fs=rate_hz, output="sos")
 
 
 def _ffill(values: np.ndarray) -> np.ndarray:
@@ -1364,6 +1371,9 @@ def build_cycles(events: pd.DataFrame, *, params: EventParams = EventParams(),
     for side in SIDES:
         mine = ev[ev["side"] == side].to_dict("records")
         other = ev[ev["side"] != side]
+        # the other side's events in time order, as arrays (read once per cycle below)
+        other_t = other["time_s"].to_numpy(dtype=float)
+        other_event = other["event"].to_numpy(dtype=object)
         fss = [e for e in mine if e["event"] == "foot_strike"]
         fos = [e for e in mine if e["event"] == "foot_off"]
         for k, fs in enumerate(fss):
@@ -1403,9 +1413,8 @@ def build_cycles(events: pd.DataFrame, *, params: EventParams = EventParams(),
                     reasons.append(f"stance {pct:.1f}% outside [{lo:g}, {hi:g}]%")
             # contralateral events, where the other side's events cover the cycle
             end = t1 if kind == "stride" else fo_s
-            if np.isfinite(end) and len(other) and other["time_s"].min() < t0 and other["time_s"].max() > end:
-                inside = other[(other["time_s"] > t0) & (other["time_s"] < end)]
-                seq = inside["event"].tolist()
+            if np.isfinite(end) and other_t.size and other_t.min() < t0 and other_t.max() > end:
+                seq = other_event[(other_t > t0) & (other_t < end)].tolist()
                 if seq != ["foot_off", "foot_strike"]:
                     found = ", ".join("FO" if s == "foot_off" else "FS" for s in seq) or "none"
                     reasons.append(f"contralateral events: expected FO then FS, found {found}")
