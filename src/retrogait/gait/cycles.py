@@ -261,7 +261,7 @@ def _trial_exclusion(cycles: pd.DataFrame, notes: list[str]) -> str:
     return "all cycles rejected: " + str(reasons.value_counts().index[0])
 
 
-def _signals_used(trial: Trial, row) -> list[tuple[str, np.ndarray, np.ndarray, float, float]]:
+def _signals_used(trial: Trial, row, has=None) -> list[tuple[str, np.ndarray, np.ndarray, float, float]]:
     """``(name, time, values, t0, t1)`` of every signal that can reject a cycle, with its window.
 
     Knee and ankle angles of the cycle's side over the stride (stance for a
@@ -272,7 +272,12 @@ def _signals_used(trial: Trial, row) -> list[tuple[str, np.ndarray, np.ndarray, 
     channel's curves and measures, which become QC rows, rather than the
     cycle's kinematics) and markers (they feed event detection and
     estimates, whose own checks handle their gaps).
+
+    ``has(stream, column)`` tells whether a stream has a column with data
+    (default: ``stream.has(column)``; a caller looping over cycles passes a
+    cached one).
     """
+    has = has or (lambda stream, column: stream.has(column))
     side = row.side
     t1 = row.next_fs_s if row.kind == "stride" and np.isfinite(row.next_fs_s) else row.fo_s
     out = []
@@ -280,14 +285,14 @@ def _signals_used(trial: Trial, row) -> list[tuple[str, np.ndarray, np.ndarray, 
     if kin is not None:
         for var in KINEMATIC_UNITS:
             col = f"{side}_{var}"
-            if not kin.has(col):
+            if not has(kin, col):
                 continue
             if var.endswith("_moment"):
                 if row.kinetics_valid:
                     out.append((col, kin.time, kin.get(col), row.fs_s, row.fo_s))
             else:
                 out.append((col, kin.time, kin.get(col), row.fs_s, t1))
-    if row.kinetics_valid and trial.forces is not None and row.plate and trial.forces.has(f"{row.plate}_fz"):
+    if row.kinetics_valid and trial.forces is not None and row.plate and has(trial.forces, f"{row.plate}_fz"):
         out.append((f"{row.plate}_fz", trial.forces.time, trial.forces.get(f"{row.plate}_fz"), row.fs_s, row.fo_s))
     return out
 
@@ -320,22 +325,32 @@ def reject_missing_data(trial: Trial, cycles: pd.DataFrame, *, max_missing_pct: 
     if not 0.0 <= max_missing_pct <= 100.0:
         raise ValueError(f"max_missing_pct must be within 0-100, got {max_missing_pct!r}")
     out = cycles.copy()
-    for idx, row in out.iterrows():
-        if row["qc_status"] != "kept":
+    # whether a stream has a column with data: one scan per column and trial, not per cycle
+    known: dict[tuple[int, str], bool] = {}
+
+    def has(stream, column: str) -> bool:
+        key = (id(stream), column)  # the trial's streams live as long as this call
+        if key not in known:
+            known[key] = stream.has(column)
+        return known[key]
+
+    for idx, row in zip(out.index, out.itertuples(index=False)):
+        if row.qc_status != "kept":
             continue
         reasons = []
-        for name, t, y, t0, t1 in _signals_used(trial, row):
-            win = (t >= t0) & (t <= t1)
-            n = int(win.sum())
+        for name, t, y, t0, t1 in _signals_used(trial, row, has):
+            # the samples in [t0, t1] (time bases increase strictly: Stream checks it)
+            lo, hi = int(np.searchsorted(t, t0, "left")), int(np.searchsorted(t, t1, "right"))
+            n = max(hi - lo, 0)
             if n == 0:
                 continue
-            pct = 100.0 * float((~np.isfinite(y[win])).sum()) / n
+            pct = 100.0 * float((~np.isfinite(y[lo:hi])).sum()) / n
             if pct > max_missing_pct:
                 reasons.append(f"{name}: {pct:.0f} % of its {n} samples in the cycle missing")
         if reasons:
             out.at[idx, "qc_status"] = "rejected"
             reason = (f"missing data ({'; '.join(reasons)}) above cycles.max_missing_pct = {max_missing_pct:g} %")
-            prior = str(row["qc_reason"] or "")
+            prior = str(row.qc_reason or "")
             out.at[idx, "qc_reason"] = f"{prior}; {reason}" if prior else reason
     return out
 

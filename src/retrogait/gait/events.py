@@ -76,9 +76,10 @@ EVENT_TYPES = ("foot_strike", "foot_off")
 EVENT_COLUMNS = ["side", "event", "time_s", "method", "detail", "clean",
                  "plate", "contact", "contact_clean", "reason"]
 
+_CONTACT_TYPES = {"on_s": float, "off_s": float, "on_idx": int, "off_idx": int, "on_clean": bool, "off_clean": bool,
+                  "peak_n": float, "on_reason": str, "off_reason": str}
 #: Columns of :func:`force_contacts` (the first seven are the contract).
-CONTACT_COLUMNS = ["on_s", "off_s", "on_idx", "off_idx", "on_clean", "off_clean", "peak_n",
-                   "on_reason", "off_reason"]
+CONTACT_COLUMNS = list(_CONTACT_TYPES)
 
 #: Columns of ``CycleResult.cycles`` (up to ``qc_reason`` the contract).
 CYCLE_COLUMNS = ["side", "cycle", "fs_s", "fo_s", "next_fs_s", "kind", "event_method", "travel",
@@ -592,9 +593,9 @@ def force_contacts(fz: np.ndarray, rate_hz: float, *, params: EventParams = Even
                 "on_reason": "" if on_clean else ("record start" if a == 0 else "force data gap"),
                 "off_reason": "" if off_clean else ("record end" if a + e == n else "force data gap"),
             })
-    df = pd.DataFrame(rows, columns=CONTACT_COLUMNS)
-    df = df.astype({"on_s": float, "off_s": float, "on_idx": int, "off_idx": int,
-                    "on_clean": bool, "off_clean": bool, "peak_n": float, "on_reason": str, "off_reason": str})
+    # typed columns built directly (the same frame as DataFrame(rows).astype(...), without its per-call cost)
+    df = pd.DataFrame({c: (pd.array([r[c] for r in rows], dtype=str) if t is str
+                           else np.array([r[c] for r in rows], dtype=t)) for c, t in _CONTACT_TYPES.items()})
     df.attrs["offset_n"] = offset
     df.attrs["n_spikes"] = spikes
     return df
@@ -907,16 +908,25 @@ def _assign_contact(pid: str, cid: str, c: dict, foot: str, fz: np.ndarray, cop:
     cop_k = np.full((frames.size, 2), np.nan)
     load_k = np.zeros(frames.size)
     if cop is not None and frames.size:
-        starts = i0 + np.searchsorted(tf[i0:i1], tk[frames] - half)
-        ends = i0 + np.searchsorted(tf[i0:i1], tk[frames] + half)
-        cop_ok = np.isfinite(cop[i0:i1]).all(axis=1)
+        # force samples [starts, ends) of each frame, relative to the contact's first sample
+        starts = np.searchsorted(tf[i0:i1], tk[frames] - half)
+        ends = np.searchsorted(tf[i0:i1], tk[frames] + half)
+        fz_c, cop_c = fz[i0:i1], cop[i0:i1]
+        # loaded samples with a COP, and NaN force samples, counted up to each sample (a window's count
+        # is a difference): a window needs no mask when all or none of its samples count
+        use = (fz_c > loaded_thr) & np.isfinite(cop_c).all(axis=1)
+        n_use = np.concatenate([[0], np.cumsum(use)])
+        n_nan = np.concatenate([[0], np.cumsum(np.isnan(fz_c))])
         for j in np.flatnonzero(ends > starts):
             a, b = starts[j], ends[j]
-            w = fz[a:b]
-            load_k[j] = _nanmean(w)
-            ok = (w > loaded_thr) & cop_ok[a - i0:b - i0]
-            if ok.any():
-                cop_k[j] = _weighted_mean(cop[a:b][ok], w[ok])
+            w = fz_c[a:b]
+            load_k[j] = float(w.sum() / w.size) if n_nan[b] == n_nan[a] else _nanmean(w)
+            used = n_use[b] - n_use[a]
+            if used == b - a:
+                cop_k[j] = _weighted_mean(cop_c[a:b], w)
+            elif used:
+                ok = use[a:b]
+                cop_k[j] = _weighted_mean(cop_c[a:b][ok], w[ok])
     valid = np.isfinite(cop_k).all(axis=1)
     feet = kin.feet
     if valid.sum() < 2:
