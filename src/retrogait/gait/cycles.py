@@ -261,6 +261,15 @@ def _trial_exclusion(cycles: pd.DataFrame, notes: list[str]) -> str:
     return "all cycles rejected: " + str(reasons.value_counts().index[0])
 
 
+def _column_presence(trial: Trial):
+    """``has(stream, column)``: :meth:`Stream.has` of the trial's streams, each column scanned once.
+
+    For loops over a trial's cycles: ``Stream.has`` reads the whole column each time it is asked.
+    """
+    cached = {id(s): functools.cache(s.has) for s in (trial.kinematics, trial.forces, trial.emg) if s is not None}
+    return lambda stream, column: cached[id(stream)](column)
+
+
 def _signals_used(trial: Trial, row, has=None) -> list[tuple[str, np.ndarray, np.ndarray, float, float]]:
     """``(name, time, values, t0, t1)`` of every signal that can reject a cycle, with its window.
 
@@ -274,10 +283,9 @@ def _signals_used(trial: Trial, row, has=None) -> list[tuple[str, np.ndarray, np
     estimates, whose own checks handle their gaps).
 
     ``has(stream, column)`` tells whether a stream has a column with data
-    (default: ``stream.has(column)``; a caller looping over cycles passes a
-    cached one).
+    (:func:`_column_presence`; a caller looping over cycles passes one).
     """
-    has = has or (lambda stream, column: stream.has(column))
+    has = has or _column_presence(trial)
     side = row.side
     t1 = row.next_fs_s if row.kind == "stride" and np.isfinite(row.next_fs_s) else row.fo_s
     out = []
@@ -325,15 +333,7 @@ def reject_missing_data(trial: Trial, cycles: pd.DataFrame, *, max_missing_pct: 
     if not 0.0 <= max_missing_pct <= 100.0:
         raise ValueError(f"max_missing_pct must be within 0-100, got {max_missing_pct!r}")
     out = cycles.copy()
-    # whether a stream has a column with data: one scan per column and trial, not per cycle
-    known: dict[tuple[int, str], bool] = {}
-
-    def has(stream, column: str) -> bool:
-        key = (id(stream), column)  # the trial's streams live as long as this call
-        if key not in known:
-            known[key] = stream.has(column)
-        return known[key]
-
+    has = _column_presence(trial)  # one scan per column and trial, not per cycle
     for idx, row in zip(out.index, out.itertuples(index=False)):
         if row.qc_status != "kept":
             continue
@@ -473,9 +473,7 @@ def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndar
     emg_time = trial.emg.time if trial.emg is not None else None
     times = {"kin": kin_time, "forces": force_time, "emg": emg_time}
     interval = {name: sample_interval(t) for name, t in times.items() if t is not None}
-    # Stream.has scans the column: once per column and trial
-    kin_has = functools.cache(kin.has) if kin is not None else None
-    force_has = functools.cache(trial.forces.has) if trial.forces is not None else None
+    has = _column_presence(trial)
     pfj_of_side: dict[str, dict[str, np.ndarray]] = {}
     cutters: dict[tuple[str, str], _Signal] = {}
 
@@ -510,16 +508,16 @@ def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndar
         # variable -> ((kind, name) of its signal, scope)
         signals: dict[str, tuple[tuple[str, str], str]] = {}
         if kin is not None:
-            if kin_has(f"{side}_knee_flexion"):
+            if has(kin, f"{side}_knee_flexion"):
                 signals["knee_flexion"] = (("kin", f"{side}_knee_flexion"), "all")
             if row.kinetics_valid:
                 for var in ("knee_extensor_moment", "knee_adduction_moment"):
-                    if kin_has(f"{side}_{var}"):
+                    if has(kin, f"{side}_{var}"):
                         signals[var] = (("kin", f"{side}_{var}"), "all")
-                if kin_has(f"{side}_knee_extensor_moment") and kin_has(f"{side}_knee_flexion"):
+                if has(kin, f"{side}_knee_extensor_moment") and has(kin, f"{side}_knee_flexion"):
                     signals["pfj_force"] = (("pfj_force", side), "stance")
                     signals["pfj_stress"] = (("pfj_stress", side), "stance")
-        if row.kinetics_valid and trial.forces is not None and row.plate and force_has(f"{row.plate}_fz"):
+        if row.kinetics_valid and trial.forces is not None and row.plate and has(trial.forces, f"{row.plate}_fz"):
             signals["vgrf"] = (("vgrf", f"{row.plate}_fz"), "stance")
         for channel in envelopes:
             if channel.startswith(f"{side}_"):
