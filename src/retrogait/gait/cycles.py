@@ -160,6 +160,12 @@ class _Signal:
             raise ValueError("time and values must be 1-D arrays of equal length")
         ok = np.isfinite(values) & np.isfinite(time_s)
         self.t, self.v = (time_s, values) if ok.all() else (time_s[ok], values[ok])
+        # interpolation and the brackets below read a sorted time base: a shuffled or repeated time would
+        # otherwise give confident curves from the wrong samples
+        if self.t.size > 1 and not (np.diff(self.t) > 0).all():
+            k = int(np.argmin(np.diff(self.t) > 0))
+            raise ValueError(f"time must increase strictly: sample {k + 1} at {self.t[k + 1]!r} s follows "
+                             f"{self.t[k]!r} s")
         self.dt = sample_interval(time_s) if sample_interval_s is None else float(sample_interval_s)
 
     def cut(self, start_s: float, end_s: float, *, nodes: int = 101, max_gap_samples: float = 2.5) -> np.ndarray:

@@ -861,13 +861,12 @@ def _plate_ids(trial: Trial) -> list[tuple[str, str]]:
 # The two below run once per kinematic frame of every plate contact: numpy's own functions spend most
 # of their time there on argument checks. They do the same operations, so they give the same bits.
 
-def _nanmean(w: np.ndarray) -> float:
-    """``np.nanmean`` of a 1-D float window (NaN when all are NaN, without its warning)."""
-    nan = np.isnan(w)
-    if not nan.any():
+def _nanmean(w: np.ndarray, n_nan: int) -> float:
+    """``np.nanmean`` of a 1-D float window holding ``n_nan`` NaN (NaN when all are, without its warning)."""
+    if n_nan == 0:
         return float(w.sum() / w.size)
-    n = w.size - int(nan.sum())
-    return float(np.where(nan, 0.0, w).sum() / n) if n else math.nan
+    n = w.size - n_nan
+    return float(np.where(np.isnan(w), 0.0, w).sum() / n) if n else math.nan
 
 
 def _weighted_mean(points: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -920,7 +919,7 @@ def _assign_contact(pid: str, cid: str, c: dict, foot: str, fz: np.ndarray, cop:
         for j in np.flatnonzero(ends > starts):
             a, b = starts[j], ends[j]
             w = fz_c[a:b]
-            load_k[j] = float(w.sum() / w.size) if n_nan[b] == n_nan[a] else _nanmean(w)
+            load_k[j] = _nanmean(w, int(n_nan[b] - n_nan[a]))
             used = n_use[b] - n_use[a]
             if used == b - a:
                 cop_k[j] = _weighted_mean(cop_c[a:b], w)

@@ -98,6 +98,22 @@ def test_cycles_cut_from_the_samples_around_them_equal_interpolation_on_the_whol
     assert checked > 10_000  # most nodes are real interpolations, not NaN
 
 
+def test_a_time_base_that_does_not_increase_is_an_error_not_a_curve():
+    t = np.arange(0, 1.0001, 0.01)
+    y = np.sin(2 * np.pi * t)
+    shuffled = t.copy()
+    shuffled[[30, 31]] = shuffled[[31, 30]]
+    with pytest.raises(ValueError, match="time must increase strictly: sample 31"):
+        time_normalise(shuffled, y, 0.0, 1.0)
+    repeated = t.copy()
+    repeated[50] = repeated[49]
+    with pytest.raises(ValueError, match="increase strictly"):
+        time_normalise(repeated, y, 0.0, 1.0)
+    gapped = t.copy()
+    gapped[50] = np.nan  # a missing time stamp is skipped like a missing value, not an error
+    assert np.isfinite(time_normalise(gapped, y, 0.0, 1.0)).all()
+
+
 def test_window_beyond_the_data_is_nan():
     t = np.arange(0, 1.0001, 0.01)
     out = time_normalise(t, t, 0.5, 1.5)
