@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -351,13 +352,35 @@ def _empty_events() -> pd.DataFrame:
 _EVENT_DEFAULTS = {"detail": "", "plate": "", "contact": "", "reason": "", "clean": True, "contact_clean": False}
 
 
-def _events_frame(rows: list[dict]) -> pd.DataFrame:
-    if not rows:
+def _event_records(rows: list[dict]) -> list[dict]:
+    """Event rows with every column of :data:`EVENT_COLUMNS`, in table order.
+
+    Missing optional columns take their defaults, ``time_s`` is a float and
+    the two flags are bools; the rows are sorted by time, side and event
+    (stable, an undefined time last), as ``_events_frame`` orders its table.
+    """
+    out = []
+    for r in rows:
+        d = {c: r[c] if c in r else _EVENT_DEFAULTS[c] for c in EVENT_COLUMNS}
+        d["time_s"] = float(d["time_s"])
+        d["clean"] = bool(d["clean"])
+        d["contact_clean"] = bool(d["contact_clean"])
+        out.append(d)
+    out.sort(key=_event_order)
+    return out
+
+
+def _event_order(r: dict) -> tuple:
+    t = r["time_s"]
+    return (0, t, r["side"], r["event"]) if t == t else (1, 0.0, r["side"], r["event"])
+
+
+def _events_frame(records: list[dict]) -> pd.DataFrame:
+    """The events table of rows already passed through :func:`_event_records`."""
+    if not records:
         return _empty_events()
-    df = pd.DataFrame([{**_EVENT_DEFAULTS, **{k: v for k, v in r.items() if k in EVENT_COLUMNS}}
-                       for r in rows])
-    df = df[EVENT_COLUMNS].astype({"time_s": float, "clean": bool, "contact_clean": bool})
-    return df.sort_values(["time_s", "side", "event"], kind="stable").reset_index(drop=True)
+    df = pd.DataFrame({c: [r[c] for r in records] for c in EVENT_COLUMNS})
+    return df.astype({"time_s": float, "clean": bool, "contact_clean": bool})
 
 
 def _empty_cycles() -> pd.DataFrame:
@@ -1187,7 +1210,7 @@ def _detect(trial: Trial, params: EventParams):
         rows += _kinematic_events(kin, travel, params)
     rows += _stored_event_rows(trial, _data_range(trial))
     notes = (kin.notes if kin is not None else ["no kinematics: no kinematic events"]) + plate_notes
-    return _events_frame(rows), travel, contacts, notes
+    return _event_records(rows), travel, contacts, notes
 
 
 def detect_events(trial: Trial, *, params: EventParams = EventParams()) -> pd.DataFrame:
@@ -1205,7 +1228,7 @@ def detect_events(trial: Trial, *, params: EventParams = EventParams()) -> pd.Da
     bias-corrected; :func:`find_cycles` may shift them).
     """
     events, _, _, _ = _detect(trial, params)
-    return events
+    return _events_frame(events)
 
 
 # ---------------------------------------------------------------------------
@@ -1217,18 +1240,19 @@ def _nearest(candidates: list[dict], t: float, win: float) -> dict | None:
     return min(near, key=lambda c: abs(c["time_s"] - t)) if near else None
 
 
-def _combine(events: pd.DataFrame, contacts: pd.DataFrame, travel: TravelInfo,
-             params: EventParams) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+def _combine(events: list[dict], contacts: pd.DataFrame, travel: TravelInfo,
+             params: EventParams) -> tuple[list[dict], pd.DataFrame, list[str]]:
     """Choose one event per occurrence: force, else kinematic, else stored.
 
     Kinematic events are paired with clean force events of the same side
     and type closer than ``match_window_s``; with ``correct_kinematic_bias``
     every kinematic event of that type is then shifted by the median
-    difference of the trial's pairs before gaps are filled.
+    difference of the trial's pairs before gaps are filled. ``events`` and
+    the events used are rows of :func:`_event_records`.
     """
     win = params.match_window_s
     notes: list[str] = []
-    ev = [dict(e) for e in events.to_dict("records")]
+    ev = [dict(e) for e in events]
     force = [e for e in ev if e["method"] == "force" and e["clean"]]
     kinematic = [e for e in ev if e["method"] == "kinematic"]
     stored = [e for e in ev if e["method"] == "stored" and e["clean"]] if params.use_stored else []
@@ -1294,7 +1318,7 @@ def _combine(events: pd.DataFrame, contacts: pd.DataFrame, travel: TravelInfo,
     for e in used:
         e.pop("_pair", None)
     agreement = pd.DataFrame(pairs) if pairs else _empty_agreement()
-    return _events_frame([e for e in used if e["side"] in SIDES]), agreement, notes
+    return _event_records([e for e in used if e["side"] in SIDES]), agreement, notes
 
 
 def _bias_notes(agreement: pd.DataFrame, params: EventParams) -> list[str]:
@@ -1375,14 +1399,24 @@ def build_cycles(events: pd.DataFrame, *, params: EventParams = EventParams(),
             ev[col] = default
     ev = ev[ev["side"].isin(SIDES) & ev["event"].isin(EVENT_TYPES) & np.isfinite(ev["time_s"].astype(float))]
     ev = ev.sort_values("time_s", kind="stable")
+    return _cycles_frame(_cycle_rows(ev.to_dict("records"), params, travel))
+
+
+def _cycle_rows(events: list[dict], params: EventParams, travel: TravelInfo | str) -> list[dict]:
+    """The cycles of :func:`build_cycles` as rows, from its events as rows in time order.
+
+    Rows of another side or event type, or without a finite time, are left
+    out here as ``build_cycles`` leaves them out of its table.
+    """
+    ev = [e for e in events if e["side"] in SIDES and e["event"] in EVENT_TYPES and math.isfinite(e["time_s"])]
+    ev.sort(key=lambda e: e["time_s"])
     lo, hi = params.stance_pct_range
     rows = []
     for side in SIDES:
-        mine = ev[ev["side"] == side].to_dict("records")
-        other = ev[ev["side"] != side]
+        mine = [e for e in ev if e["side"] == side]
         # the other side's events in time order, as arrays (read once per cycle below)
-        other_t = other["time_s"].to_numpy(dtype=float)
-        other_event = other["event"].to_numpy(dtype=object)
+        other_t = np.array([e["time_s"] for e in ev if e["side"] != side], dtype=float)
+        other_event = np.array([e["event"] for e in ev if e["side"] != side], dtype=object)
         fss = [e for e in mine if e["event"] == "foot_strike"]
         fos = [e for e in mine if e["event"] == "foot_off"]
         for k, fs in enumerate(fss):
@@ -1447,7 +1481,8 @@ def build_cycles(events: pd.DataFrame, *, params: EventParams = EventParams(),
     # a trial without any complete stride: its stance-only cycles cannot be
     # checked against the trial's stride time (too short for a full stride)
     if params.require_stride and rows and not any(r["kind"] == "stride" for r in rows):
-        span = float(ev["time_s"].max() - ev["time_s"].min()) if len(ev) else math.nan
+        times = [e["time_s"] for e in ev]
+        span = float(max(times) - min(times)) if times else math.nan
         for r in rows:
             r["reasons"].append(f"too short for a full stride: no foot strike is followed by the next foot strike "
                                 f"of the same foot (events span {span:.2f} s)")
@@ -1460,6 +1495,11 @@ def build_cycles(events: pd.DataFrame, *, params: EventParams = EventParams(),
             if r["kind"] == "stride" and np.isfinite(r["stride_s"]) and abs(r["stride_s"] - med) > tol * med:
                 r["reasons"].append(f"stride {r['stride_s']:.3f} s deviates more than {100 * tol:.0f}% "
                                     f"from the trial median {med:.3f} s")
+    return rows
+
+
+def _cycles_frame(rows: list[dict]) -> pd.DataFrame:
+    """The cycles table (:data:`CYCLE_COLUMNS`) of :func:`_cycle_rows`' rows."""
     if not rows:
         return _empty_cycles()
     out = pd.DataFrame(rows)
@@ -1528,16 +1568,14 @@ def find_cycles(trial: Trial, *, params: EventParams = EventParams()) -> CycleRe
     notes.insert(0, travel.note)
     used, agreement, combine_notes = _combine(events, contacts, travel, params)
     notes += combine_notes
-    n_by = events.groupby("method").size().to_dict() if len(events) else {}
+    n_by = Counter(e["method"] for e in events)
     sources = ", ".join(f"{m}: {n_by[m]}" for m in _METHOD_ORDER if m in n_by) or "none"
     notes.append(f"candidate events by source: {sources}")
-    stored = events[events["method"] == "stored"]
-    if len(stored):
-        per = stored.groupby(["side", "event"]).size()
-        if per.max() <= 1:
-            notes.append("stored events incomplete (at most one per side and type): a stride needs detected events")
+    stored = Counter((e["side"], e["event"]) for e in events if e["method"] == "stored")
+    if stored and max(stored.values()) <= 1:
+        notes.append("stored events incomplete (at most one per side and type): a stride needs detected events")
     notes += _bias_notes(agreement, params)
-    cycles = build_cycles(used, params=params, travel=travel)
+    cycles = _cycles_frame(_cycle_rows(used, params, travel))
     cycles, flag_notes = _activity_flag_exclusions(trial, cycles)
     notes += flag_notes
     if len(cycles):
@@ -1558,7 +1596,5 @@ def find_cycles(trial: Trial, *, params: EventParams = EventParams()) -> CycleRe
                      f"{int(kept['kinetics_valid'].sum())} kinetics-valid")
     else:
         notes.append("no usable events: no cycles")
-    if used.empty:
-        used = _empty_events()
-    return CycleResult(events=used, cycles=cycles, notes=notes, travel=travel, contacts=contacts,
+    return CycleResult(events=_events_frame(used), cycles=cycles, notes=notes, travel=travel, contacts=contacts,
                        agreement=agreement)
