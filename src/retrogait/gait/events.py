@@ -440,15 +440,22 @@ def _fill_gaps(x: np.ndarray, max_gap: int) -> np.ndarray:
 def _lowpass(x: np.ndarray, rate_hz: float, cutoff_hz: float | None, order: int = 2) -> np.ndarray:
     """Zero-lag Butterworth low-pass of each finite run; NaN stays NaN.
 
-    Runs too short to filter are left as they are.
+    ``x`` is one signal, or signals in columns (each filtered on its own
+    runs). Runs too short to filter are left as they are.
     """
     x = np.array(x, dtype=float)
     if cutoff_hz is None or cutoff_hz >= 0.95 * rate_hz / 2:
         return x
     sos = _butter_lowpass(order, float(cutoff_hz), float(rate_hz)).copy()
-    for a, b in _runs(np.isfinite(x)):
+    finite = np.isfinite(x)
+    if x.ndim == 2 and not (finite == finite[:, :1]).all():
+        for k in range(x.shape[1]):
+            x[:, k] = _lowpass(x[:, k], rate_hz, cutoff_hz, order)
+        return x
+    # one signal, or columns with the same gaps: filtered together along time
+    for a, b in _runs(finite if x.ndim == 1 else finite[:, 0]):
         if b - a >= 12:
-            x[a:b] = signal.sosfiltfilt(sos, x[a:b], padlen=min(3 * (2 * len(sos) + 1), b - a - 1))
+            x[a:b] = signal.sosfiltfilt(sos, x[a:b], axis=0, padlen=min(3 * (2 * len(sos) + 1), b - a - 1))
     return x
 
 
@@ -562,6 +569,18 @@ def force_contacts(fz: np.ndarray, rate_hz: float, *, params: EventParams = Even
     ``attrs``: ``offset_n`` (removed offset) and ``n_spikes`` (dropped
     contacts).
     """
+    rows, offset, spikes, _ = _contacts(fz, rate_hz, params=params, time=time)
+    # typed columns built directly (the same frame as DataFrame(rows).astype(...), without its per-call cost)
+    df = pd.DataFrame({c: (pd.array([r[c] for r in rows], dtype=str) if t is str
+                           else np.array([r[c] for r in rows], dtype=t)) for c, t in _CONTACT_TYPES.items()})
+    df.attrs["offset_n"] = offset
+    df.attrs["n_spikes"] = spikes
+    return df
+
+
+def _contacts(fz: np.ndarray, rate_hz: float, *, params: EventParams,
+              time: np.ndarray | None) -> tuple[list[dict], float, int, np.ndarray]:
+    """:func:`force_contacts` as rows, with its offset, its spike count and the filtered force it thresholded."""
     fz = np.asarray(fz, dtype=float).ravel()
     n = fz.size
     if not (math.isfinite(rate_hz) and rate_hz > 0):
@@ -616,12 +635,7 @@ def force_contacts(fz: np.ndarray, rate_hz: float, *, params: EventParams = Even
                 "on_reason": "" if on_clean else ("record start" if a == 0 else "force data gap"),
                 "off_reason": "" if off_clean else ("record end" if a + e == n else "force data gap"),
             })
-    # typed columns built directly (the same frame as DataFrame(rows).astype(...), without its per-call cost)
-    df = pd.DataFrame({c: (pd.array([r[c] for r in rows], dtype=str) if t is str
-                           else np.array([r[c] for r in rows], dtype=t)) for c, t in _CONTACT_TYPES.items()})
-    df.attrs["offset_n"] = offset
-    df.attrs["n_spikes"] = spikes
-    return df
+    return rows, offset, spikes, x
 
 
 # ---------------------------------------------------------------------------
@@ -656,7 +670,7 @@ class _Kin:
         pts = [self.heel[s][:, :2] for s in feet] + [self.toe[s][:, :2] for s in feet]
         # the body's progression: the feet's mean without its step-frequency swing
         mean = np.mean(pts, axis=0)
-        smooth = np.column_stack([_lowpass(mean[:, k], self.rate, 0.5) for k in range(2)])
+        smooth = _lowpass(mean[:, :2], self.rate, 0.5)
         return smooth, "low-passed (0.5 Hz) mean of the foot markers (no pelvis marker)"
 
 
@@ -672,9 +686,8 @@ def _prepare_kinematics(trial: Trial, params: EventParams) -> _Kin | None:
         cols = [f"{name}_{ax}" for ax in "xyz"]
         if not all(k.has(c) for c in cols):
             return None
-        xyz = np.column_stack([_lowpass(_fill_gaps(k.get(c), max_gap), rate, params.kinematic_lowpass_hz)
-                               for c in cols])
-        return xyz
+        return _lowpass(np.column_stack([_fill_gaps(k.get(c), max_gap) for c in cols]), rate,
+                        params.kinematic_lowpass_hz)
 
     heel, toe, missing = {}, {}, []
     for s in SIDES:
@@ -1097,9 +1110,8 @@ def _plate_contacts(trial: Trial, kin: _Kin | None, travel: TravelInfo,
         if not np.isfinite(fz).any():
             notes.append(f"plate {pid}: no vertical force data (all NaN)")
             continue
-        contacts = force_contacts(fz, forces.rate_hz, params=params, time=tf)
-        offset = contacts.attrs.get("offset_n", 0.0)
-        if contacts.empty:
+        records, offset, _, fz_f = _contacts(fz, forces.rate_hz, params=params, time=tf)
+        if not records:
             peak = float(np.nanmax(fz))
             notes.append(f"plate {pid}: no contact (Fz never above {params.force_threshold_n:g} N for "
                          f"{1000 * params.min_state_s:.0f} ms; max {peak:.1f} N"
@@ -1110,8 +1122,6 @@ def _plate_contacts(trial: Trial, kin: _Kin | None, travel: TravelInfo,
         cop = None
         if forces.has(f"{pid}_cop_x") and forces.has(f"{pid}_cop_y"):
             cop = np.column_stack([forces.get(f"{pid}_cop_x"), forces.get(f"{pid}_cop_y")])
-        fz_f = _lowpass(fz - offset, forces.rate_hz, params.force_lowpass_hz)
-        records = contacts.to_dict("records")
         belt = _belt_crossover(records, fz_f, cop, tf, params) if foot else [""] * len(records)
         for k, c in enumerate(records):
             if belt[k]:

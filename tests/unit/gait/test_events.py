@@ -775,3 +775,29 @@ def test_the_per_frame_cop_mean_and_load_are_numpys_own_bits():
             else:
                 assert np.float64(_nanmean(x, n_nan)).view(np.int64) == np.float64(np.nanmean(x)).view(np.int64)
     assert math.isnan(_nanmean(np.full(4, np.nan), 4))
+
+
+def test_a_low_pass_of_columns_is_each_columns_own_low_pass_bit_for_bit():
+    """Columns filtered together (same gaps) or one by one (different gaps) equal the 1-D filter exactly.
+
+    Marker coordinates and the progression reference are filtered as (n, k) arrays; the events read
+    extrema and thresholds from them, so the columns must be the very numbers each column's own
+    filter gives, NaN runs and too-short runs included.
+    """
+    from retrogait.gait.events import _lowpass
+
+    rng = np.random.default_rng(11)
+    t = np.arange(400) / 100.0
+    base = np.column_stack([np.sin(2 * np.pi * f * t) for f in (0.9, 1.3, 2.1)]) + rng.normal(0, 0.05, (400, 3))
+    same = base.copy()
+    same[50:60] = np.nan  # a gap in every column
+    same[395:] = np.nan  # a last run too short to filter
+    diff = same.copy()
+    diff[200:230, 1] = np.nan  # one column with its own gap
+    for x in (base, same, diff):
+        got = _lowpass(x, 100.0, 6.0)
+        want = np.column_stack([_lowpass(x[:, k], 100.0, 6.0) for k in range(x.shape[1])])
+        assert np.array_equal(np.isnan(got), np.isnan(x))
+        assert np.array_equal(np.nan_to_num(got).view(np.int64), np.nan_to_num(want).view(np.int64))
+        assert not np.array_equal(np.nan_to_num(got), np.nan_to_num(x))  # it did filter
+    assert np.array_equal(_lowpass(same, 100.0, None), same, equal_nan=True)
