@@ -1251,14 +1251,15 @@ def _nearest(candidates: list[dict], t: float, win: float) -> dict | None:
 
 
 def _combine(events: list[dict], contacts: pd.DataFrame, travel: TravelInfo,
-             params: EventParams) -> tuple[list[dict], pd.DataFrame, list[str]]:
+             params: EventParams) -> tuple[list[dict], list[dict], list[str]]:
     """Choose one event per occurrence: force, else kinematic, else stored.
 
     Kinematic events are paired with clean force events of the same side
     and type closer than ``match_window_s``; with ``correct_kinematic_bias``
     every kinematic event of that type is then shifted by the median
     difference of the trial's pairs before gaps are filled. ``events`` and
-    the events used are rows of :func:`_event_records`.
+    the events used are rows of :func:`_event_records`; the pairs compared
+    are rows of the agreement table.
     """
     win = params.match_window_s
     notes: list[str] = []
@@ -1327,33 +1328,47 @@ def _combine(events: list[dict], contacts: pd.DataFrame, travel: TravelInfo,
         used.append(e)
     for e in used:
         e.pop("_pair", None)
-    agreement = pd.DataFrame(pairs) if pairs else _empty_agreement()
-    return _event_records([e for e in used if e["side"] in SIDES]), agreement, notes
+    return _event_records([e for e in used if e["side"] in SIDES]), pairs, notes
 
 
-def _bias_notes(agreement: pd.DataFrame, params: EventParams) -> list[str]:
+def _bias_notes(pairs: list[dict], params: EventParams) -> list[str]:
+    """Notes on the agreement rows of :func:`_combine`: bias per travel direction, flags, stored events.
+
+    Means and medians are numpy's (pairwise sums), as pandas computes them.
+    """
     notes = []
-    kf = agreement[agreement["pair"] == "kinematic-force"]
-    for travel, grp in kf.groupby("travel", sort=True):
+    kf = [p for p in pairs if p["pair"] == "kinematic-force"]
+    for travel in sorted({p["travel"] for p in kf}):
         parts = []
         for event in EVENT_TYPES:
-            g = grp[grp["event"] == event]
-            if len(g):
-                parts.append(f"{event} {g['dt_ms'].mean():+.0f} ms (n={len(g)}, max |d| "
-                             f"{g['dt_ms'].abs().max():.0f} ms)")
+            d = np.array([p["dt_ms"] for p in kf if p["travel"] == travel and p["event"] == event], dtype=float)
+            if d.size:
+                parts.append(f"{event} {d.sum() / d.size:+.0f} ms (n={d.size}, max |d| {np.abs(d).max():.0f} ms)")
         notes.append(f"kinematic-vs-force bias ({travel}): " + "; ".join(parts))
     lim = 1000 * params.max_event_disagreement_s
-    for r in kf[kf["dt_ms"].abs() > lim].to_dict("records"):
-        notes.append(f"FLAG: kinematic {r['side']} {r['event']} differs from force by {r['dt_ms']:+.0f} ms "
-                     f"at {r['other_s']:.3f} s (> {lim:.0f} ms); force event used")
-    st = agreement[agreement["pair"] == "stored-used"]
-    if len(st):
-        notes.append(f"stored events vs events used: median |d| {st['dt_ms'].abs().median():.0f} ms, "
-                     f"max {st['dt_ms'].abs().max():.0f} ms (n={len(st)})")
+    for r in kf:
+        if abs(r["dt_ms"]) > lim:
+            notes.append(f"FLAG: kinematic {r['side']} {r['event']} differs from force by {r['dt_ms']:+.0f} ms "
+                         f"at {r['other_s']:.3f} s (> {lim:.0f} ms); force event used")
+    st = np.abs(np.array([p["dt_ms"] for p in pairs if p["pair"] == "stored-used"], dtype=float))
+    if st.size:
+        notes.append(f"stored events vs events used: median |d| {np.median(st):.0f} ms, "
+                     f"max {st.max():.0f} ms (n={st.size})")
     return notes
 
 
-def _stored_disagreement(cycles: pd.DataFrame, agreement: pd.DataFrame, params: EventParams,
+def _flag_cycles(cycles: list[dict], side: str, t: float, column: str, msg: str) -> list[dict]:
+    """Append ``msg`` to ``column`` of the cycles of ``side`` that start, change phase or end at ``t`` (in place)."""
+    hit = []
+    for col in ("fs_s", "fo_s", "next_fs_s"):
+        for r in cycles:
+            if r["side"] == side and np.isclose(r[col], t):
+                r[column] = f"{r[column]}; {msg}" if r[column] else msg
+                hit.append(r)
+    return hit
+
+
+def _stored_disagreement(cycles: list[dict], pairs: list[dict], params: EventParams,
                          notes: list[str]) -> None:
     """Reject (or flag) the cycles using an event that a stored event contradicts (in place).
 
@@ -1361,22 +1376,21 @@ def _stored_disagreement(cycles: pd.DataFrame, agreement: pd.DataFrame, params: 
     detected event used for the same occurrence means one of them is wrong;
     every cycle that starts, ends or changes phase at that event is
     rejected (``stored_disagreement: reject``) or flagged (``flag``) with
-    both times in its reason (docs/methods.md §4.5).
+    both times in its reason (docs/methods.md §4.5). ``cycles`` are the rows
+    of :func:`_cycle_rows` and ``pairs`` the agreement rows of
+    :func:`_combine`.
     """
     lim = 1000 * params.max_stored_disagreement_s
-    bad = agreement[(agreement["pair"] == "stored-used") & (agreement["dt_ms"].abs() > lim)]
-    for r in bad.to_dict("records"):
+    reject = params.stored_disagreement == "reject"
+    for r in pairs:
+        if r["pair"] != "stored-used" or not abs(r["dt_ms"]) > lim:
+            continue
         msg = (f"stored {r['event']} at {r['time_s']:.3f} s differs by {r['dt_ms']:+.0f} ms from the detected "
                f"event used at {r['other_s']:.3f} s (> {lim:.0f} ms, events.max_stored_disagreement_s)")
-        notes.append(("REJECTED" if params.stored_disagreement == "reject" else "FLAG") + f": {r['side']} {msg}")
-        for col in ("fs_s", "fo_s", "next_fs_s"):
-            hit = (cycles["side"] == r["side"]) & np.isclose(cycles[col], r["other_s"])
-            for i in np.flatnonzero(hit.to_numpy()):
-                target = "qc_reason" if params.stored_disagreement == "reject" else "qc_flags"
-                prev = cycles.at[i, target]
-                cycles.at[i, target] = f"{prev}; {msg}" if prev else msg
-                if params.stored_disagreement == "reject":
-                    cycles.at[i, "qc_status"] = "rejected"
+        notes.append(("REJECTED" if reject else "FLAG") + f": {r['side']} {msg}")
+        for c in _flag_cycles(cycles, r["side"], r["other_s"], "qc_reason" if reject else "qc_flags", msg):
+            if reject:
+                c["qc_status"] = "rejected"
 
 
 def _methods_label(methods: list[str]) -> str:
@@ -1505,58 +1519,62 @@ def _cycle_rows(events: list[dict], params: EventParams, travel: TravelInfo | st
             if r["kind"] == "stride" and np.isfinite(r["stride_s"]) and abs(r["stride_s"] - med) > tol * med:
                 r["reasons"].append(f"stride {r['stride_s']:.3f} s deviates more than {100 * tol:.0f}% "
                                     f"from the trial median {med:.3f} s")
-    return rows
+    # the table's rows: by side and foot strike, numbered per side, reasons and flags joined
+    rows.sort(key=lambda r: (r["side"], r["fs_s"]))
+    numbers: Counter = Counter()
+    out = []
+    for r in rows:
+        row = {c: r[c] for c in CYCLE_COLUMNS if c in r}
+        row["cycle"] = numbers[r["side"]]
+        numbers[r["side"]] += 1
+        row["qc_status"] = "rejected" if r["reasons"] else "kept"
+        row["qc_reason"] = "; ".join(r["reasons"])
+        row["qc_flags"] = "; ".join(r["flags"])
+        out.append(row)
+    return out
 
 
 def _cycles_frame(rows: list[dict]) -> pd.DataFrame:
     """The cycles table (:data:`CYCLE_COLUMNS`) of :func:`_cycle_rows`' rows."""
     if not rows:
         return _empty_cycles()
-    out = pd.DataFrame(rows)
-    out["qc_status"] = np.where(out["reasons"].map(bool), "rejected", "kept")
-    out["qc_reason"] = out["reasons"].map("; ".join)
-    out["qc_flags"] = out["flags"].map("; ".join)
-    out = out.sort_values(["side", "fs_s"], kind="stable").reset_index(drop=True)
-    out["cycle"] = out.groupby("side").cumcount()
-    out = out[CYCLE_COLUMNS].astype({"cycle": int, "kinetics_valid": bool, "fs_s": float, "fo_s": float,
-                                     "next_fs_s": float})
-    return out
+    out = pd.DataFrame({c: [r[c] for r in rows] for c in CYCLE_COLUMNS})
+    return out.astype({"cycle": int, "kinetics_valid": bool, "fs_s": float, "fo_s": float, "next_fs_s": float})
 
 
-def _activity_flag_exclusions(trial: Trial, cycles: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+def _activity_flag_exclusions(trial: Trial, cycles: list[dict]) -> list[str]:
     """Reject cycles outside the flagged activity (``<side>_activity_flag`` = 0 inside the cycle).
 
     Datasets such as GT23 flag, per leg, the samples where the leg performs
     the activity of the trial (``_activity_flag.csv``). A cycle of a side whose
     flag is 0 anywhere from its foot strike to its end (next foot strike, or
     foot off for a stance) is rejected with the reason; unknown (NaN) flags
-    do not reject.
+    do not reject. ``cycles`` are the rows of :func:`_cycle_rows`, changed
+    in place; the notes are returned.
     """
     kin = trial.kinematics
-    if kin is None or not len(cycles):
-        return cycles, []
-    out = cycles.copy()
+    if kin is None or not cycles:
+        return []
     t = kin.time
     n = {}
-    for i in range(len(out)):
-        side = out.at[i, "side"]
+    for r in cycles:
+        side = r["side"]
         col = f"{side}_activity_flag"
         if col not in kin.frame.columns:
             continue
-        end = out.at[i, "next_fs_s"] if out.at[i, "kind"] == "stride" else out.at[i, "fo_s"]
-        sel = (t >= out.at[i, "fs_s"]) & (t <= end)
+        end = r["next_fs_s"] if r["kind"] == "stride" else r["fo_s"]
+        sel = (t >= r["fs_s"]) & (t <= end)
         flag = kin.get(col)[sel]
         zero = int(np.sum(flag == 0))
         if not zero:
             continue
         why = (f"outside the flagged activity: {side} activity flag 0 in {100 * zero / max(sel.sum(), 1):.0f} % of "
                "the cycle")
-        prev = out.at[i, "qc_reason"]
-        out.at[i, "qc_reason"] = f"{prev}; {why}" if prev else why
-        out.at[i, "qc_status"] = "rejected"
+        prev = r["qc_reason"]
+        r["qc_reason"] = f"{prev}; {why}" if prev else why
+        r["qc_status"] = "rejected"
         n[side] = n.get(side, 0) + 1
-    notes = [f"{k} {side} cycle(s) rejected: outside the flagged activity (activity flag 0)" for side, k in n.items()]
-    return out, notes
+    return [f"{k} {side} cycle(s) rejected: outside the flagged activity (activity flag 0)" for side, k in n.items()]
 
 
 def find_cycles(trial: Trial, *, params: EventParams = EventParams()) -> CycleResult:
@@ -1576,7 +1594,7 @@ def find_cycles(trial: Trial, *, params: EventParams = EventParams()) -> CycleRe
     events, travel, contacts, notes = _detect(trial, params)
     notes = list(notes)
     notes.insert(0, travel.note)
-    used, agreement, combine_notes = _combine(events, contacts, travel, params)
+    used, pairs, combine_notes = _combine(events, contacts, travel, params)
     notes += combine_notes
     n_by = Counter(e["method"] for e in events)
     sources = ", ".join(f"{m}: {n_by[m]}" for m in _METHOD_ORDER if m in n_by) or "none"
@@ -1584,27 +1602,23 @@ def find_cycles(trial: Trial, *, params: EventParams = EventParams()) -> CycleRe
     stored = Counter((e["side"], e["event"]) for e in events if e["method"] == "stored")
     if stored and max(stored.values()) <= 1:
         notes.append("stored events incomplete (at most one per side and type): a stride needs detected events")
-    notes += _bias_notes(agreement, params)
-    cycles = _cycles_frame(_cycle_rows(used, params, travel))
-    cycles, flag_notes = _activity_flag_exclusions(trial, cycles)
-    notes += flag_notes
-    if len(cycles):
-        _stored_disagreement(cycles, agreement, params, notes)
+    notes += _bias_notes(pairs, params)
+    cycles = _cycle_rows(used, params, travel)
+    notes += _activity_flag_exclusions(trial, cycles)
+    if cycles:
+        _stored_disagreement(cycles, pairs, params, notes)
         # flag cycles containing an event whose kinematic estimate disagreed
         lim = 1000 * params.max_event_disagreement_s
-        bad = agreement[(agreement["pair"] == "kinematic-force") & (agreement["dt_ms"].abs() > lim)]
-        for r in bad.to_dict("records"):
-            for col in ("fs_s", "fo_s", "next_fs_s"):
-                hit = (cycles["side"] == r["side"]) & np.isclose(cycles[col], r["other_s"])
-                for i in np.flatnonzero(hit.to_numpy()):
-                    prev = cycles.at[i, "qc_flags"]
-                    msg = f"kinematic {r['event']} {r['dt_ms']:+.0f} ms from force"
-                    cycles.at[i, "qc_flags"] = f"{prev}; {msg}" if prev else msg
-        kept = cycles[cycles["qc_status"] == "kept"]
-        methods = ", ".join(f"{m}: {n}" for m, n in kept["event_method"].value_counts().sort_index().items())
+        for r in pairs:
+            if r["pair"] == "kinematic-force" and abs(r["dt_ms"]) > lim:
+                _flag_cycles(cycles, r["side"], r["other_s"], "qc_flags",
+                             f"kinematic {r['event']} {r['dt_ms']:+.0f} ms from force")
+        kept = [c for c in cycles if c["qc_status"] == "kept"]
+        by_method = Counter(c["event_method"] for c in kept)
+        methods = ", ".join(f"{m}: {by_method[m]}" for m in sorted(by_method))
         notes.append(f"cycles: {len(kept)} kept of {len(cycles)} ({methods or 'none kept'}); "
-                     f"{int(kept['kinetics_valid'].sum())} kinetics-valid")
+                     f"{sum(bool(c['kinetics_valid']) for c in kept)} kinetics-valid")
     else:
         notes.append("no usable events: no cycles")
-    return CycleResult(events=_events_frame(used), cycles=cycles, notes=notes, travel=travel, contacts=contacts,
-                       agreement=agreement)
+    return CycleResult(events=_events_frame(used), cycles=_cycles_frame(cycles), notes=notes, travel=travel,
+                       contacts=contacts, agreement=pd.DataFrame(pairs) if pairs else _empty_agreement())
