@@ -215,14 +215,14 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
     for trial in trials:
         result = find_cycles(trial, params=settings.events)
         base = _trial_columns(trial)
-        cyc = result.cycles.copy()
-        cyc = pd.concat([cyc, contact_patterns(trial, cyc, flat_deg=settings.events.contact_flat_deg)], axis=1)
-        for col, value in reversed(list(base.items())):
-            cyc.insert(0, col, value)
+        cyc = result.cycles
+        # the trial's columns first, then the cycles and their contact patterns (one concat, not an insert each)
+        cyc = pd.concat([pd.DataFrame(base, index=cyc.index), cyc,
+                         contact_patterns(trial, cyc, flat_deg=settings.events.contact_flat_deg)], axis=1)
         cyc = cyc.rename(columns={"stride_s": "stride_time_s", "stance_s": "stance_time_s"})
         cyc = reject_missing_data(trial, cyc, max_missing_pct=settings.max_missing_pct)
         cycle_rows.append(cyc)
-        event_rows.append(result.events.assign(**base))
+        event_rows.append(pd.concat([result.events, pd.DataFrame(base, index=result.events.index)], axis=1))
         kept = cyc[cyc["qc_status"] == "kept"]
         pattern_counts = {f"n_contacts_{p.replace('-', '_')}": int((kept["contact_pattern"] == p).sum())
                           for p in PATTERNS}
