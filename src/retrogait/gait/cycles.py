@@ -211,7 +211,7 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
         raise ValueError("no trials")
     cycle_rows, event_rows, note_rows, quality_rows = [], [], [], []
     pooled: dict[str, list[np.ndarray]] = {}
-    curves: list[dict[str, Any]] = []
+    curves: list[tuple[dict[str, Any], np.ndarray]] = []
     for trial in trials:
         result = find_cycles(trial, params=settings.events)
         base = _trial_columns(trial)
@@ -247,7 +247,7 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
 
     cycles = pd.concat(cycle_rows, ignore_index=True)
     events = pd.concat(event_rows, ignore_index=True) if event_rows else pd.DataFrame()
-    waveforms = pd.DataFrame(curves) if curves else pd.DataFrame(
+    waveforms = _waveform_frame(curves, settings.nodes) if curves else pd.DataFrame(
         columns=[*_trial_columns(trials[0]), "side", "cycle", "domain", "variable", "unit",
                  *node_columns(settings.nodes)])
     waveforms, quality = _emg_channel_qc(waveforms, pd.DataFrame(quality_rows), pooled, settings)
@@ -462,11 +462,14 @@ def _emg_channel_qc(waveforms: pd.DataFrame, trial_rows: pd.DataFrame, pooled: d
 
 
 def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndarray],
-                  settings: CycleSettings) -> tuple[list[dict[str, Any]], list[str]]:
-    """Time-normalised curves of the kept cycles, and the curves not written (missing samples)."""
+                  settings: CycleSettings) -> tuple[list[tuple[dict[str, Any], np.ndarray]], list[str]]:
+    """Time-normalised curves of the kept cycles, and the curves not written (missing samples).
+
+    Each curve comes with its table columns (trial, side, cycle, domain,
+    variable, unit); :func:`_waveform_frame` makes the table.
+    """
     nodes = settings.nodes
     dropped: list[str] = []
-    cols = node_columns(nodes)
     kin = trial.kinematics
     mass = trial.meta.mass_kg
     bw = mass * G
@@ -537,10 +540,15 @@ def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndar
                     # never invented: the curve is left out and named in the trial's notes
                     dropped.append(f"{side} cycle {int(row.cycle)} {var} ({domain})")
                     continue
-                out.append({**_trial_columns(trial), "side": side, "cycle": int(row.cycle),
-                            "domain": domain, "variable": var,
-                            "unit": WAVEFORM_UNITS.get(var, "V"), **dict(zip(cols, curve))})
+                out.append(({**_trial_columns(trial), "side": side, "cycle": int(row.cycle),
+                             "domain": domain, "variable": var, "unit": WAVEFORM_UNITS.get(var, "V")}, curve))
     return out, dropped
+
+
+def _waveform_frame(curves: list[tuple[dict[str, Any], np.ndarray]], nodes: int) -> pd.DataFrame:
+    """The waveforms table of :func:`_cycle_curves`' (columns, curve) pairs: the columns, then ``pct_*``."""
+    values = pd.DataFrame(np.vstack([c for _, c in curves]), columns=node_columns(nodes))
+    return pd.concat([pd.DataFrame([m for m, _ in curves]), values], axis=1)
 
 
 def _normalise_emg(waveforms: pd.DataFrame, settings: CycleSettings) -> tuple[pd.DataFrame, pd.DataFrame]:
