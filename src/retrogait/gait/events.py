@@ -1098,12 +1098,12 @@ def _owner_runs(owner: np.ndarray) -> list[tuple[int, int, int]]:
 
 
 def _plate_contacts(trial: Trial, kin: _Kin | None, travel: TravelInfo,
-                    params: EventParams) -> tuple[pd.DataFrame, list[str]]:
-    """Per-foot contacts of all plates, and notes."""
+                    params: EventParams) -> tuple[pd.DataFrame, list[dict], list[str]]:
+    """Per-foot contacts of all plates (the table and its rows, in its order), and notes."""
     forces = trial.forces
     notes: list[str] = []
     if forces is None:
-        return _empty_contacts_per_foot(), notes
+        return _empty_contacts_per_foot(), [], notes
     tf = _checked_time(trial, forces, "forces")
     speeds = ({s: kin.foot_speed(s, travel.surface_velocity) for s in kin.feet} if kin is not None else {})
     rows = []
@@ -1131,12 +1131,13 @@ def _plate_contacts(trial: Trial, kin: _Kin | None, travel: TravelInfo,
                              "are excluded")
             rows += _assign_contact(pid, f"{pid}#{k}", c, foot, fz_f, cop, tf, kin, speeds, params, belt[k])
     if not rows:
-        return _empty_contacts_per_foot(), notes
+        return _empty_contacts_per_foot(), rows, notes
     if kin is not None:
         for r in rows:
             _check_partial(r, kin, speeds, params)
-    df = pd.DataFrame(rows)
-    return df.sort_values(["on_s", "side"], kind="stable").reset_index(drop=True), notes
+    # by contact time, then foot (stable; an undefined time last, as sort_values puts it)
+    rows.sort(key=lambda r: (0, r["on_s"], r["side"]) if r["on_s"] == r["on_s"] else (1, 0.0, r["side"]))
+    return pd.DataFrame(rows), rows, notes
 
 
 def _check_partial(r: dict, kin: _Kin, speeds: dict[str, np.ndarray], params: EventParams) -> None:
@@ -1176,9 +1177,9 @@ def _check_partial(r: dict, kin: _Kin, speeds: dict[str, np.ndarray], params: Ev
         r["reason"] = "; ".join(x for x in (r["reason"], extra[0]) if x)
 
 
-def _force_event_rows(contacts: pd.DataFrame) -> list[dict]:
+def _force_event_rows(contacts: list[dict]) -> list[dict]:
     rows = []
-    for c in contacts.to_dict("records"):
+    for c in contacts:
         clean_contact = bool(c["single_foot"] and c["on_clean"] and c["off_clean"])
         for event, t, clean, why in (("foot_strike", c["on_s"], c["on_clean"], c["on_reason"]),
                                      ("foot_off", c["off_s"], c["off_clean"], c["off_reason"])):
@@ -1194,13 +1195,17 @@ def _stored_event_rows(trial: Trial, t_range: tuple[float, float] | None) -> lis
     if ev is None or ev.empty:
         return []
     rows = []
-    for e in ev.to_dict("records"):
-        if e.get("side") not in SIDES or e.get("event") not in EVENT_TYPES:
+    n = len(ev)
+    sides, events, times, sources = (ev[c].to_numpy() if c in ev else [default] * n
+                                     for c, default in (("side", None), ("event", None), ("time_s", None),
+                                                        ("source", "")))
+    for side, event, t, source in zip(sides, events, times, sources):
+        if side not in SIDES or event not in EVENT_TYPES:
             continue
-        t = float(e["time_s"])
+        t = float(t)
         inside = t_range is None or (t_range[0] <= t <= t_range[1])
-        rows.append({"side": e["side"], "event": e["event"], "time_s": t, "method": "stored",
-                     "detail": str(e.get("source", "")), "clean": bool(np.isfinite(t) and inside),
+        rows.append({"side": side, "event": event, "time_s": t, "method": "stored",
+                     "detail": str(source), "clean": bool(np.isfinite(t) and inside),
                      "reason": "" if inside else "outside the recorded data"})
     return rows
 
@@ -1216,8 +1221,8 @@ def _data_range(trial: Trial) -> tuple[float, float] | None:
 def _detect(trial: Trial, params: EventParams):
     kin = _prepare_kinematics(trial, params)
     travel = _travel(trial, kin, params)
-    contacts, plate_notes = _plate_contacts(trial, kin, travel, params)
-    rows = _force_event_rows(contacts)
+    contacts, contact_rows, plate_notes = _plate_contacts(trial, kin, travel, params)
+    rows = _force_event_rows(contact_rows)
     if kin is not None:
         rows += _kinematic_events(kin, travel, params)
     rows += _stored_event_rows(trial, _data_range(trial))
