@@ -751,7 +751,10 @@ class C3DAdapter(Adapter):
                 rows.append({"side": side, "event": event, "time_s": float(t), "source": "c3d:EVENT"})
         if not rows:
             return empty
-        return pd.DataFrame(rows).sort_values(["time_s", "side", "event"], kind="stable").reset_index(drop=True)
+        # by time, side and event (stable; an undefined time last, as sort_values puts it)
+        rows.sort(key=lambda r: (0, r["time_s"], r["side"], r["event"]) if r["time_s"] == r["time_s"]
+                  else (1, 0.0, r["side"], r["event"]))
+        return pd.DataFrame({c: [r[c] for r in rows] for c in ("side", "event", "time_s", "source")})
 
 
 class _Tracks:
