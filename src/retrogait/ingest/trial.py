@@ -186,11 +186,11 @@ def checks_frame(rows: list[dict] | None = None) -> pd.DataFrame:
     """A ``checks`` table from :func:`check_row` rows (empty table with the right columns if none)."""
     rows = list(rows or [])
     text = ("check", "status", "unit", "expected", "detail")
-    if rows and all(type(r) is dict and all(type(r.get(c)) is str for c in text) and type(r.get("value")) is float
-                    for r in rows):
-        # rows of check_row: the typed columns directly, the same table as the general path below
-        return pd.DataFrame({c: np.array([r[c] for r in rows], dtype=float) if c == "value" else [r[c] for r in rows]
-                             for c in CHECK_COLUMNS})
+    if all(type(r) is dict and all(type(r.get(c)) is str for c in text) and type(r.get("value")) is float
+           for r in rows):
+        # no rows, or rows of check_row: the typed columns directly, the same table as the general path below
+        return pd.DataFrame({c: np.array([r[c] for r in rows], dtype=float) if c == "value"
+                             else pd.array([r[c] for r in rows], dtype=str) for c in CHECK_COLUMNS})
     frame = pd.DataFrame(rows, columns=list(CHECK_COLUMNS))
     return frame.astype({"check": str, "status": str, "value": float, "unit": str, "expected": str,
                          "detail": str})
