@@ -101,9 +101,11 @@ def contact_patterns(trial: Trial, cycles: pd.DataFrame, *, flat_deg: float = 5.
             toe = np.column_stack([kin.get(c) for c in cols[3:]])
             angles[side] = foot_angle(heel, toe)
     lo, hi = REFERENCE_WINDOW
-    for idx, row in cycles.iterrows():
-        a = angles.get(row["side"])
-        fs, fo = float(row["fs_s"]), float(row["fo_s"])
+    values = np.full(len(cycles), np.nan)
+    patterns = ["unknown"] * len(cycles)
+    for k, (side, fs, fo) in enumerate(zip(cycles["side"], cycles["fs_s"], cycles["fo_s"])):
+        a = angles.get(side)
+        fs, fo = float(fs), float(fo)
         if a is None or not (np.isfinite(fs) and np.isfinite(fo) and fo > fs):
             continue
         mid = (t >= fs + lo * (fo - fs)) & (t <= fs + hi * (fo - fs)) & np.isfinite(a)
@@ -111,7 +113,6 @@ def contact_patterns(trial: Trial, cycles: pd.DataFrame, *, flat_deg: float = 5.
         if not mid.any() or ok.sum() < 2 or not (t[ok][0] <= fs <= t[ok][-1]):
             continue
         value = float(np.interp(fs, t[ok], a[ok]) - np.median(a[mid]))
-        out.at[idx, "foot_angle_contact_deg"] = value
-        out.at[idx, "contact_pattern"] = ("toe-first" if value < -flat_deg else
-                                          "heel-first" if value > flat_deg else "flat")
-    return out
+        values[k] = value
+        patterns[k] = "toe-first" if value < -flat_deg else "heel-first" if value > flat_deg else "flat"
+    return pd.DataFrame({"foot_angle_contact_deg": values, "contact_pattern": patterns}, index=cycles.index)
