@@ -40,7 +40,7 @@ from retrogait.gait.events import EventParams, find_cycles
 from retrogait.errors import ConfigError
 from retrogait.gait.kneeload import PFJModel, pfj_load
 from retrogait.gait.plausibility import check_pfj_model
-from retrogait.ingest.trial import KINEMATIC_UNITS, Trial
+from retrogait.ingest.trial import KINEMATIC_UNITS, Stream, Trial
 from retrogait.ingest.units import G
 
 __all__ = [
@@ -267,16 +267,32 @@ def _trial_exclusion(cycles: pd.DataFrame, notes: list[str]) -> str:
     return "all cycles rejected: " + str(reasons.value_counts().index[0])
 
 
-def _column_presence(trial: Trial):
-    """``has(stream, column)``: :meth:`Stream.has` of the trial's streams, each column scanned once.
+class _TrialColumns:
+    """:meth:`Stream.has`, :meth:`Stream.get` and :attr:`Stream.time` of one trial's streams, each read once.
 
-    For loops over a trial's cycles: ``Stream.has`` reads the whole column each time it is asked.
+    For loops over a trial's cycles, which ask for the same columns cycle after cycle; the arrays are
+    the streams' own (read-only views), so the numbers are the same. Use it while the trial is not
+    changed.
     """
-    cached = {id(s): functools.cache(s.has) for s in (trial.kinematics, trial.forces, trial.emg) if s is not None}
-    return lambda stream, column: cached[id(stream)](column)
+
+    def __init__(self, trial: Trial) -> None:
+        streams = [s for s in (trial.kinematics, trial.forces, trial.emg) if s is not None]
+        self._has = {id(s): functools.cache(s.has) for s in streams}
+        self._get = {id(s): functools.cache(s.get) for s in streams}
+        self._time = {id(s): s.time for s in streams}
+
+    def has(self, stream: Stream, column: str) -> bool:
+        return self._has[id(stream)](column)
+
+    def get(self, stream: Stream, column: str) -> np.ndarray:
+        return self._get[id(stream)](column)
+
+    def time(self, stream: Stream) -> np.ndarray:
+        return self._time[id(stream)]
 
 
-def _signals_used(trial: Trial, row, has=None) -> list[tuple[str, np.ndarray, np.ndarray, float, float]]:
+def _signals_used(trial: Trial, row, columns: _TrialColumns | None = None
+                  ) -> list[tuple[str, np.ndarray, np.ndarray, float, float]]:
     """``(name, time, values, t0, t1)`` of every signal that can reject a cycle, with its window.
 
     Knee and ankle angles of the cycle's side over the stride (stance for a
@@ -288,10 +304,11 @@ def _signals_used(trial: Trial, row, has=None) -> list[tuple[str, np.ndarray, np
     cycle's kinematics) and markers (they feed event detection and
     estimates, whose own checks handle their gaps).
 
-    ``has(stream, column)`` tells whether a stream has a column with data
-    (:func:`_column_presence`; a caller looping over cycles passes one).
+    ``columns`` reads the trial's columns (:class:`_TrialColumns`; a caller
+    looping over cycles passes one).
     """
-    has = has or _column_presence(trial)
+    columns = columns or _TrialColumns(trial)
+    has = columns.has
     side = row.side
     t1 = row.next_fs_s if row.kind == "stride" and np.isfinite(row.next_fs_s) else row.fo_s
     out = []
@@ -303,11 +320,13 @@ def _signals_used(trial: Trial, row, has=None) -> list[tuple[str, np.ndarray, np
                 continue
             if var.endswith("_moment"):
                 if row.kinetics_valid:
-                    out.append((col, kin.time, kin.get(col), row.fs_s, row.fo_s))
+                    out.append((col, columns.time(kin), columns.get(kin, col), row.fs_s, row.fo_s))
             else:
-                out.append((col, kin.time, kin.get(col), row.fs_s, t1))
-    if row.kinetics_valid and trial.forces is not None and row.plate and has(trial.forces, f"{row.plate}_fz"):
-        out.append((f"{row.plate}_fz", trial.forces.time, trial.forces.get(f"{row.plate}_fz"), row.fs_s, row.fo_s))
+                out.append((col, columns.time(kin), columns.get(kin, col), row.fs_s, t1))
+    forces = trial.forces
+    if row.kinetics_valid and forces is not None and row.plate and has(forces, f"{row.plate}_fz"):
+        out.append((f"{row.plate}_fz", columns.time(forces), columns.get(forces, f"{row.plate}_fz"), row.fs_s,
+                    row.fo_s))
     return out
 
 
@@ -339,13 +358,13 @@ def reject_missing_data(trial: Trial, cycles: pd.DataFrame, *, max_missing_pct: 
     if not 0.0 <= max_missing_pct <= 100.0:
         raise ValueError(f"max_missing_pct must be within 0-100, got {max_missing_pct!r}")
     out = cycles.copy()
-    has = _column_presence(trial)  # one scan per column and trial, not per cycle
+    columns = _TrialColumns(trial)  # each column read and scanned once per trial, not once per cycle
     used = ["side", "kind", "fs_s", "fo_s", "next_fs_s", "kinetics_valid", "plate", "qc_status", "qc_reason"]
     for idx, row in zip(out.index, out[used].itertuples(index=False)):  # only the columns read: faster rows
         if row.qc_status != "kept":
             continue
         reasons = []
-        for name, t, y, t0, t1 in _signals_used(trial, row, has):
+        for name, t, y, t0, t1 in _signals_used(trial, row, columns):
             # the samples in [t0, t1] (time bases increase strictly: Stream checks it)
             lo, hi = int(np.searchsorted(t, t0, "left")), int(np.searchsorted(t, t1, "right"))
             n = max(hi - lo, 0)
@@ -483,14 +502,15 @@ def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndar
     emg_time = trial.emg.time if trial.emg is not None else None
     times = {"kin": kin_time, "forces": force_time, "emg": emg_time}
     interval = {name: sample_interval(t) for name, t in times.items() if t is not None}
-    has = _column_presence(trial)
+    columns = _TrialColumns(trial)
+    has = columns.has
     pfj_of_side: dict[str, dict[str, np.ndarray]] = {}
     cutters: dict[tuple[str, str], _Signal] = {}
 
     def pfj(side: str) -> dict[str, np.ndarray]:
         if side not in pfj_of_side:
-            pfj_of_side[side] = pfj_load(kin.get(f"{side}_knee_flexion"),
-                                         kin.get(f"{side}_knee_extensor_moment") * mass, model=settings.pfj)
+            pfj_of_side[side] = pfj_load(columns.get(kin, f"{side}_knee_flexion"),
+                                         columns.get(kin, f"{side}_knee_extensor_moment") * mass, model=settings.pfj)
         return pfj_of_side[side]
 
     def cutter(source: tuple[str, str]) -> _Signal:
@@ -498,13 +518,13 @@ def _cycle_curves(trial: Trial, kept: pd.DataFrame, envelopes: dict[str, np.ndar
         if source not in cutters:
             kind, name = source
             if kind == "kin":
-                base, values = "kin", kin.get(name)
+                base, values = "kin", columns.get(kin, name)
             elif kind == "pfj_force":
                 base, values = "kin", pfj(name)["pfjrf_n"] / bw
             elif kind == "pfj_stress":
                 base, values = "kin", pfj(name)["stress_mpa"]
             elif kind == "vgrf":
-                base, values = "forces", trial.forces.get(name) / bw
+                base, values = "forces", columns.get(trial.forces, name) / bw
             else:
                 base, values = "emg", envelopes[name]
             cutters[source] = _Signal(times[base], values, sample_interval_s=interval[base])
