@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -219,13 +220,14 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
         # the trial's columns first, then the cycles and their contact patterns (one concat, not an insert each)
         cyc = pd.concat([pd.DataFrame(base, index=cyc.index), cyc,
                          contact_patterns(trial, cyc, flat_deg=settings.events.contact_flat_deg)], axis=1)
-        cyc = cyc.rename(columns={"stride_s": "stride_time_s", "stance_s": "stance_time_s"})
+        # renamed in place: the concat above made a new table (rename would copy it again)
+        cyc.columns = [_RENAMED.get(c, c) for c in cyc.columns]
         cyc = reject_missing_data(trial, cyc, max_missing_pct=settings.max_missing_pct)
         cycle_rows.append(cyc)
         event_rows.append(pd.concat([result.events, pd.DataFrame(base, index=result.events.index)], axis=1))
         kept = cyc[cyc["qc_status"] == "kept"]
-        pattern_counts = {f"n_contacts_{p.replace('-', '_')}": int((kept["contact_pattern"] == p).sum())
-                          for p in PATTERNS}
+        n_pattern = Counter(kept["contact_pattern"])
+        pattern_counts = {f"n_contacts_{p.replace('-', '_')}": n_pattern[p] for p in PATTERNS}
         notes = list(result.notes)
         if len(kept):
             envelopes, quality = _emg_envelopes(trial, settings, pooled)
@@ -254,6 +256,10 @@ def process_subject(trials: list[Trial], *, settings: CycleSettings = CycleSetti
     waveforms, references = _normalise_emg(waveforms, settings)
     return {"cycles": cycles, "events_used": events, "waveforms": waveforms, "emg_quality": quality,
             "emg_references": references, "trial_notes": pd.DataFrame(note_rows)}
+
+
+#: Column names of the cycles table that process_subject gives in the subject's table.
+_RENAMED = {"stride_s": "stride_time_s", "stance_s": "stance_time_s"}
 
 
 def _trial_exclusion(cycles: pd.DataFrame, notes: list[str]) -> str:
