@@ -87,11 +87,11 @@ def contact_patterns(trial: Trial, cycles: pd.DataFrame, *, flat_deg: float = 5.
     """
     if not (isinstance(flat_deg, (int, float)) and math.isfinite(flat_deg) and flat_deg >= 0):
         raise ValueError(f"flat_deg must be a non-negative number, got {flat_deg!r}")
-    out = pd.DataFrame({"foot_angle_contact_deg": np.full(len(cycles), np.nan),
-                        "contact_pattern": ["unknown"] * len(cycles)}, index=cycles.index)
+    values = np.full(len(cycles), np.nan)
+    patterns = ["unknown"] * len(cycles)
     kin = trial.kinematics
     if kin is None or cycles.empty:
-        return out
+        return pd.DataFrame({"foot_angle_contact_deg": values, "contact_pattern": patterns}, index=cycles.index)
     t = kin.time
     angles: dict[str, np.ndarray] = {}
     for side in set(cycles["side"]):
@@ -101,8 +101,6 @@ def contact_patterns(trial: Trial, cycles: pd.DataFrame, *, flat_deg: float = 5.
             toe = np.column_stack([kin.get(c) for c in cols[3:]])
             angles[side] = foot_angle(heel, toe)
     lo, hi = REFERENCE_WINDOW
-    values = np.full(len(cycles), np.nan)
-    patterns = ["unknown"] * len(cycles)
     for k, (side, fs, fo) in enumerate(zip(cycles["side"], cycles["fs_s"], cycles["fo_s"])):
         a = angles.get(side)
         fs, fo = float(fs), float(fo)
