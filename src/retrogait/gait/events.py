@@ -672,7 +672,7 @@ class _Kin:
         pts = [self.heel[s][:, :2] for s in feet] + [self.toe[s][:, :2] for s in feet]
         # the body's progression: the feet's mean without its step-frequency swing
         mean = np.mean(pts, axis=0)
-        smooth = _lowpass(mean[:, :2], self.rate, 0.5)
+        smooth = _lowpass(mean, self.rate, 0.5)
         return smooth, "low-passed (0.5 Hz) mean of the foot markers (no pelvis marker)"
 
 
